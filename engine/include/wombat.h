@@ -1,0 +1,281 @@
+/*
+ * wombat.h -- the public interface of libwombat, an LSM-tree key-value engine.
+ *
+ * This is the only header a program using the engine includes. It is also
+ * the manual: every function says what it does, which errors it returns and
+ * how long anything it hands back stays valid.
+ *
+ * Conventions
+ *   - Every call returns an int: WB_OK (0) or a negative WB_E* code. Results
+ *     come back through out-parameters. wb_strerror() names any code (it also
+ *     names negated errno values), and wb_errmsg() gives the context of the
+ *     last error on the calling thread ("000123.sst offset 4096: checksum
+ *     mismatch").
+ *   - Keys and values are pointer + length and may hold any bytes, NUL
+ *     included. Keys are 1..WB_MAX_KEY_LEN bytes; the empty key is WB_EINVAL.
+ *   - Buffers the library allocates for the caller are released with
+ *     wb_free(). Pointers into library memory (iterator keys and values) say
+ *     in their comment when they stop being valid.
+ *   - A wb_db handle may be used from any number of threads at once. Iterators
+ *     and batches belong to one thread at a time.
+ *
+ * Thread-safety, durability and the on-disk layout are described in
+ * docs/api.md and docs/format.md.
+ */
+#ifndef WOMBAT_H
+#define WOMBAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WB_VERSION_MAJOR 0
+#define WB_VERSION_MINOR 1
+
+/* ---- Error codes. A reserved negative range, so they never collide with
+ * negated errno values (which wb_strerror also understands). ---- */
+#define WB_OK 0
+#define WB_ENOTFOUND (-30001) /* key (or database, or file) does not exist */
+#define WB_EINVAL (-30002)    /* bad argument: empty or oversized key, bad option */
+#define WB_ECORRUPT (-30003)  /* a checksum failed or a structure is malformed */
+#define WB_EIO (-30004)       /* the operating system reported an I/O error */
+#define WB_ENOSPC (-30005)    /* the disk is full */
+#define WB_EBUSY (-30006)     /* the database is open in another process */
+#define WB_ENOMEM (-30007)    /* out of memory */
+#define WB_ECONFLICT (-30008) /* transaction conflict: retry it */
+#define WB_EREADONLY (-30009) /* write to a read-only database or transaction */
+#define WB_EEXIST (-30010)    /* database exists and error_if_exists was set */
+#define WB_EFORMAT (-30011)   /* unknown format version or not a wombat file */
+#define WB_ECLOSED (-30012)   /* handle used after the database began closing */
+#define WB_ENOTSUP (-30013)   /* operation not supported (yet) */
+
+/* Limits. */
+#define WB_MAX_KEY_LEN 65536u                 /* bytes in a key */
+#define WB_MAX_VALUE_LEN ((uint64_t)1 << 32) - 1 /* bytes in a value (until the value log) */
+
+typedef struct wb_db wb_db;
+typedef struct wb_iter wb_iter;
+typedef struct wb_batch wb_batch;
+
+/* ------------------------------------------------------------------ */
+/* The environment: every file and directory operation the engine makes goes
+ * through one of these tables, so tests can wrap it to simulate power loss
+ * and I/O errors. wb_env_default() is the POSIX one. All functions return
+ * WB_OK or a negative WB_E* code (EIO -> WB_EIO, ENOSPC -> WB_ENOSPC, ENOENT
+ * -> WB_ENOTFOUND, other errno -> -errno). They may be called from any
+ * thread; a single wb_env_file is used by one thread at a time, except that
+ * read_at may run concurrently with itself. */
+
+typedef struct wb_env_file wb_env_file; /* opaque to the engine */
+
+#define WB_ENV_READ 0x1     /* open for reading (read_at, size) */
+#define WB_ENV_WRITE 0x2    /* open for appending (append, sync, truncate) */
+#define WB_ENV_CREATE 0x4   /* create when missing */
+#define WB_ENV_TRUNCATE 0x8 /* start empty */
+#define WB_ENV_EXCL 0x10    /* fail with WB_EEXIST when it exists */
+
+typedef struct wb_env {
+	void *ctx; /* passed back as the first argument of the directory calls */
+	int (*open)(void *ctx, const char *path, int flags, wb_env_file **out);
+	/* Reads up to len bytes at off; *nread < len only at end of file. */
+	int (*read_at)(wb_env_file *f, uint64_t off, void *buf, size_t len, size_t *nread);
+	/* Appends all len bytes at the end of the file (no user-space buffer:
+	 * after it returns, the bytes survive a crash of this process). */
+	int (*append)(wb_env_file *f, const void *buf, size_t len);
+	/* Makes everything appended so far durable (fdatasync). */
+	int (*sync)(wb_env_file *f);
+	int (*size)(wb_env_file *f, uint64_t *out);
+	int (*truncate)(wb_env_file *f, uint64_t size);
+	int (*close)(wb_env_file *f); /* always releases f, even on error */
+	int (*rename)(void *ctx, const char *from, const char *to);
+	int (*remove)(void *ctx, const char *path);
+	int (*mkdir)(void *ctx, const char *path); /* WB_EEXIST when it exists */
+	int (*sync_dir)(void *ctx, const char *path);
+	/* Calls fn for each name in dir (not "." or ".."); stops and returns
+	 * fn's value if it is not WB_OK. */
+	int (*list)(void *ctx, const char *dir, int (*fn)(void *arg, const char *name), void *arg);
+	/* Takes an exclusive advisory lock on path (creating it) and writes the
+	 * caller's pid into it. When another process holds it: WB_EBUSY and
+	 * *holder_pid set to its pid (0 if unknown). */
+	int (*lock)(void *ctx, const char *path, wb_env_file **out, long *holder_pid);
+	int (*unlock)(void *ctx, wb_env_file *lock);
+} wb_env;
+
+/* The POSIX environment. Static storage; never free it. */
+const wb_env *wb_env_default(void);
+
+/* ------------------------------------------------------------------ */
+/* Options. Always start from wb_options_init(), then change fields. */
+
+enum wb_sync_mode {
+	WB_SYNC_INTERVAL = 0, /* a background thread fsyncs the WAL every sync_interval_ms (default) */
+	WB_SYNC_ALWAYS = 1,   /* every write is fsynced before it returns */
+	WB_SYNC_NONE = 2,     /* only wb_sync() and memtable switches fsync */
+};
+
+typedef struct wb_options {
+	int create_if_missing;   /* create the directory and database (default 0) */
+	int error_if_exists;     /* WB_EEXIST if it already holds a database (default 0) */
+	int read_only;           /* open without writing anything (default 0) */
+	int sync;                /* enum wb_sync_mode (default WB_SYNC_INTERVAL) */
+	unsigned sync_interval_ms; /* for WB_SYNC_INTERVAL (default 100) */
+	size_t memtable_size;    /* bytes before a memtable is frozen (default 64 MiB) */
+	int max_immutable;       /* frozen memtables waiting for flush before writers wait (default 2) */
+	size_t block_size;       /* SSTable data block size (default 4096) */
+	int bloom_bits_per_key;  /* 0 disables the filter (default 10) */
+	size_t sst_target_size;  /* output table size (default 64 MiB) */
+	uint64_t block_cache_size; /* bytes (default 256 MiB) */
+	int background_threads;  /* flush and compaction workers (default 2) */
+	const wb_env *env;       /* NULL means wb_env_default() */
+} wb_options;
+
+/* Fills *opts with the defaults. This function can't fail. */
+void wb_options_init(wb_options *opts);
+
+/* ------------------------------------------------------------------ */
+/* Errors */
+
+/* A static string naming rc ("not found", "corruption", or strerror(-rc)
+ * for negated errno values). Never NULL. */
+const char *wb_strerror(int rc);
+
+/* The context of the last error returned on this thread by any call on db
+ * (or by wb_open, with db == NULL): a sentence naming the file, offset or key.
+ * Valid until the next call on this thread. Never NULL (empty when there is
+ * none). */
+const char *wb_errmsg(const wb_db *db);
+
+/* Frees a buffer the library returned (wb_get, wb_stats_text...). NULL is fine. */
+void wb_free(void *p);
+
+/* ------------------------------------------------------------------ */
+/* Opening and closing */
+
+/* Opens the database in directory dir. opts may be NULL for defaults.
+ * Recovers from the write-ahead log after a crash.
+ * Errors: WB_ENOTFOUND (no database and !create_if_missing), WB_EEXIST,
+ * WB_EBUSY (open in another process: wb_errmsg names its pid), WB_ECORRUPT
+ * or WB_EFORMAT (nothing is modified; wb_errmsg names the file and offset),
+ * WB_EIO, WB_ENOSPC, WB_ENOMEM, WB_EINVAL (bad option). On error *out is NULL. */
+int wb_open(const char *dir, const wb_options *opts, wb_db **out);
+
+/* Waits for background work to stop, syncs the log and releases everything.
+ * Iterators must be closed first. NULL is fine. Returns the first error met
+ * while shutting down (the handle is freed whatever it returns). */
+int wb_close(wb_db *db);
+
+/* ------------------------------------------------------------------ */
+/* Reading and writing single keys */
+
+/* Stores value under key. Errors: WB_EINVAL (empty key, key over
+ * WB_MAX_KEY_LEN, value over WB_MAX_VALUE_LEN), WB_EREADONLY, WB_EIO,
+ * WB_ENOSPC (the write is not applied). */
+int wb_put(wb_db *db, const void *key, size_t klen, const void *val, size_t vlen);
+
+/* Removes key (not an error when it is missing). Errors as wb_put. */
+int wb_delete(wb_db *db, const void *key, size_t klen);
+
+/* Reads the newest value of key into a new buffer *val of *vlen bytes (freed
+ * with wb_free; a 0-byte value still gets a non-NULL buffer).
+ * Errors: WB_ENOTFOUND, WB_EINVAL, WB_ECORRUPT, WB_EIO, WB_ENOMEM. */
+int wb_get(wb_db *db, const void *key, size_t klen, void **val, size_t *vlen);
+
+/* Reads up to len bytes of key's value starting at offset into buf;
+ * *nread is less than len when the value ends first (0 at or past the end).
+ * Errors as wb_get. */
+int wb_get_range(wb_db *db, const void *key, size_t klen, uint64_t offset, void *buf,
+		 size_t len, size_t *nread);
+
+typedef struct wb_key_info {
+	uint64_t value_len; /* bytes in the value */
+	uint64_t ts;        /* commit timestamp of this version: (unix_ms << 16) | counter */
+} wb_key_info;
+
+/* Tells whether key exists, its value length and version timestamp, without
+ * copying the value. Errors: WB_ENOTFOUND, WB_EINVAL, WB_ECORRUPT, WB_EIO. */
+int wb_stat_key(wb_db *db, const void *key, size_t klen, wb_key_info *info);
+
+/* Makes every write acknowledged so far durable (fsync of the log), whatever
+ * the sync mode. Errors: WB_EIO. */
+int wb_sync(wb_db *db);
+
+/* ------------------------------------------------------------------ */
+/* Write batches: several puts and deletes applied atomically (after a crash
+ * either all of them are present or none). Later operations on the same key
+ * win over earlier ones in the batch. */
+
+int wb_batch_new(wb_batch **out); /* WB_ENOMEM */
+void wb_batch_free(wb_batch *b);   /* NULL is fine */
+void wb_batch_clear(wb_batch *b);  /* empties it for reuse; can't fail */
+int wb_batch_put(wb_batch *b, const void *key, size_t klen, const void *val, size_t vlen);
+int wb_batch_delete(wb_batch *b, const void *key, size_t klen);
+uint32_t wb_batch_count(const wb_batch *b);
+/* Applies b as one atomic write. b is unchanged and may be reused.
+ * Errors as wb_put. */
+int wb_write(wb_db *db, wb_batch *b);
+
+/* ------------------------------------------------------------------ */
+/* Iterators: a consistent snapshot of the database taken when the iterator
+ * is created; writes made afterwards are not seen. */
+
+typedef struct wb_iter_options {
+	const void *prefix; /* only keys starting with prefix (NULL: all) */
+	size_t prefix_len;
+	const void *lower; /* first key >= lower (inclusive; NULL: none) */
+	size_t lower_len;
+	const void *upper; /* keys < upper (exclusive; NULL: none) */
+	size_t upper_len;
+} wb_iter_options;
+
+/* Creates an iterator, not yet positioned (call a seek first). opts may be
+ * NULL. Errors: WB_ENOMEM, WB_ECLOSED. */
+int wb_iter_new(wb_db *db, const wb_iter_options *opts, wb_iter **out);
+void wb_iter_free(wb_iter *it); /* NULL is fine */
+
+void wb_iter_seek_first(wb_iter *it);
+void wb_iter_seek_last(wb_iter *it);
+/* Positions at the first key >= key. */
+void wb_iter_seek(wb_iter *it, const void *key, size_t klen);
+/* Positions at the last key <= key. */
+void wb_iter_seek_for_prev(wb_iter *it, const void *key, size_t klen);
+/* REQUIRES: wb_iter_valid(it) */
+void wb_iter_next(wb_iter *it);
+/* REQUIRES: wb_iter_valid(it) */
+void wb_iter_prev(wb_iter *it);
+/* 1 when positioned on an entry; 0 at either end or after an error. */
+int wb_iter_valid(const wb_iter *it);
+/* REQUIRES: wb_iter_valid(it). The returned memory stays valid until the
+ * iterator moves or is freed. */
+const void *wb_iter_key(const wb_iter *it, size_t *klen);
+const void *wb_iter_value(const wb_iter *it, size_t *vlen);
+/* Version timestamp of the current entry. REQUIRES: wb_iter_valid(it) */
+uint64_t wb_iter_ts(const wb_iter *it);
+/* WB_OK, or the error that made the iterator stop (WB_ECORRUPT, WB_EIO). */
+int wb_iter_status(const wb_iter *it);
+
+/* ------------------------------------------------------------------ */
+/* Maintenance */
+
+/* Writes the active memtable to an SSTable now and waits for it (and any
+ * older frozen memtable) to be on disk. Errors: WB_EIO, WB_ENOSPC. */
+int wb_flush(wb_db *db);
+
+/* Reads every table and log file and checks every checksum. On the first bad
+ * block, returns WB_ECORRUPT and wb_errmsg names the file and offset.
+ * progress may be NULL; it is called with each file name checked. */
+int wb_verify(wb_db *db, void (*progress)(void *arg, const char *file), void *arg);
+
+/* Statistics as human-readable text (*out freed with wb_free). WB_ENOMEM. */
+int wb_stats_text(wb_db *db, char **out);
+
+/* Statistics as one JSON object (*out freed with wb_free). WB_ENOMEM. */
+int wb_stats_json(wb_db *db, char **out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WOMBAT_H */
