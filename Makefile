@@ -11,7 +11,7 @@ CC       ?= cc
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
-CPPFLAGS += -Iengine/include -Iengine/src -D_GNU_SOURCE
+CPPFLAGS += -Iengine/include -Iengine/src -Itests/support -D_GNU_SOURCE
 ALLFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -pthread -fPIC -MMD -MP
 LDLIBS   := -pthread -lz -lcrypto
 

@@ -14,6 +14,7 @@
 #define WB_ITER_H
 
 #include "coding.h"
+#include "wombat.h"
 
 typedef struct iter iter_t;
 

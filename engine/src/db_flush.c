@@ -1,0 +1,194 @@
+/*
+ * db_flush.c -- the "wb-flush" thread: frozen memtables become L0 tables.
+ *
+ * One flush at a time, oldest frozen memtable first. A flush writes and
+ * fsyncs the table, appends the version edit to the MANIFEST (with the new
+ * log number: the WALs before it are no longer needed), installs the new
+ * version, and only then deletes the memtable's WAL. A failure removes the
+ * half-written table, keeps the memtable and its WAL, and retries after a
+ * pause; writers see the error only once the frozen memtables fill up.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "db_impl.h"
+#include "error.h"
+#include "ikey.h"
+
+int db_build_table(wb_db *db, memtable_t *mem, uint64_t number, file_meta_t **out_meta)
+{
+	*out_meta = NULL;
+	if (memtable_count(mem) == 0)
+		return WB_OK;
+	char path[PATH_MAX];
+	db_filename(path, sizeof(path), db->dir, FILE_SST, number);
+	sst_options_t so = {
+		.block_size = db->opts.block_size,
+		.restart_interval = 16,
+		.bloom_bits_per_key = db->opts.bloom_bits_per_key,
+	};
+	iter_t *it = memtable_iter(mem);
+	if (it == NULL)
+		return WB_ENOMEM;
+	sst_builder_t *b;
+	int rc = sst_builder_new(db->env, path, &so, &b);
+	if (rc != WB_OK) {
+		iter_destroy(it);
+		return err_set(rc, "%s: cannot create: %s", path, wb_strerror(rc));
+	}
+	/* Equal internal keys (the same key twice in one batch) keep the first,
+	 * which is the one inserted last. */
+	uint8_t *prev = NULL;
+	size_t prev_len = 0, prev_cap = 0;
+	for (iter_seek_first(it); rc == WB_OK && iter_valid(it); iter_next(it)) {
+		slice_t k = iter_key(it);
+		if (prev != NULL && ikey_compare(k, slice_make(prev, prev_len)) == 0)
+			continue;
+		rc = sst_builder_add(b, k, iter_value(it));
+		if (k.len > prev_cap) {
+			prev_cap = k.len * 2;
+			uint8_t *n = realloc(prev, prev_cap);
+			if (n == NULL) {
+				rc = WB_ENOMEM;
+				break;
+			}
+			prev = n;
+		}
+		memcpy(prev, k.data, k.len);
+		prev_len = k.len;
+	}
+	free(prev);
+	iter_destroy(it);
+	if (rc != WB_OK) {
+		sst_builder_abandon(b);
+		return rc;
+	}
+	sst_props_t props;
+	rc = sst_builder_finish(b, &props);
+	if (rc != WB_OK)
+		return rc;
+	file_meta_t *f = file_meta_new(number, props.file_size, slice_make(props.smallest, props.smallest_len),
+				       slice_make(props.largest, props.largest_len));
+	if (f == NULL) {
+		rc = WB_ENOMEM;
+	} else {
+		f->min_ts = props.min_ts;
+		f->max_ts = props.max_ts;
+		f->entries = props.entries;
+		rc = sst_reader_open(db->env, path, &f->reader);
+	}
+	sst_props_destroy(&props);
+	if (rc != WB_OK) {
+		file_meta_unref(f);
+		db->env->remove(db->env->ctx, path);
+		return rc;
+	}
+	*out_meta = f;
+	return WB_OK;
+}
+
+/* Records the table in the MANIFEST and installs the new version, dropping
+ * the flushed memtable. REQUIRES: manifest_mu held, mu not held. */
+static int install_flush(wb_db *db, file_meta_t *f, uint64_t *old_wal)
+{
+	version_edit_t e;
+	edit_init(&e);
+	int rc = f ? edit_add_file(&e, 0, f) : WB_OK;
+
+	pthread_mutex_lock(&db->mu);
+	memtable_t *m = db->imm[0];
+	*old_wal = m->wal_number;
+	e.has_log_number = e.has_next_file = e.has_last_ts = true;
+	e.log_number = db->nimm > 1 ? db->imm[1]->wal_number : db->mem->wal_number;
+	e.next_file = db->next_file;
+	e.last_ts = hlc_last(&db->clock);
+	pthread_mutex_unlock(&db->mu);
+
+	if (rc == WB_OK)
+		rc = manifest_log_edit(db, &e);
+	version_t *nv = NULL;
+	if (rc == WB_OK)
+		rc = version_apply(db->current, &e, &nv);
+	if (rc == WB_OK) {
+		pthread_mutex_lock(&db->mu);
+		version_t *old = db->current;
+		db->current = nv;
+		db->log_number = e.log_number;
+		db->nimm--;
+		memmove(db->imm, db->imm + 1, (size_t)db->nimm * sizeof(db->imm[0]));
+		pthread_mutex_unlock(&db->mu);
+		version_unref(old);
+		memtable_unref(m);
+	}
+	edit_destroy(&e);
+	return rc;
+}
+
+void *db_flush_thread(void *arg)
+{
+	wb_db *db = arg;
+	pthread_mutex_lock(&db->mu);
+	for (;;) {
+		while (!db->closing && db->nimm == 0)
+			pthread_cond_wait(&db->work_cv, &db->mu);
+		if (db->closing)
+			break;
+		memtable_t *m = db->imm[0];
+		uint64_t number = db->next_file++;
+		db->flushing = true;
+		pthread_mutex_unlock(&db->mu);
+
+		uint64_t start = stats_now_micros(), old_wal = 0;
+		file_meta_t *f = NULL;
+		int rc = db_build_table(db, m, number, &f);
+		if (rc == WB_OK) {
+			pthread_mutex_lock(&db->manifest_mu);
+			rc = install_flush(db, f, &old_wal);
+			pthread_mutex_unlock(&db->manifest_mu);
+		}
+		char path[PATH_MAX];
+		if (rc == WB_OK) {
+			db_filename(path, sizeof(path), db->dir, FILE_WAL, old_wal);
+			db->env->remove(db->env->ctx, path);
+			STAT_ADD(db, flushes, 1);
+			STAT_ADD(db, flush_bytes, f ? f->size : 0);
+			STAT_ADD(db, flush_micros, stats_now_micros() - start);
+		} else if (f != NULL) {
+			db_filename(path, sizeof(path), db->dir, FILE_SST, number);
+			db->env->remove(db->env->ctx, path);
+		}
+		file_meta_unref(f);
+
+		pthread_mutex_lock(&db->mu);
+		db->flushing = false;
+		db->flush_error = rc;
+		pthread_cond_broadcast(&db->room_cv);
+		pthread_cond_broadcast(&db->flushed_cv);
+		if (rc != WB_OK) {
+			STAT_ADD(db, bg_errors, 1);
+			struct timespec t;
+			clock_gettime(CLOCK_REALTIME, &t);
+			t.tv_sec += 1;
+			pthread_cond_timedwait(&db->work_cv, &db->mu, &t);
+		}
+	}
+	pthread_mutex_unlock(&db->mu);
+	return NULL;
+}
+
+int wb_flush(wb_db *db)
+{
+	err_clear();
+	if (db->opts.read_only)
+		return WB_EREADONLY;
+	int rc = db_force_switch(db);
+	if (rc != WB_OK)
+		return rc;
+	pthread_mutex_lock(&db->mu);
+	while (!db->closing && db->nimm > 0 && (db->flush_error == WB_OK || db->flushing))
+		pthread_cond_wait(&db->flushed_cv, &db->mu);
+	rc = db->nimm == 0 ? WB_OK : db->flush_error != WB_OK ? db->flush_error : WB_ECLOSED;
+	pthread_mutex_unlock(&db->mu);
+	return rc;
+}

@@ -1,0 +1,118 @@
+/*
+ * db_impl.h -- the database object shared by the db_*.c files.
+ *
+ * Files and what they do:
+ *   db_open.c    open, recovery from MANIFEST + WAL, close, obsolete files
+ *   db_write.c   the writer queue: group commit, memtable switch, sync thread
+ *   db_read.c    point reads: get, get_range, stat_key
+ *   db_iter.c    the public iterator over a snapshot
+ *   db_flush.c   the flush thread: frozen memtables to L0 tables
+ *   manifest.c   MANIFEST and CURRENT files
+ *   stats.c      counters and their text/JSON reports
+ *
+ * Background threads (all started by wb_open, joined by wb_close):
+ *   "wb-flush"   db_flush.c  waits for frozen memtables, writes them as L0 tables
+ *   "wb-sync"    db_write.c  fsyncs the WAL every sync_interval_ms (sync=interval)
+ *
+ * Locking. `mu` protects the fields marked (mu). The write leader (the
+ * writer at the head of the queue) owns the active memtable's insertion side
+ * and the WAL appends, and releases mu while it does I/O. `wal_mu` guards
+ * the WAL pointer against being closed while the sync thread syncs it.
+ * `manifest_mu` serializes MANIFEST appends. Order: manifest_mu, then mu,
+ * then wal_mu.
+ */
+#ifndef WB_DB_IMPL_H
+#define WB_DB_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "hlc.h"
+#include "log.h"
+#include "memtable.h"
+#include "stats.h"
+#include "version.h"
+#include "wombat.h"
+
+#define MAX_IMMUTABLE 16
+
+struct writer;
+
+struct wb_db {
+	char *dir;
+	wb_options opts;
+	const wb_env *env;
+	wb_env_file *lock_file;
+
+	pthread_mutex_t mu;
+	pthread_cond_t work_cv; /* (mu) flush thread: frozen memtable or closing */
+	pthread_cond_t room_cv; /* (mu) leader waiting for a flush to make room */
+	pthread_cond_t flushed_cv; /* (mu) wb_flush waiting for the imm list to drain */
+
+	memtable_t *mem;             /* (mu, swapped by the leader) active memtable */
+	memtable_t *imm[MAX_IMMUTABLE]; /* (mu) frozen, oldest first */
+	int nimm;                    /* (mu) */
+	version_t *current;          /* (mu) */
+	struct writer *wq_head, *wq_tail; /* (mu) writer queue */
+	uint64_t next_file;          /* (mu) next file number to hand out */
+	uint64_t log_number;         /* (mu) WALs below this are flushed */
+	int flush_error;             /* (mu) last flush failure (retried; writers see it when stalled) */
+	int fatal_error;             /* (mu) sticky: the WAL failed; writes fail until reopen */
+	bool closing;                /* (mu) */
+	bool flushing;               /* (mu) a flush is in progress */
+
+	pthread_mutex_t wal_mu;
+	log_writer_t *wal;           /* (wal_mu to swap; leader appends) */
+	uint64_t wal_number;         /* (mu) */
+	_Atomic uint64_t wal_synced_size; /* bytes of the current WAL known durable */
+
+	pthread_mutex_t manifest_mu;
+	log_writer_t *manifest;      /* (manifest_mu) */
+	uint64_t manifest_number;    /* (manifest_mu) */
+
+	hlc_t clock;
+	_Atomic uint64_t visible_ts; /* every commit <= this is fully in the memtable */
+
+	pthread_t flush_thread, sync_thread;
+	bool flush_started, sync_started;
+	pthread_cond_t sync_cv;      /* (mu) wakes the sync thread early at close */
+
+	stats_t stats;
+};
+
+/* Database file names, in a caller buffer of at least PATH_MAX bytes. */
+enum file_type { FILE_WAL, FILE_SST, FILE_MANIFEST, FILE_CURRENT, FILE_LOCK, FILE_TEMP };
+void db_filename(char *buf, size_t len, const char *dir, enum file_type type, uint64_t number);
+/* Parses a directory entry name; false when it is not one of ours. */
+bool db_parse_filename(const char *name, enum file_type *type, uint64_t *number);
+
+/* db_write.c */
+int db_write_batch(wb_db *db, wb_batch *b, bool sync);
+int db_force_switch(wb_db *db); /* freezes the active memtable if not empty */
+void *db_sync_thread(void *arg);
+
+/* db_flush.c */
+void *db_flush_thread(void *arg);
+/* Writes mem as a new table of the given number; *out_meta gets its
+ * metadata with an open reader (refs = 1), or NULL if mem was empty. */
+int db_build_table(wb_db *db, memtable_t *mem, uint64_t number, file_meta_t **out_meta);
+
+/* manifest.c (REQUIRES manifest_mu, except during open and close) */
+int manifest_write_snapshot(wb_db *db, version_t *v, uint64_t number);
+int manifest_log_edit(wb_db *db, version_edit_t *e);
+int manifest_recover(wb_db *db, version_edit_t *state);
+
+/* Pins the current state for a read: memtables and version referenced;
+ * *read_ts the newest fully applied commit. Release with db_snapshot_release. */
+typedef struct db_snapshot {
+	memtable_t *mem;
+	memtable_t *imm[MAX_IMMUTABLE];
+	int nimm;
+	version_t *version;
+	uint64_t read_ts;
+} db_snapshot_t;
+
+void db_snapshot_take(wb_db *db, db_snapshot_t *s);
+void db_snapshot_release(db_snapshot_t *s);
+
+#endif /* WB_DB_IMPL_H */

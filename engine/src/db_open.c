@@ -1,0 +1,498 @@
+/*
+ * db_open.c -- opening, recovering and closing a database; file names.
+ *
+ * Open, in order (nothing on disk changes until every file has been read
+ * and checked, so a corrupt database is reported, not "repaired"):
+ *   1. take LOCK (another process holding it: WB_EBUSY naming its pid);
+ *   2. read CURRENT and replay the MANIFEST into a version;
+ *   3. open every table (footer, index, filter checked);
+ *   4. replay every WAL at or above the log number into memtables (a torn
+ *      tail from a crash is dropped; damage in the middle is an error);
+ *   5. start a new WAL and write a fresh MANIFEST; the replayed memtables
+ *      are queued for the flush thread, their WALs deleted once flushed;
+ *   6. delete files no longer referenced; start the background threads.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "db_impl.h"
+#include "error.h"
+#include "ikey.h"
+
+void db_filename(char *buf, size_t len, const char *dir, enum file_type type, uint64_t number)
+{
+	unsigned long long n = (unsigned long long)number;
+	switch (type) {
+	case FILE_WAL:
+		snprintf(buf, len, "%s/%06llu.wal", dir, n);
+		break;
+	case FILE_SST:
+		snprintf(buf, len, "%s/%06llu.sst", dir, n);
+		break;
+	case FILE_MANIFEST:
+		snprintf(buf, len, "%s/MANIFEST-%06llu", dir, n);
+		break;
+	case FILE_CURRENT:
+		snprintf(buf, len, "%s/CURRENT", dir);
+		break;
+	case FILE_LOCK:
+		snprintf(buf, len, "%s/LOCK", dir);
+		break;
+	case FILE_TEMP:
+		snprintf(buf, len, "%s/%06llu.tmp", dir, n);
+		break;
+	}
+}
+
+bool db_parse_filename(const char *name, enum file_type *type, uint64_t *number)
+{
+	*number = 0;
+	if (strcmp(name, "CURRENT") == 0) {
+		*type = FILE_CURRENT;
+		return true;
+	}
+	if (strcmp(name, "LOCK") == 0) {
+		*type = FILE_LOCK;
+		return true;
+	}
+	const char *p = name;
+	if (strncmp(name, "MANIFEST-", 9) == 0)
+		p = name + 9;
+	if (*p < '0' || *p > '9')
+		return false;
+	char *end;
+	unsigned long long n = strtoull(p, &end, 10);
+	*number = n;
+	if (p != name)
+		return *end == '\0' && (*type = FILE_MANIFEST, true);
+	if (strcmp(end, ".wal") == 0)
+		*type = FILE_WAL;
+	else if (strcmp(end, ".sst") == 0)
+		*type = FILE_SST;
+	else if (strcmp(end, ".tmp") == 0)
+		*type = FILE_TEMP;
+	else
+		return false;
+	return true;
+}
+
+void wb_options_init(wb_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->sync = WB_SYNC_INTERVAL;
+	o->sync_interval_ms = 100;
+	o->memtable_size = 64u << 20;
+	o->max_immutable = 2;
+	o->block_size = 4096;
+	o->bloom_bits_per_key = 10;
+	o->sst_target_size = 64u << 20;
+	o->block_cache_size = 256u << 20;
+	o->background_threads = 2;
+}
+
+static int check_options(const wb_options *o)
+{
+	if (o->sync < WB_SYNC_INTERVAL || o->sync > WB_SYNC_NONE)
+		return err_set(WB_EINVAL, "sync mode %d is not one of interval, always, none", o->sync);
+	if (o->sync == WB_SYNC_INTERVAL && o->sync_interval_ms == 0)
+		return err_set(WB_EINVAL, "sync_interval_ms must be > 0");
+	if (o->memtable_size < 4096)
+		return err_set(WB_EINVAL, "memtable_size %zu is below 4096", o->memtable_size);
+	if (o->max_immutable < 1 || o->max_immutable > MAX_IMMUTABLE)
+		return err_set(WB_EINVAL, "max_immutable must be 1..%d", MAX_IMMUTABLE);
+	if (o->block_size < 256 || o->block_size > (16u << 20))
+		return err_set(WB_EINVAL, "block_size %zu is outside 256..16M", o->block_size);
+	if (o->bloom_bits_per_key < 0 || o->bloom_bits_per_key > 64)
+		return err_set(WB_EINVAL, "bloom_bits_per_key must be 0..64");
+	return WB_OK;
+}
+
+void db_snapshot_take(wb_db *db, db_snapshot_t *s)
+{
+	pthread_mutex_lock(&db->mu);
+	s->mem = db->mem;
+	if (s->mem)
+		memtable_ref(s->mem);
+	s->nimm = db->nimm;
+	for (int i = 0; i < db->nimm; i++) {
+		s->imm[i] = db->imm[i];
+		memtable_ref(s->imm[i]);
+	}
+	s->version = db->current;
+	version_ref(s->version);
+	s->read_ts = atomic_load(&db->visible_ts);
+	pthread_mutex_unlock(&db->mu);
+}
+
+void db_snapshot_release(db_snapshot_t *s)
+{
+	memtable_unref(s->mem);
+	for (int i = 0; i < s->nimm; i++)
+		memtable_unref(s->imm[i]);
+	version_unref(s->version);
+}
+
+/* ---- recovery ---- */
+
+typedef struct dir_listing {
+	uint64_t *wals;
+	int nwals, cap;
+	int rc;
+} dir_listing_t;
+
+static int collect_wal(void *arg, const char *name)
+{
+	dir_listing_t *d = arg;
+	enum file_type type;
+	uint64_t number;
+	if (!db_parse_filename(name, &type, &number) || type != FILE_WAL)
+		return WB_OK;
+	if (d->nwals == d->cap) {
+		int cap = d->cap ? d->cap * 2 : 8;
+		uint64_t *n = realloc(d->wals, (size_t)cap * sizeof(*n));
+		if (n == NULL)
+			return WB_ENOMEM;
+		d->wals = n;
+		d->cap = cap;
+	}
+	d->wals[d->nwals++] = number;
+	return WB_OK;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+typedef struct replay {
+	wb_db *db;
+	memtable_t *mem;
+	uint64_t max_ts;
+} replay_t;
+
+static int replay_entry(void *arg, uint8_t meta, slice_t tree_key, slice_t value, uint64_t ts)
+{
+	replay_t *r = arg;
+	if (ts > r->max_ts)
+		r->max_ts = ts;
+	return memtable_add(r->mem, tree_key, ts, meta, value);
+}
+
+/* Replays one WAL into memtables queued on db->imm (a new one whenever the
+ * current one fills up). */
+static int replay_wal(wb_db *db, uint64_t number, uint64_t *max_ts)
+{
+	char path[PATH_MAX];
+	db_filename(path, sizeof(path), db->dir, FILE_WAL, number);
+	log_reader_t *r;
+	int rc = log_reader_open(db->env, path, LOG_KIND_WAL, &r);
+	if (rc != WB_OK)
+		return rc;
+	replay_t rp = { db, NULL, *max_ts };
+	slice_t rec;
+	uint64_t records = 0;
+	while ((rc = log_reader_next(r, &rec)) == WB_OK) {
+		if (rp.mem == NULL || memtable_usage(rp.mem) >= db->opts.memtable_size) {
+			if (db->nimm == MAX_IMMUTABLE) {
+				rc = err_set(WB_ENOMEM, "%s: too many memtables to replay; raise memtable_size", path);
+				break;
+			}
+			rp.mem = memtable_new(number, db->opts.memtable_size);
+			if (rp.mem == NULL) {
+				rc = WB_ENOMEM;
+				break;
+			}
+			db->imm[db->nimm++] = rp.mem;
+		}
+		slice_t rest = rec;
+		while (rc == WB_OK && rest.len > 0) {
+			slice_t one;
+			rc = batch_split(&rest, &one);
+			if (rc == WB_OK)
+				rc = batch_iterate(one, replay_entry, &rp);
+		}
+		if (rc == WB_ECORRUPT)
+			rc = err_set(rc, "%s record %llu: malformed write batch", path, (unsigned long long)records);
+		if (rc != WB_OK)
+			break;
+		records++;
+	}
+	log_reader_close(r);
+	if (rc == WB_ENOTFOUND)
+		rc = WB_OK;
+	*max_ts = rp.max_ts;
+	return rc;
+}
+
+static int open_tables(wb_db *db, version_t *v)
+{
+	for (int l = 0; l < NUM_LEVELS; l++) {
+		for (int i = 0; i < v->nfiles[l]; i++) {
+			file_meta_t *f = v->files[l][i];
+			char path[PATH_MAX];
+			db_filename(path, sizeof(path), db->dir, FILE_SST, f->number);
+			int rc = sst_reader_open(db->env, path, &f->reader);
+			if (rc == WB_ENOTFOUND)
+				return err_set(WB_ECORRUPT, "table %06llu.sst listed in the MANIFEST is missing",
+					       (unsigned long long)f->number);
+			if (rc != WB_OK)
+				return rc;
+		}
+	}
+	return WB_OK;
+}
+
+static int recover(wb_db *db, bool *fresh)
+{
+	char path[PATH_MAX];
+	db_filename(path, sizeof(path), db->dir, FILE_CURRENT, 0);
+	version_edit_t state;
+	int rc = manifest_recover(db, &state);
+	if (rc == WB_ENOTFOUND) {
+		if (!db->opts.create_if_missing)
+			return err_set(WB_ENOTFOUND, "%s: no database here (create it first)", db->dir);
+		if (db->opts.read_only)
+			return err_set(WB_ENOTFOUND, "%s: no database here", db->dir);
+		*fresh = true;
+		db->next_file = 1;
+		db->current = version_new_empty();
+		return db->current ? WB_OK : WB_ENOMEM;
+	}
+	if (rc != WB_OK)
+		return rc;
+	if (db->opts.error_if_exists) {
+		edit_destroy(&state);
+		return err_set(WB_EEXIST, "%s: a database already exists", db->dir);
+	}
+	db->log_number = state.log_number;
+	db->next_file = state.next_file;
+	hlc_observe(&db->clock, state.last_ts);
+	version_t *empty = version_new_empty();
+	rc = empty ? version_apply(empty, &state, &db->current) : WB_ENOMEM;
+	version_unref(empty);
+	edit_destroy(&state);
+	if (rc != WB_OK)
+		return rc;
+	rc = open_tables(db, db->current);
+	if (rc != WB_OK)
+		return rc;
+
+	dir_listing_t d = { 0 };
+	rc = db->env->list(db->env->ctx, db->dir, collect_wal, &d);
+	if (rc == WB_OK)
+		qsort(d.wals, (size_t)d.nwals, sizeof(uint64_t), cmp_u64);
+	uint64_t max_ts = 0;
+	for (int i = 0; rc == WB_OK && i < d.nwals; i++) {
+		if (d.wals[i] < db->log_number)
+			continue;
+		rc = replay_wal(db, d.wals[i], &max_ts);
+		if (d.wals[i] >= db->next_file)
+			db->next_file = d.wals[i] + 1;
+	}
+	free(d.wals);
+	hlc_observe(&db->clock, max_ts);
+	atomic_store(&db->visible_ts, hlc_last(&db->clock));
+	return rc;
+}
+
+static int remove_obsolete(void *arg, const char *name)
+{
+	wb_db *db = arg;
+	enum file_type type;
+	uint64_t number;
+	if (!db_parse_filename(name, &type, &number))
+		return WB_OK;
+	bool keep = true;
+	switch (type) {
+	case FILE_WAL:
+		keep = number >= db->log_number;
+		break;
+	case FILE_MANIFEST:
+		keep = number == db->manifest_number;
+		break;
+	case FILE_TEMP:
+		keep = false;
+		break;
+	case FILE_SST:
+		keep = false;
+		for (int l = 0; l < NUM_LEVELS && !keep; l++)
+			for (int i = 0; i < db->current->nfiles[l] && !keep; i++)
+				keep = db->current->files[l][i]->number == number;
+		break;
+	default:
+		break;
+	}
+	if (!keep) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/%s", db->dir, name);
+		db->env->remove(db->env->ctx, path);
+	}
+	return WB_OK;
+}
+
+/* Makes the recovered state the live one: a new WAL, a fresh MANIFEST. */
+static int start_writing(wb_db *db)
+{
+	uint64_t wal = db->next_file++;
+	uint64_t manifest = db->next_file++;
+	char path[PATH_MAX];
+	db_filename(path, sizeof(path), db->dir, FILE_WAL, wal);
+	int rc = log_writer_create(db->env, path, LOG_KIND_WAL, &db->wal);
+	if (rc == WB_OK)
+		rc = log_writer_sync(db->wal);
+	if (rc != WB_OK)
+		return err_set(rc, "%s: cannot create the log: %s", path, wb_strerror(rc));
+	db->wal_number = wal;
+	db->mem = memtable_new(wal, db->opts.memtable_size);
+	if (db->mem == NULL)
+		return WB_ENOMEM;
+	/* The log number stays at the oldest replayed WAL until it is flushed. */
+	if (db->nimm == 0)
+		db->log_number = wal;
+	else
+		db->log_number = db->imm[0]->wal_number;
+	rc = manifest_write_snapshot(db, db->current, manifest);
+	if (rc != WB_OK)
+		return rc;
+	return db->env->list(db->env->ctx, db->dir, remove_obsolete, db);
+}
+
+static void db_free(wb_db *db)
+{
+	log_writer_close(db->wal);
+	log_writer_close(db->manifest);
+	memtable_unref(db->mem);
+	for (int i = 0; i < db->nimm; i++)
+		memtable_unref(db->imm[i]);
+	version_unref(db->current);
+	if (db->lock_file != NULL)
+		db->env->unlock(db->env->ctx, db->lock_file);
+	pthread_mutex_destroy(&db->mu);
+	pthread_mutex_destroy(&db->wal_mu);
+	pthread_mutex_destroy(&db->manifest_mu);
+	pthread_cond_destroy(&db->work_cv);
+	pthread_cond_destroy(&db->room_cv);
+	pthread_cond_destroy(&db->flushed_cv);
+	pthread_cond_destroy(&db->sync_cv);
+	free(db->dir);
+	free(db);
+}
+
+static int start_threads(wb_db *db)
+{
+	if (pthread_create(&db->flush_thread, NULL, db_flush_thread, db) != 0)
+		return err_set(WB_ENOMEM, "cannot start the flush thread");
+	pthread_setname_np(db->flush_thread, "wb-flush");
+	db->flush_started = true;
+	if (db->opts.sync == WB_SYNC_INTERVAL) {
+		if (pthread_create(&db->sync_thread, NULL, db_sync_thread, db) != 0)
+			return err_set(WB_ENOMEM, "cannot start the sync thread");
+		pthread_setname_np(db->sync_thread, "wb-sync");
+		db->sync_started = true;
+	}
+	pthread_mutex_lock(&db->mu);
+	if (db->nimm > 0)
+		pthread_cond_signal(&db->work_cv);
+	pthread_mutex_unlock(&db->mu);
+	return WB_OK;
+}
+
+static void stop_threads(wb_db *db)
+{
+	pthread_mutex_lock(&db->mu);
+	db->closing = true;
+	pthread_cond_broadcast(&db->work_cv);
+	pthread_cond_broadcast(&db->room_cv);
+	pthread_cond_broadcast(&db->flushed_cv);
+	pthread_cond_broadcast(&db->sync_cv);
+	pthread_mutex_unlock(&db->mu);
+	if (db->flush_started)
+		pthread_join(db->flush_thread, NULL);
+	if (db->sync_started)
+		pthread_join(db->sync_thread, NULL);
+	db->flush_started = db->sync_started = false;
+}
+
+int wb_open(const char *dir, const wb_options *opts, wb_db **out)
+{
+	err_clear();
+	*out = NULL;
+	wb_db *db = calloc(1, sizeof(*db));
+	if (db == NULL)
+		return WB_ENOMEM;
+	if (opts != NULL)
+		db->opts = *opts;
+	else
+		wb_options_init(&db->opts);
+	db->env = db->opts.env ? db->opts.env : wb_env_default();
+	db->dir = strdup(dir);
+	pthread_mutex_init(&db->mu, NULL);
+	pthread_mutex_init(&db->wal_mu, NULL);
+	pthread_mutex_init(&db->manifest_mu, NULL);
+	pthread_cond_init(&db->work_cv, NULL);
+	pthread_cond_init(&db->room_cv, NULL);
+	pthread_cond_init(&db->flushed_cv, NULL);
+	pthread_cond_init(&db->sync_cv, NULL);
+	hlc_init(&db->clock);
+	if (db->dir == NULL) {
+		db_free(db);
+		return WB_ENOMEM;
+	}
+	int rc = check_options(&db->opts);
+	if (rc == WB_OK && db->opts.create_if_missing && !db->opts.read_only) {
+		rc = db->env->mkdir(db->env->ctx, dir);
+		if (rc == WB_EEXIST)
+			rc = WB_OK;
+		else if (rc != WB_OK)
+			rc = err_set(rc, "%s: cannot create directory: %s", dir, wb_strerror(rc));
+	}
+	char path[PATH_MAX];
+	db_filename(path, sizeof(path), dir, FILE_LOCK, 0);
+	if (rc == WB_OK) {
+		long holder = 0;
+		rc = db->env->lock(db->env->ctx, path, &db->lock_file, &holder);
+		if (rc == WB_EBUSY)
+			rc = err_set(WB_EBUSY, "%s is in use by process %ld", dir, holder);
+		else if (rc == WB_ENOTFOUND)
+			rc = err_set(WB_ENOTFOUND, "%s: no such database directory", dir);
+		else if (rc != WB_OK)
+			rc = err_set(rc, "%s: cannot lock: %s", path, wb_strerror(rc));
+	}
+	bool fresh = false;
+	if (rc == WB_OK)
+		rc = recover(db, &fresh);
+	if (rc == WB_OK && !db->opts.read_only)
+		rc = start_writing(db);
+	if (rc == WB_OK && db->opts.read_only) {
+		db->mem = memtable_new(0, db->opts.memtable_size);
+		if (db->mem == NULL)
+			rc = WB_ENOMEM;
+	}
+	if (rc == WB_OK && !db->opts.read_only)
+		rc = start_threads(db);
+	if (rc != WB_OK) {
+		stop_threads(db);
+		db_free(db);
+		return rc;
+	}
+	*out = db;
+	return WB_OK;
+}
+
+int wb_close(wb_db *db)
+{
+	if (db == NULL)
+		return WB_OK;
+	err_clear();
+	stop_threads(db);
+	int rc = WB_OK;
+	if (db->wal != NULL && !db->opts.read_only) {
+		rc = log_writer_sync(db->wal);
+	}
+	db_free(db);
+	return rc;
+}

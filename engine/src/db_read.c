@@ -1,0 +1,141 @@
+/*
+ * db_read.c -- point reads: wb_get, wb_get_range, wb_stat_key.
+ *
+ * A read pins a snapshot (db_snapshot_take), then asks the sources newest
+ * first: active memtable, frozen memtables newest first, then the tables
+ * (version_get: L0 newest first, one table per deeper level). The first
+ * version at or below the read timestamp decides; a tombstone means "not
+ * found" without looking further. Any thread; no lock held during the
+ * search.
+ */
+#include <stdlib.h>
+
+#include "db_impl.h"
+#include "error.h"
+#include "ikey.h"
+
+enum read_mode { READ_ALL, READ_RANGE, READ_INFO };
+
+typedef struct read_ctx {
+	enum read_mode mode;
+	bool deleted;
+	/* READ_ALL */
+	void **val;
+	size_t *vlen;
+	/* READ_RANGE */
+	uint64_t offset;
+	void *buf;
+	size_t len;
+	size_t *nread;
+	/* READ_INFO */
+	wb_key_info *info;
+} read_ctx_t;
+
+static int on_found(void *arg, slice_t ikey, slice_t value)
+{
+	read_ctx_t *c = arg;
+	if (value.len < 1)
+		return err_set(WB_ECORRUPT, "entry without a meta byte");
+	uint8_t meta = value.data[0];
+	slice_t payload = slice_make(value.data + 1, value.len - 1);
+	if (meta & META_TOMBSTONE) {
+		c->deleted = true;
+		return WB_OK;
+	}
+	if (meta & META_VALUE_PTR)
+		return err_set(WB_ENOTSUP, "value-log pointers are not supported by this build");
+	switch (c->mode) {
+	case READ_ALL: {
+		void *p = malloc(payload.len ? payload.len : 1);
+		if (p == NULL)
+			return WB_ENOMEM;
+		memcpy(p, payload.data, payload.len);
+		*c->val = p;
+		*c->vlen = payload.len;
+		break;
+	}
+	case READ_RANGE: {
+		size_t n = 0;
+		if (c->offset < payload.len) {
+			n = payload.len - (size_t)c->offset;
+			if (n > c->len)
+				n = c->len;
+			memcpy(c->buf, payload.data + c->offset, n);
+		}
+		*c->nread = n;
+		break;
+	}
+	case READ_INFO:
+		c->info->value_len = payload.len;
+		c->info->ts = ikey_ts(ikey);
+		break;
+	}
+	return WB_OK;
+}
+
+static int lookup(wb_db *db, const void *key, size_t klen, read_ctx_t *c)
+{
+	if (klen == 0 || klen > WB_MAX_KEY_LEN)
+		return err_set(WB_EINVAL, "key length %zu is outside 1..%u", klen, WB_MAX_KEY_LEN);
+	uint8_t stack[256], *tk = stack;
+	if (klen + 1 > sizeof(stack) && (tk = malloc(klen + 1)) == NULL)
+		return WB_ENOMEM;
+	tk[0] = KS_USER;
+	memcpy(tk + 1, key, klen);
+	slice_t tree_key = slice_make(tk, klen + 1);
+
+	db_snapshot_t s;
+	db_snapshot_take(db, &s);
+	int rc = s.mem ? memtable_get(s.mem, tree_key, s.read_ts, on_found, c) : WB_ENOTFOUND;
+	for (int i = s.nimm - 1; rc == WB_ENOTFOUND && i >= 0; i--)
+		rc = memtable_get(s.imm[i], tree_key, s.read_ts, on_found, c);
+	if (rc == WB_ENOTFOUND)
+		rc = version_get(s.version, tree_key, s.read_ts, on_found, c);
+	db_snapshot_release(&s);
+	if (tk != stack)
+		free(tk);
+	if (rc == WB_OK && c->deleted)
+		rc = WB_ENOTFOUND;
+	return rc;
+}
+
+int wb_get(wb_db *db, const void *key, size_t klen, void **val, size_t *vlen)
+{
+	err_clear();
+	read_ctx_t c = { .mode = READ_ALL, .val = val, .vlen = vlen };
+	*val = NULL;
+	*vlen = 0;
+	int rc = lookup(db, key, klen, &c);
+	STAT_ADD(db, gets, 1);
+	if (rc == WB_OK) {
+		STAT_ADD(db, get_hits, 1);
+		STAT_ADD(db, bytes_read, *vlen);
+	}
+	return rc;
+}
+
+int wb_get_range(wb_db *db, const void *key, size_t klen, uint64_t offset, void *buf, size_t len,
+		 size_t *nread)
+{
+	err_clear();
+	read_ctx_t c = { .mode = READ_RANGE, .offset = offset, .buf = buf, .len = len, .nread = nread };
+	*nread = 0;
+	int rc = lookup(db, key, klen, &c);
+	STAT_ADD(db, range_reads, 1);
+	if (rc == WB_OK)
+		STAT_ADD(db, bytes_read, *nread);
+	return rc;
+}
+
+int wb_stat_key(wb_db *db, const void *key, size_t klen, wb_key_info *info)
+{
+	err_clear();
+	read_ctx_t c = { .mode = READ_INFO, .info = info };
+	STAT_ADD(db, stat_keys, 1);
+	return lookup(db, key, klen, &c);
+}
+
+void wb_free(void *p)
+{
+	free(p);
+}

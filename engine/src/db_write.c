@@ -1,0 +1,390 @@
+/*
+ * db_write.c -- the write path: writer queue with group commit, memtable
+ * switches, and the "wb-sync" thread.
+ *
+ * Every write joins a queue under mu. The writer at the head is the leader:
+ * it takes the batches queued behind it (up to a size limit), stamps each
+ * with its own commit timestamp, appends them to the WAL as one record
+ * (one write(2), and one fsync if any of them asked for it), inserts them
+ * into the memtable, publishes the newest timestamp as visible_ts, and wakes
+ * the writers it carried. It drops mu during the I/O and the inserts, so
+ * new writers keep queuing behind it; nobody else touches the active
+ * memtable's insert side or the WAL's append side. See DESIGN.md 3.3.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "batch.h"
+#include "db_impl.h"
+#include "error.h"
+#include "ikey.h"
+
+#define GROUP_MAX_BYTES (1u << 20)
+
+struct writer {
+	wb_batch *batch; /* NULL: a request to freeze the memtable */
+	bool sync;
+	bool done;
+	int status;
+	pthread_cond_t cv;
+	struct writer *next;
+};
+
+/* Waits until there is room in the active memtable, freezing it when full
+ * (or when force is set and it holds anything). REQUIRES: mu held, caller
+ * is the leader. May release mu while it waits or does I/O. */
+static int make_room(wb_db *db, bool force)
+{
+	uint64_t stall_start = 0;
+	int rc = WB_OK;
+	for (;;) {
+		if (db->fatal_error != WB_OK) {
+			rc = db->fatal_error;
+			break;
+		}
+		if (db->flush_error != WB_OK && db->nimm >= db->opts.max_immutable) {
+			rc = db->flush_error;
+			break;
+		}
+		if (db->closing) {
+			rc = WB_ECLOSED;
+			break;
+		}
+		if (memtable_count(db->mem) == 0 ||
+		    (!force && memtable_usage(db->mem) < db->opts.memtable_size))
+			break;
+		if (db->nimm >= db->opts.max_immutable || db->nimm >= MAX_IMMUTABLE) {
+			if (stall_start == 0) {
+				stall_start = stats_now_micros();
+				STAT_ADD(db, stalls, 1);
+			}
+			pthread_cond_wait(&db->room_cv, &db->mu);
+			continue;
+		}
+		/* Freeze: new WAL first, so no write is ever without a log. */
+		uint64_t number = db->next_file++;
+		char path[PATH_MAX];
+		db_filename(path, sizeof(path), db->dir, FILE_WAL, number);
+		memtable_t *fresh = memtable_new(number, db->opts.memtable_size);
+		pthread_mutex_unlock(&db->mu);
+		log_writer_t *w = NULL;
+		rc = fresh ? log_writer_create(db->env, path, LOG_KIND_WAL, &w) : WB_ENOMEM;
+		/* The frozen log must be durable before the new one takes writes:
+		 * otherwise a crash could keep later writes and lose earlier ones. */
+		if (rc == WB_OK)
+			rc = log_writer_sync(db->wal);
+		if (rc == WB_OK)
+			STAT_ADD(db, wal_syncs, 1);
+		pthread_mutex_lock(&db->mu);
+		if (rc != WB_OK) {
+			memtable_unref(fresh);
+			if (w != NULL) {
+				log_writer_close(w);
+				db->env->remove(db->env->ctx, path);
+			}
+			break;
+		}
+		pthread_mutex_lock(&db->wal_mu);
+		log_writer_t *old = db->wal;
+		db->wal = w;
+		db->wal_number = number;
+		atomic_store(&db->wal_synced_size, 0);
+		pthread_mutex_unlock(&db->wal_mu);
+		log_writer_close(old);
+		db->imm[db->nimm++] = db->mem;
+		db->mem = fresh;
+		STAT_ADD(db, memtable_switches, 1);
+		pthread_cond_signal(&db->work_cv);
+		if (force)
+			break;
+	}
+	if (stall_start != 0)
+		STAT_ADD(db, stall_micros, stats_now_micros() - stall_start);
+	return rc;
+}
+
+static int apply_entry(void *arg, uint8_t meta, slice_t tree_key, slice_t value, uint64_t ts)
+{
+	return memtable_add(arg, tree_key, ts, meta, value);
+}
+
+/* Inserts every batch of a WAL record into mem. */
+static int apply_record(memtable_t *mem, slice_t rec)
+{
+	while (rec.len > 0) {
+		slice_t one;
+		int rc = batch_split(&rec, &one);
+		if (rc == WB_OK)
+			rc = batch_iterate(one, apply_entry, mem);
+		if (rc != WB_OK)
+			return rc;
+	}
+	return WB_OK;
+}
+
+/* Builds the group's WAL record. With one batch the record is the batch
+ * itself; otherwise the reps are copied back to back into *buf. */
+static int build_group(wb_db *db, struct writer *lead, struct writer **last, slice_t *rec,
+		       uint8_t **buf, bool *sync, uint64_t *max_ts)
+{
+	size_t total = 0, limit = lead->batch->len <= (128u << 10) ? lead->batch->len + (128u << 10)
+								: GROUP_MAX_BYTES;
+	int n = 0;
+	struct writer *w;
+	*last = lead;
+	*sync = false;
+	for (w = lead; w != NULL && w->batch != NULL; w = w->next) {
+		if (n > 0 && (total + w->batch->len > limit || (w->sync && !lead->sync)))
+			break;
+		total += w->batch->len;
+		*sync |= w->sync;
+		*last = w;
+		n++;
+	}
+	for (w = lead;; w = w->next) {
+		*max_ts = hlc_next(&db->clock);
+		batch_set_ts(w->batch, *max_ts);
+		if (w == *last)
+			break;
+	}
+	if (n == 1) {
+		*rec = slice_make(lead->batch->rep, lead->batch->len);
+		*buf = NULL;
+		return WB_OK;
+	}
+	uint8_t *p = *buf = malloc(total);
+	if (p == NULL)
+		return WB_ENOMEM;
+	for (w = lead;; w = w->next) {
+		memcpy(p, w->batch->rep, w->batch->len);
+		p += w->batch->len;
+		if (w == *last)
+			break;
+	}
+	*rec = slice_make(*buf, total);
+	STAT_ADD(db, writes_grouped, (uint64_t)(n - 1));
+	return WB_OK;
+}
+
+static int lead_group(wb_db *db, struct writer *lead, struct writer **last)
+{
+	slice_t rec;
+	uint8_t *buf;
+	bool sync;
+	uint64_t max_ts;
+	bool sync_failed = false;
+	int rc = build_group(db, lead, last, &rec, &buf, &sync, &max_ts);
+	if (rc != WB_OK) {
+		*last = lead;
+		return rc;
+	}
+	memtable_t *mem = db->mem;
+	log_writer_t *wal = db->wal;
+	pthread_mutex_unlock(&db->mu);
+
+	rc = log_writer_add(wal, rec);
+	if (rc == WB_OK) {
+		STAT_ADD(db, wal_bytes, rec.len);
+		STAT_ADD(db, wal_records, 1);
+		if (sync) {
+			rc = log_writer_sync(wal);
+			STAT_ADD(db, wal_syncs, 1);
+			if (rc == WB_OK)
+				atomic_store(&db->wal_synced_size, log_writer_size(wal));
+			else
+				sync_failed = true;
+		}
+	}
+	int apply_rc = WB_OK;
+	if (rc == WB_OK)
+		apply_rc = apply_record(mem, rec);
+	free(buf);
+
+	pthread_mutex_lock(&db->mu);
+	if (apply_rc != WB_OK) {
+		/* Logged but not in the memtable: reads would miss an acknowledged
+		 * write, so stop accepting writes until the database is reopened. */
+		db->fatal_error = apply_rc;
+		STAT_ADD(db, bg_errors, 1);
+		return err_set(apply_rc, "memtable insert failed after logging: %s; reopen the database",
+			       wb_strerror(apply_rc));
+	}
+	if (sync_failed) {
+		/* The record is in the log but not in the memtable, and its
+		 * durability is unknown: refuse further writes until reopened. */
+		db->fatal_error = rc;
+		STAT_ADD(db, bg_errors, 1);
+	}
+	if (rc == WB_OK)
+		atomic_store(&db->visible_ts, max_ts);
+	return rc;
+}
+
+int db_write_batch(wb_db *db, wb_batch *b, bool sync)
+{
+	if (b != NULL && b->error != WB_OK)
+		return b->error;
+	if (b != NULL && get_u32(b->rep + 8) == 0)
+		return WB_OK;
+	if (db->opts.read_only)
+		return WB_EREADONLY;
+	struct writer w = { .batch = b, .sync = sync || db->opts.sync == WB_SYNC_ALWAYS };
+	pthread_cond_init(&w.cv, NULL);
+
+	pthread_mutex_lock(&db->mu);
+	if (db->wq_tail != NULL)
+		db->wq_tail->next = &w;
+	else
+		db->wq_head = &w;
+	db->wq_tail = &w;
+	while (!w.done && db->wq_head != &w)
+		pthread_cond_wait(&w.cv, &db->mu);
+	if (w.done) {
+		pthread_mutex_unlock(&db->mu);
+		pthread_cond_destroy(&w.cv);
+		return w.status;
+	}
+
+	struct writer *last = &w;
+	int rc = make_room(db, b == NULL);
+	if (rc == WB_OK && b != NULL)
+		rc = lead_group(db, &w, &last);
+
+	/* Hand results to the writers carried, then pass leadership on. */
+	for (;;) {
+		struct writer *done = db->wq_head;
+		db->wq_head = done->next;
+		if (db->wq_head == NULL)
+			db->wq_tail = NULL;
+		if (done != &w) {
+			done->status = rc;
+			done->done = true;
+			pthread_cond_signal(&done->cv);
+		}
+		if (done == last)
+			break;
+	}
+	if (db->wq_head != NULL)
+		pthread_cond_signal(&db->wq_head->cv);
+	pthread_mutex_unlock(&db->mu);
+	pthread_cond_destroy(&w.cv);
+	return rc;
+}
+
+int db_force_switch(wb_db *db)
+{
+	return db_write_batch(db, NULL, false);
+}
+
+/* ---- public calls ---- */
+
+/* Small writes build their one-entry batch on the stack. */
+static int write_one(wb_db *db, uint8_t meta, const void *key, size_t klen, const void *val,
+		     size_t vlen)
+{
+	err_clear();
+	if (batch_check_key(klen) != WB_OK)
+		return err_set(WB_EINVAL, "key length %zu is outside 1..%u", klen, WB_MAX_KEY_LEN);
+	if ((uint64_t)vlen > WB_MAX_VALUE_LEN)
+		return err_set(WB_EINVAL, "value length %zu is over the limit", vlen);
+	uint8_t stack[512];
+	wb_batch b = { .rep = stack, .cap = sizeof(stack) };
+	size_t need = BATCH_HEADER_SIZE + 1 + 2 * VARINT64_MAX + 1 + klen + vlen;
+	if (need > sizeof(stack)) {
+		b.rep = malloc(need);
+		if (b.rep == NULL)
+			return WB_ENOMEM;
+		b.cap = need;
+	}
+	memset(b.rep, 0, BATCH_HEADER_SIZE);
+	b.len = BATCH_HEADER_SIZE;
+	int rc = batch_add(&b, meta, KS_USER, slice_make(key, klen), slice_make(val, vlen));
+	if (rc == WB_OK)
+		rc = db_write_batch(db, &b, false);
+	if (b.rep != stack)
+		free(b.rep);
+	return rc;
+}
+
+int wb_put(wb_db *db, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	int rc = write_one(db, 0, key, klen, val, vlen);
+	if (rc == WB_OK) {
+		STAT_ADD(db, puts, 1);
+		STAT_ADD(db, bytes_written, klen + vlen);
+	}
+	return rc;
+}
+
+int wb_delete(wb_db *db, const void *key, size_t klen)
+{
+	int rc = write_one(db, META_TOMBSTONE, key, klen, NULL, 0);
+	if (rc == WB_OK)
+		STAT_ADD(db, deletes, 1);
+	return rc;
+}
+
+int wb_write(wb_db *db, wb_batch *b)
+{
+	err_clear();
+	int rc = db_write_batch(db, b, false);
+	if (rc == WB_OK) {
+		STAT_ADD(db, batches, 1);
+		STAT_ADD(db, bytes_written, b->len - BATCH_HEADER_SIZE);
+	}
+	return rc;
+}
+
+/* Syncs the current WAL. Older WALs were synced when they were frozen. */
+static int sync_wal(wb_db *db)
+{
+	pthread_mutex_lock(&db->wal_mu);
+	int rc = WB_OK;
+	if (db->wal != NULL) {
+		uint64_t size = log_writer_size(db->wal);
+		if (size > atomic_load(&db->wal_synced_size)) {
+			rc = log_writer_sync(db->wal);
+			STAT_ADD(db, wal_syncs, 1);
+			if (rc == WB_OK)
+				atomic_store(&db->wal_synced_size, size);
+		}
+	}
+	pthread_mutex_unlock(&db->wal_mu);
+	return rc;
+}
+
+int wb_sync(wb_db *db)
+{
+	err_clear();
+	if (db->opts.read_only)
+		return WB_OK;
+	return sync_wal(db);
+}
+
+void *db_sync_thread(void *arg)
+{
+	wb_db *db = arg;
+	pthread_mutex_lock(&db->mu);
+	while (!db->closing) {
+		struct timespec t;
+		clock_gettime(CLOCK_REALTIME, &t);
+		uint64_t ns = (uint64_t)t.tv_nsec + (uint64_t)db->opts.sync_interval_ms * 1000000;
+		t.tv_sec += (time_t)(ns / 1000000000);
+		t.tv_nsec = (long)(ns % 1000000000);
+		pthread_cond_timedwait(&db->sync_cv, &db->mu, &t);
+		if (db->closing)
+			break;
+		pthread_mutex_unlock(&db->mu);
+		int rc = sync_wal(db);
+		pthread_mutex_lock(&db->mu);
+		if (rc != WB_OK && db->fatal_error == WB_OK) {
+			/* After a failed fsync the kernel may have dropped the data:
+			 * nothing written since can be promised durable. */
+			db->fatal_error = rc;
+			STAT_ADD(db, bg_errors, 1);
+		}
+	}
+	pthread_mutex_unlock(&db->mu);
+	return NULL;
+}

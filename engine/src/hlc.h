@@ -1,0 +1,30 @@
+/*
+ * hlc.h -- the hybrid logical clock that stamps every commit.
+ *
+ *   ts = (unix_ms << 16) | counter
+ *
+ * Strictly increasing, even when the wall clock steps back: a new stamp is
+ * max(last + 1, now << 16). Recovery feeds the largest stamp found on disk to
+ * hlc_observe() so a restart continues above it. Lock-free; any thread.
+ */
+#ifndef WB_HLC_H
+#define WB_HLC_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+typedef struct hlc {
+	_Atomic uint64_t last;
+} hlc_t;
+
+void hlc_init(hlc_t *c);
+/* A new timestamp, greater than every one handed out or observed before. */
+uint64_t hlc_next(hlc_t *c);
+/* Makes every later stamp greater than ts. */
+void hlc_observe(hlc_t *c, uint64_t ts);
+/* The last stamp handed out or observed. */
+uint64_t hlc_last(const hlc_t *c);
+/* Milliseconds since the epoch in a stamp, and back. */
+static inline uint64_t hlc_ms(uint64_t ts) { return ts >> 16; }
+
+#endif /* WB_HLC_H */

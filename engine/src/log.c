@@ -1,0 +1,356 @@
+/*
+ * log.c -- writer and reader of the record log (WAL and MANIFEST).
+ * Format in docs/format.md, "Record log"; contracts in log.h.
+ */
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "crc32c.h"
+#include "error.h"
+
+/* Fragment types. Never renumber: on-disk. */
+enum {
+	FRAG_ZERO = 0, /* padding left by preallocation: never written */
+	FRAG_FULL = 1,
+	FRAG_FIRST = 2,
+	FRAG_MIDDLE = 3,
+	FRAG_LAST = 4,
+};
+
+#define FILE_HEADER_LEN 16 /* magic u64, version u32, kind u32 */
+
+struct log_writer {
+	const wb_env *env;
+	wb_env_file *file;
+	char *path;
+	uint64_t size;  /* bytes in the file */
+	uint8_t *buf;   /* fragments of the record being added */
+	size_t buf_cap;
+	int broken;     /* a failed append could not be undone */
+};
+
+static size_t fragmented_size(uint64_t start, size_t len)
+{
+	/* An upper bound: one header per block touched, plus padding. */
+	return len + (len / (LOG_BLOCK_SIZE - LOG_HEADER_SIZE) + 2) * (LOG_HEADER_SIZE * 2) +
+	       (LOG_BLOCK_SIZE - start % LOG_BLOCK_SIZE);
+}
+
+/* Lays out record as fragments starting at file offset `at`; returns bytes used. */
+static size_t encode_fragments(uint8_t *out, uint64_t at, slice_t record)
+{
+	size_t n = 0;
+	const uint8_t *p = record.data;
+	size_t left = record.len;
+	bool first = true;
+
+	do {
+		size_t room = LOG_BLOCK_SIZE - (at + n) % LOG_BLOCK_SIZE;
+		if (room < LOG_HEADER_SIZE) {
+			memset(out + n, 0, room);
+			n += room;
+			room = LOG_BLOCK_SIZE;
+		}
+		size_t frag = room - LOG_HEADER_SIZE;
+		if (frag > left)
+			frag = left;
+		bool last = frag == left;
+		uint8_t type = first && last ? FRAG_FULL : first ? FRAG_FIRST : last ? FRAG_LAST : FRAG_MIDDLE;
+		uint32_t crc = crc32c_extend(crc32c(&type, 1), p, frag);
+		put_u32(out + n, crc32c_mask(crc));
+		put_u16(out + n + 4, (uint16_t)frag);
+		out[n + 6] = type;
+		memcpy(out + n + LOG_HEADER_SIZE, p, frag);
+		n += LOG_HEADER_SIZE + frag;
+		p += frag;
+		left -= frag;
+		first = false;
+	} while (left > 0);
+	return n;
+}
+
+int log_writer_create(const wb_env *env, const char *path, enum log_kind kind, log_writer_t **out)
+{
+	*out = NULL;
+	log_writer_t *w = calloc(1, sizeof(*w));
+	if (w == NULL || (w->path = strdup(path)) == NULL) {
+		free(w);
+		return WB_ENOMEM;
+	}
+	w->env = env;
+	int rc = env->open(env->ctx, path, WB_ENV_READ | WB_ENV_WRITE | WB_ENV_CREATE | WB_ENV_TRUNCATE,
+			   &w->file);
+	if (rc != WB_OK) {
+		free(w->path);
+		free(w);
+		return rc;
+	}
+	uint8_t hdr[FILE_HEADER_LEN];
+	put_u64(hdr, LOG_MAGIC);
+	put_u32(hdr + 8, LOG_FORMAT_VERSION);
+	put_u32(hdr + 12, (uint32_t)kind);
+	rc = log_writer_add(w, slice_make(hdr, sizeof(hdr)));
+	if (rc != WB_OK) {
+		log_writer_close(w);
+		env->remove(env->ctx, path);
+		return rc;
+	}
+	*out = w;
+	return WB_OK;
+}
+
+int log_writer_add(log_writer_t *w, slice_t record)
+{
+	if (w->broken)
+		return err_set(WB_EIO, "%s: log is unusable after a failed write", w->path);
+	size_t need = fragmented_size(w->size, record.len);
+	if (need > w->buf_cap) {
+		uint8_t *nb = realloc(w->buf, need);
+		if (nb == NULL)
+			return WB_ENOMEM;
+		w->buf = nb;
+		w->buf_cap = need;
+	}
+	size_t n = encode_fragments(w->buf, w->size, record);
+	int rc = w->env->append(w->file, w->buf, n);
+	if (rc != WB_OK) {
+		/* A partial record followed by later ones would read as corruption
+		 * in the middle of the log, so take it back out. */
+		if (w->env->truncate(w->file, w->size) != WB_OK)
+			w->broken = 1;
+		return err_set(rc, "%s offset %llu: write failed: %s", w->path,
+			       (unsigned long long)w->size, wb_strerror(rc));
+	}
+	w->size += n;
+	/* A large record leaves a big buffer behind; do not keep it. */
+	if (w->buf_cap > (4u << 20)) {
+		free(w->buf);
+		w->buf = NULL;
+		w->buf_cap = 0;
+	}
+	return WB_OK;
+}
+
+int log_writer_sync(log_writer_t *w)
+{
+	int rc = w->env->sync(w->file);
+	if (rc != WB_OK)
+		return err_set(rc, "%s: sync failed: %s", w->path, wb_strerror(rc));
+	return WB_OK;
+}
+
+uint64_t log_writer_size(const log_writer_t *w)
+{
+	return w->size;
+}
+
+int log_writer_close(log_writer_t *w)
+{
+	if (w == NULL)
+		return WB_OK;
+	int rc = w->env->close(w->file);
+	free(w->buf);
+	free(w->path);
+	free(w);
+	return rc;
+}
+
+/* ---- reader ---- */
+
+struct log_reader {
+	const wb_env *env;
+	wb_env_file *file;
+	char *path;
+	uint64_t file_size;
+	uint8_t block[LOG_BLOCK_SIZE];
+	uint64_t block_off;  /* file offset of block[] */
+	size_t block_len;    /* valid bytes in block[] */
+	size_t pos;          /* next fragment within block[] */
+	uint8_t *rec;        /* assembled record */
+	size_t rec_len, rec_cap;
+	bool eof;
+	bool torn;
+	uint64_t valid_end;  /* end of the last good record */
+};
+
+static int load_block(log_reader_t *r, uint64_t off)
+{
+	size_t n = 0;
+	int rc = r->env->read_at(r->file, off, r->block, LOG_BLOCK_SIZE, &n);
+	if (rc != WB_OK)
+		return err_set(rc, "%s offset %llu: read failed: %s", r->path, (unsigned long long)off,
+			       wb_strerror(rc));
+	r->block_off = off;
+	r->block_len = n;
+	r->pos = 0;
+	return WB_OK;
+}
+
+/* Checks the fragment at p (avail bytes): WB_OK and its parts, or WB_ECORRUPT. */
+static int parse_fragment(const uint8_t *p, size_t avail, uint8_t *type, slice_t *payload)
+{
+	if (avail < LOG_HEADER_SIZE)
+		return WB_ECORRUPT;
+	uint16_t len = get_u16(p + 4);
+	*type = p[6];
+	if (*type < FRAG_FULL || *type > FRAG_LAST || (size_t)len + LOG_HEADER_SIZE > avail)
+		return WB_ECORRUPT;
+	uint32_t crc = crc32c_extend(crc32c(type, 1), p + LOG_HEADER_SIZE, len);
+	if (crc32c_unmask(get_u32(p)) != crc)
+		return WB_ECORRUPT;
+	*payload = slice_make(p + LOG_HEADER_SIZE, len);
+	return WB_OK;
+}
+
+/* Damage found at `bad`: a torn tail when no later block starts with a valid
+ * fragment, corruption otherwise. */
+static int classify_damage(log_reader_t *r, uint64_t bad, const char *what)
+{
+	uint64_t next = (bad / LOG_BLOCK_SIZE + 1) * LOG_BLOCK_SIZE;
+	for (; next < r->file_size; next += LOG_BLOCK_SIZE) {
+		int rc = load_block(r, next);
+		if (rc != WB_OK)
+			return rc;
+		uint8_t type;
+		slice_t payload;
+		if (parse_fragment(r->block, r->block_len, &type, &payload) == WB_OK)
+			return err_set(WB_ECORRUPT, "%s offset %llu: %s (valid records follow at %llu)",
+				       r->path, (unsigned long long)bad, what, (unsigned long long)next);
+	}
+	r->eof = true;
+	r->torn = true;
+	return WB_ENOTFOUND;
+}
+
+int log_reader_open(const wb_env *env, const char *path, enum log_kind kind, log_reader_t **out)
+{
+	*out = NULL;
+	log_reader_t *r = calloc(1, sizeof(*r));
+	if (r == NULL || (r->path = strdup(path)) == NULL) {
+		free(r);
+		return WB_ENOMEM;
+	}
+	r->env = env;
+	int rc = env->open(env->ctx, path, WB_ENV_READ, &r->file);
+	if (rc != WB_OK) {
+		free(r->path);
+		free(r);
+		return rc == WB_ENOTFOUND ? rc : err_set(rc, "%s: open failed: %s", path, wb_strerror(rc));
+	}
+	rc = env->size(r->file, &r->file_size);
+	if (rc == WB_OK)
+		rc = load_block(r, 0);
+	slice_t hdr;
+	if (rc == WB_OK) {
+		rc = log_reader_next(r, &hdr);
+		if (rc == WB_ENOTFOUND) {
+			/* Empty, or the header itself was torn by a crash right after
+			 * the file was created: a log with no records. */
+			*out = r;
+			return WB_OK;
+		}
+	}
+	if (rc == WB_OK) {
+		if (hdr.len != FILE_HEADER_LEN || get_u64(hdr.data) != LOG_MAGIC)
+			rc = err_set(WB_EFORMAT, "%s offset 0: not a wombat log", path);
+		else if (get_u32(hdr.data + 8) != LOG_FORMAT_VERSION)
+			rc = err_set(WB_EFORMAT, "%s offset 8: unknown log format version %u", path,
+				     get_u32(hdr.data + 8));
+		else if (get_u32(hdr.data + 12) != (uint32_t)kind)
+			rc = err_set(WB_EFORMAT, "%s offset 12: log kind %u, expected %u", path,
+				     get_u32(hdr.data + 12), (unsigned)kind);
+	}
+	if (rc != WB_OK) {
+		log_reader_close(r);
+		return rc;
+	}
+	*out = r;
+	return WB_OK;
+}
+
+static int append_rec(log_reader_t *r, slice_t part)
+{
+	if (r->rec_len + part.len > r->rec_cap) {
+		size_t cap = r->rec_cap ? r->rec_cap * 2 : 65536;
+		while (cap < r->rec_len + part.len)
+			cap *= 2;
+		uint8_t *n = realloc(r->rec, cap);
+		if (n == NULL)
+			return WB_ENOMEM;
+		r->rec = n;
+		r->rec_cap = cap;
+	}
+	memcpy(r->rec + r->rec_len, part.data, part.len);
+	r->rec_len += part.len;
+	return WB_OK;
+}
+
+int log_reader_next(log_reader_t *r, slice_t *rec)
+{
+	bool in_record = false;
+	uint64_t rec_start = 0;
+
+	r->rec_len = 0;
+	for (;;) {
+		if (r->eof)
+			return WB_ENOTFOUND;
+		size_t left = r->block_len - r->pos;
+		if (left < LOG_HEADER_SIZE) {
+			/* Padding at a block's end, or the end of the file. */
+			uint64_t next = r->block_off + LOG_BLOCK_SIZE;
+			if (r->block_len < LOG_BLOCK_SIZE || next >= r->file_size) {
+				uint64_t here = r->block_off + r->pos;
+				if (in_record)
+					return classify_damage(r, rec_start, "record cut short");
+				if (left > 0 && here < r->file_size)
+					return classify_damage(r, here, "partial fragment header");
+				r->eof = true;
+				return WB_ENOTFOUND;
+			}
+			int rc = load_block(r, next);
+			if (rc != WB_OK)
+				return rc;
+			continue;
+		}
+		uint64_t here = r->block_off + r->pos;
+		uint8_t type;
+		slice_t payload;
+		if (parse_fragment(r->block + r->pos, left, &type, &payload) != WB_OK)
+			return classify_damage(r, in_record ? rec_start : here, "bad record checksum or length");
+		bool starts = type == FRAG_FULL || type == FRAG_FIRST;
+		if (starts == in_record)
+			return classify_damage(r, here, "fragment out of sequence");
+		if (!in_record)
+			rec_start = here;
+		int rc = append_rec(r, payload);
+		if (rc != WB_OK)
+			return rc;
+		r->pos += LOG_HEADER_SIZE + payload.len;
+		if (type == FRAG_FULL || type == FRAG_LAST) {
+			r->valid_end = r->block_off + r->pos;
+			*rec = slice_make(r->rec, r->rec_len);
+			return WB_OK;
+		}
+		in_record = true;
+	}
+}
+
+bool log_reader_torn(const log_reader_t *r, uint64_t *offset)
+{
+	if (offset != NULL)
+		*offset = r->valid_end;
+	return r->torn;
+}
+
+void log_reader_close(log_reader_t *r)
+{
+	if (r == NULL)
+		return;
+	if (r->file != NULL)
+		r->env->close(r->file);
+	free(r->rec);
+	free(r->path);
+	free(r);
+}

@@ -1,0 +1,261 @@
+/*
+ * skiplist.c -- the lock-free-read skiplist behind a memtable. See
+ * skiplist.h for the contract.
+ *
+ * Threads: one writer inserts (the caller serializes writers); any number
+ * of readers walk the list at the same time without locks.
+ *
+ * How readers stay safe: a node is fully built (entry and its own next
+ * pointers) before it becomes reachable, and it becomes reachable only
+ * through a release store into a predecessor's next pointer, which readers
+ * load with acquire. So whatever a reader can reach is complete. Nodes are
+ * linked bottom level first; a reader may therefore see a node at level 0
+ * before the upper levels know it, which only costs it a longer walk.
+ * Nothing is ever unlinked, so a pointer a reader holds stays valid until
+ * the arena is freed.
+ *
+ * Invariants: at every level the list is sorted by cmp, and among equal
+ * entries the most recently inserted comes first; a node of height h is on
+ * levels 0..h-1; max_height only grows.
+ */
+#include "skiplist.h"
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "error.h"
+
+#define BRANCHING 4 /* a node reaches level i+1 with probability 1/4 */
+
+struct node {
+	const uint8_t *entry; /* NULL only for the head */
+	/* next[i] for levels 0..height-1; the height itself is not stored,
+	 * because nothing needs it once the node is linked. */
+	_Atomic(struct node *) next[];
+};
+
+struct skiplist {
+	arena_t *arena;
+	skiplist_cmp_fn cmp;
+	struct node *head; /* a sentinel of height SKIPLIST_MAX_HEIGHT */
+	/* Read without ordering by readers: a stale value only means starting
+	 * a search lower, and a fresh one with still-NULL head links only
+	 * means dropping a level. */
+	atomic_int max_height;
+	atomic_uint_fast64_t count;
+	uint64_t rng; /* writer only */
+};
+
+static struct node *node_new(skiplist_t *list, const uint8_t *entry, int height)
+{
+	size_t size = sizeof(struct node) + (size_t)height * sizeof(_Atomic(struct node *));
+	struct node *n = arena_alloc_aligned(list->arena, size);
+	if (n == NULL)
+		return NULL;
+	n->entry = entry;
+	for (int i = 0; i < height; i++)
+		atomic_init(&n->next[i], NULL);
+	return n;
+}
+
+static struct node *next_acquire(const struct node *n, int level)
+{
+	return atomic_load_explicit(&n->next[level], memory_order_acquire);
+}
+
+/* xorshift64*: plenty for coin flips, and deterministic, which keeps a
+ * list's shape reproducible from one run to the next. */
+static uint64_t rng_next(skiplist_t *list)
+{
+	uint64_t x = list->rng;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	list->rng = x;
+	return x * 0x2545F4914F6CDD1Dull;
+}
+
+static int random_height(skiplist_t *list)
+{
+	int height = 1;
+	/* The high bits of xorshift64* are its best ones. */
+	while (height < SKIPLIST_MAX_HEIGHT && (rng_next(list) >> 32) % BRANCHING == 0)
+		height++;
+	return height;
+}
+
+static int current_height(const skiplist_t *list)
+{
+	return atomic_load_explicit(&list->max_height, memory_order_relaxed);
+}
+
+/* The first node whose entry is >= target, or NULL. When prev is given,
+ * prev[i] receives the last node at level i whose entry is < target (the
+ * head if none), i.e. where a new entry equal to target must go so that it
+ * precedes existing equal ones. */
+static struct node *find_ge(const skiplist_t *list, const uint8_t *target, struct node **prev)
+{
+	struct node *x = list->head;
+	int level = current_height(list) - 1;
+	for (;;) {
+		struct node *next = next_acquire(x, level);
+		if (next != NULL && list->cmp(next->entry, target) < 0) {
+			x = next;
+			continue;
+		}
+		if (prev != NULL)
+			prev[level] = x;
+		if (level == 0)
+			return next;
+		level--;
+	}
+}
+
+/* The last node whose entry is < target (or <= target when or_equal), or
+ * the head if there is none. */
+static struct node *find_last_before(const skiplist_t *list, const uint8_t *target, bool or_equal)
+{
+	struct node *x = list->head;
+	int level = current_height(list) - 1;
+	for (;;) {
+		struct node *next = next_acquire(x, level);
+		if (next != NULL) {
+			int c = list->cmp(next->entry, target);
+			if (c < 0 || (or_equal && c == 0)) {
+				x = next;
+				continue;
+			}
+		}
+		if (level == 0)
+			return x;
+		level--;
+	}
+}
+
+static struct node *find_last(const skiplist_t *list)
+{
+	struct node *x = list->head;
+	int level = current_height(list) - 1;
+	for (;;) {
+		struct node *next = next_acquire(x, level);
+		if (next != NULL) {
+			x = next;
+			continue;
+		}
+		if (level == 0)
+			return x;
+		level--;
+	}
+}
+
+skiplist_t *skiplist_new(arena_t *arena, skiplist_cmp_fn cmp)
+{
+	skiplist_t *list = arena_alloc_aligned(arena, sizeof(*list));
+	if (list == NULL)
+		return NULL;
+	list->arena = arena;
+	list->cmp = cmp;
+	list->rng = 0x9E3779B97F4A7C15ull; /* any nonzero seed */
+	atomic_init(&list->max_height, 1);
+	atomic_init(&list->count, 0);
+	list->head = node_new(list, NULL, SKIPLIST_MAX_HEIGHT);
+	if (list->head == NULL)
+		return NULL; /* the arena owns the partial list; nothing to undo */
+	return list;
+}
+
+int skiplist_insert(skiplist_t *list, const uint8_t *entry)
+{
+	struct node *prev[SKIPLIST_MAX_HEIGHT];
+	find_ge(list, entry, prev);
+
+	int height = random_height(list);
+	int max_height = current_height(list);
+	struct node *n = node_new(list, entry, height);
+	if (n == NULL)
+		return WB_ENOMEM;
+	if (height > max_height) {
+		for (int i = max_height; i < height; i++)
+			prev[i] = list->head;
+		atomic_store_explicit(&list->max_height, height, memory_order_relaxed);
+	}
+
+	for (int i = 0; i < height; i++) {
+		/* Only this thread writes links, so its own reads need no
+		 * ordering; n is not yet reachable, so its links need none
+		 * either. The release store is what publishes n. */
+		struct node *succ = atomic_load_explicit(&prev[i]->next[i], memory_order_relaxed);
+		atomic_store_explicit(&n->next[i], succ, memory_order_relaxed);
+		atomic_store_explicit(&prev[i]->next[i], n, memory_order_release);
+	}
+
+	atomic_store_explicit(&list->count,
+			      atomic_load_explicit(&list->count, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	return WB_OK;
+}
+
+uint64_t skiplist_count(const skiplist_t *list)
+{
+	return atomic_load_explicit(&list->count, memory_order_relaxed);
+}
+
+void skiplist_iter_init(skiplist_iter_t *it, const skiplist_t *list)
+{
+	it->list = list;
+	it->node = NULL;
+}
+
+bool skiplist_iter_valid(const skiplist_iter_t *it)
+{
+	return it->node != NULL;
+}
+
+const uint8_t *skiplist_iter_entry(const skiplist_iter_t *it)
+{
+	return ((const struct node *)it->node)->entry;
+}
+
+void skiplist_iter_next(skiplist_iter_t *it)
+{
+	it->node = next_acquire(it->node, 0);
+}
+
+void skiplist_iter_prev(skiplist_iter_t *it)
+{
+	const struct node *cur = it->node;
+	/* Searching by entry lands before every entry equal to cur's, and cur
+	 * may be anywhere in that run of equals; step along the run to the
+	 * node just before cur. It is a short walk unless one entry was
+	 * inserted many times. */
+	struct node *x = find_last_before(it->list, cur->entry, false);
+	for (;;) {
+		struct node *next = next_acquire(x, 0);
+		if (next == cur)
+			break;
+		x = next;
+	}
+	it->node = x == it->list->head ? NULL : x;
+}
+
+void skiplist_iter_seek(skiplist_iter_t *it, const uint8_t *target)
+{
+	it->node = find_ge(it->list, target, NULL);
+}
+
+void skiplist_iter_seek_for_prev(skiplist_iter_t *it, const uint8_t *target)
+{
+	struct node *x = find_last_before(it->list, target, true);
+	it->node = x == it->list->head ? NULL : x;
+}
+
+void skiplist_iter_seek_first(skiplist_iter_t *it)
+{
+	it->node = next_acquire(it->list->head, 0);
+}
+
+void skiplist_iter_seek_last(skiplist_iter_t *it)
+{
+	struct node *x = find_last(it->list);
+	it->node = x == it->list->head ? NULL : x;
+}

@@ -1,0 +1,160 @@
+/*
+ * stats.c -- wb_stats_text and wb_stats_json (stats.h).
+ *
+ * Both reports list the same facts; the text one is for people (the CLI's
+ * `stats`), the JSON one for programs and the benchmark.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "db_impl.h"
+#include "error.h"
+
+uint64_t stats_now_micros(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000 + (uint64_t)t.tv_nsec / 1000;
+}
+
+/* A growing string; out of memory makes it NULL and later appends no-ops. */
+typedef struct sbuf {
+	char *s;
+	size_t len, cap;
+} sbuf_t;
+
+static void sb_printf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void sb_printf(sbuf_t *b, const char *fmt, ...)
+{
+	if (b->cap > 0 && b->s == NULL)
+		return;
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if (b->s != NULL && b->len + (size_t)n < b->cap) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = b->cap ? b->cap * 2 : 4096;
+		while (cap < b->len + (size_t)n + 1)
+			cap *= 2;
+		char *s = realloc(b->s, cap);
+		if (s == NULL) {
+			free(b->s);
+			b->s = NULL;
+			b->cap = 1;
+			return;
+		}
+		b->s = s;
+		b->cap = cap;
+	}
+}
+
+typedef struct counter {
+	const char *name;
+	uint64_t value;
+} counter_t;
+
+/* The counters in report order; returns how many. */
+static int collect(wb_db *db, counter_t *c)
+{
+	int n = 0;
+#define C(field) c[n++] = (counter_t){ #field, STAT_GET(db, field) }
+	C(puts);
+	C(deletes);
+	C(batches);
+	C(writes_grouped);
+	C(gets);
+	C(get_hits);
+	C(range_reads);
+	C(stat_keys);
+	C(bytes_written);
+	C(bytes_read);
+	C(wal_bytes);
+	C(wal_records);
+	C(wal_syncs);
+	C(flushes);
+	C(flush_bytes);
+	C(flush_micros);
+	C(memtable_switches);
+	C(stalls);
+	C(stall_micros);
+	C(iterators);
+	C(bg_errors);
+#undef C
+	return n;
+}
+
+typedef struct shape {
+	int nfiles[NUM_LEVELS];
+	uint64_t bytes[NUM_LEVELS];
+	size_t mem_bytes;
+	int nimm;
+	uint64_t last_ts;
+} shape_t;
+
+static void take_shape(wb_db *db, shape_t *s)
+{
+	pthread_mutex_lock(&db->mu);
+	for (int l = 0; l < NUM_LEVELS; l++) {
+		s->nfiles[l] = db->current->nfiles[l];
+		s->bytes[l] = version_level_bytes(db->current, l);
+	}
+	s->mem_bytes = db->mem ? memtable_usage(db->mem) : 0;
+	for (int i = 0; i < db->nimm; i++)
+		s->mem_bytes += memtable_usage(db->imm[i]);
+	s->nimm = db->nimm;
+	pthread_mutex_unlock(&db->mu);
+	s->last_ts = atomic_load(&db->visible_ts);
+}
+
+int wb_stats_text(wb_db *db, char **out)
+{
+	sbuf_t b = { 0 };
+	shape_t s;
+	counter_t c[64];
+	take_shape(db, &s);
+	int n = collect(db, c);
+
+	sb_printf(&b, "level  files        bytes\n");
+	for (int l = 0; l < NUM_LEVELS; l++)
+		sb_printf(&b, "L%d     %5d  %11llu\n", l, s.nfiles[l], (unsigned long long)s.bytes[l]);
+	sb_printf(&b, "memtables: %d frozen, %zu bytes\n", s.nimm, s.mem_bytes);
+	sb_printf(&b, "last commit ts: %llu\n", (unsigned long long)s.last_ts);
+	for (int i = 0; i < n; i++)
+		sb_printf(&b, "%-20s %llu\n", c[i].name, (unsigned long long)c[i].value);
+	if (b.s == NULL)
+		return WB_ENOMEM;
+	*out = b.s;
+	return WB_OK;
+}
+
+int wb_stats_json(wb_db *db, char **out)
+{
+	sbuf_t b = { 0 };
+	shape_t s;
+	counter_t c[64];
+	take_shape(db, &s);
+	int n = collect(db, c);
+
+	sb_printf(&b, "{\"levels\":[");
+	for (int l = 0; l < NUM_LEVELS; l++)
+		sb_printf(&b, "%s{\"level\":%d,\"files\":%d,\"bytes\":%llu}", l ? "," : "", l, s.nfiles[l],
+			  (unsigned long long)s.bytes[l]);
+	sb_printf(&b, "],\"frozen_memtables\":%d,\"memtable_bytes\":%zu,\"last_ts\":%llu", s.nimm,
+		  s.mem_bytes, (unsigned long long)s.last_ts);
+	for (int i = 0; i < n; i++)
+		sb_printf(&b, ",\"%s\":%llu", c[i].name, (unsigned long long)c[i].value);
+	sb_printf(&b, "}");
+	if (b.s == NULL)
+		return WB_ENOMEM;
+	*out = b.s;
+	return WB_OK;
+}
