@@ -27,9 +27,10 @@ TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/obj/%.o)
 LIB_A  := $(BUILD)/lib/libwombat.a
 LIB_SO := $(BUILD)/lib/libwombat.so
 CLI    := $(BUILD)/bin/wombat
+EXAMPLES := $(BUILD)/examples/hello
 
 .PHONY: all lib cli tests test deps asan tsan clean format mount umount bench install
-all: lib cli
+all: lib cli $(EXAMPLES)
 
 lib: $(LIB_A) $(LIB_SO)
 cli: $(CLI)
@@ -50,6 +51,10 @@ $(LIB_SO): $(ENGINE_OBJ)
 $(CLI): $(TOOL_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLFLAGS) -o $@ $(TOOL_OBJ) $(LIB_A) $(LDLIBS)
+
+$(BUILD)/examples/%: examples/%.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALLFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
 
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(SUPPORT_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -79,3 +84,20 @@ clean:
 	rm -rf build build-asan build-tsan
 
 -include $(ENGINE_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d)
+
+PREFIX ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
+	install -m 644 $(LIB_A) $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 engine/include/wombat.h $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/
+
+# The filesystem (wombatfs) is not written yet: say so rather than pretend.
+mount umount:
+	@echo "make $@: not yet -- the wombatfs filesystem has not landed (issue: wombatfs and mount.wombat)."
+	@echo "Until then use the CLI: build/bin/wombat DBDIR put|get|scan|load ..."
+	@exit 1
+
+bench:
+	@echo "make bench: not yet -- the side-by-side benchmark has not landed."
+	@exit 1
