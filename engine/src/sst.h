@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 
 #include "block.h"
+#include "cache.h"
 #include "coding.h"
 #include "iter.h"
 #include "wombat.h"
@@ -99,6 +100,10 @@ void sst_reader_ref(sst_reader_t *r);
 void sst_reader_unref(sst_reader_t *r); /* NULL is fine */
 
 const sst_props_t *sst_reader_props(const sst_reader_t *r);
+
+/* Makes r keep its data blocks in cache (which must outlive r). Call it
+ * right after opening, before r is shared with other threads. */
+void sst_reader_set_cache(sst_reader_t *r, block_cache_t *cache);
 
 /* Called with an entry found by a point lookup; the slices are valid only
  * during the call. Its return value is returned by the lookup. */

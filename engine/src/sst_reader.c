@@ -49,6 +49,8 @@ struct sst_reader {
 	uint8_t *filter; /* NULL when the table has none */
 	size_t filter_len;
 	sst_props_t props;
+	block_cache_t *cache; /* data blocks; NULL for none (set before sharing) */
+	uint64_t cache_id;
 };
 
 #define OFF(x) ((unsigned long long)(x))
@@ -113,10 +115,16 @@ static int read_raw(const sst_reader_t *r, block_handle_t h, const char *what, u
 	return WB_OK;
 }
 
-/* The one place a block is fetched from the file; the block cache of a
- * later issue goes here. */
-static int read_block(const sst_reader_t *r, block_handle_t h, const char *what, block_t **out)
+/* The one place a block is fetched: from the block cache when the table
+ * has one (data blocks only; index and filter live in the reader), else
+ * from the file. A block enters the cache only after its checksum and
+ * layout were checked. */
+static int read_block(const sst_reader_t *r, block_handle_t h, const char *what, bool use_cache,
+		      block_t **out)
 {
+	bool cached = use_cache && r->cache != NULL;
+	if (cached && (*out = block_cache_lookup(r->cache, r->cache_id, h.offset)) != NULL)
+		return WB_OK;
 	uint8_t *buf;
 	int rc = read_raw(r, h, what, &buf);
 	if (rc != WB_OK)
@@ -125,7 +133,15 @@ static int read_block(const sst_reader_t *r, block_handle_t h, const char *what,
 	if (rc == WB_ECORRUPT)
 		return err_set(rc, "%s offset %llu: malformed %s block", r->name, OFF(h.offset),
 			       what);
+	if (rc == WB_OK && cached)
+		block_cache_insert(r->cache, r->cache_id, h.offset, *out);
 	return rc;
+}
+
+void sst_reader_set_cache(sst_reader_t *r, block_cache_t *cache)
+{
+	r->cache = cache;
+	r->cache_id = block_cache_new_id();
 }
 
 /* An index entry's value: varint64 offset, varint64 size, nothing more. */
@@ -284,7 +300,7 @@ int sst_reader_open(const wb_env *env, const char *path, sst_reader_t **out)
 	}
 	if ((rc = read_footer(r)) != WB_OK)
 		goto fail;
-	if ((rc = read_block(r, r->index_h, "index", &r->index)) != WB_OK)
+	if ((rc = read_block(r, r->index_h, "index", false, &r->index)) != WB_OK)
 		goto fail;
 	if (r->filter_h.size > 0) {
 		if ((rc = read_raw(r, r->filter_h, "filter", &r->filter)) != WB_OK)
@@ -292,7 +308,7 @@ int sst_reader_open(const wb_env *env, const char *path, sst_reader_t **out)
 		r->filter_len = (size_t)r->filter_h.size;
 	}
 	block_t *pb;
-	if ((rc = read_block(r, r->props_h, "properties", &pb)) != WB_OK)
+	if ((rc = read_block(r, r->props_h, "properties", false, &pb)) != WB_OK)
 		goto fail;
 	rc = parse_props(r, pb);
 	block_unref(pb);
@@ -337,7 +353,7 @@ static bool get_in_block(sst_reader_t *r, block_handle_t h, slice_t target, slic
 			 found_fn found, void *arg, int *rc)
 {
 	block_t *blk;
-	if ((*rc = read_block(r, h, "data", &blk)) != WB_OK)
+	if ((*rc = read_block(r, h, "data", true, &blk)) != WB_OK)
 		return false;
 	iter_t *it = block_iter_new(blk, table_key_cmp);
 	block_unref(blk);
@@ -455,7 +471,7 @@ static void load_block(struct sst_iter *it)
 		return;
 	drop_data(it);
 	block_t *blk;
-	if ((rc = read_block(r, h, "data", &blk)) != WB_OK) {
+	if ((rc = read_block(r, h, "data", true, &blk)) != WB_OK) {
 		set_error(it, rc);
 		return;
 	}
@@ -687,7 +703,7 @@ static int verify_block(sst_reader_t *r, block_handle_t h, slice_t index_key,
 			struct verify_state *vs)
 {
 	block_t *blk;
-	int rc = read_block(r, h, "data", &blk);
+	int rc = read_block(r, h, "data", false, &blk); /* from the disk, not the cache */
 	if (rc != WB_OK)
 		return rc;
 	iter_t *it = block_iter_new(blk, table_key_cmp);

@@ -1,0 +1,26 @@
+/*
+ * ratelimit.h -- a token bucket that paces background writes (compaction).
+ *
+ * rate_limiter_request(n) blocks the caller until n more bytes may be
+ * written at the configured rate. A rate of 0 means unlimited (never
+ * blocks). Thread-safe: several compaction threads share one bucket.
+ */
+#ifndef WB_RATELIMIT_H
+#define WB_RATELIMIT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+typedef struct rate_limiter {
+	pthread_mutex_t mu;
+	uint64_t rate;      /* bytes per second; 0 = unlimited */
+	double available;   /* tokens in the bucket (bytes); may go negative */
+	uint64_t last_us;   /* when tokens were last added */
+	uint64_t waited_us; /* total time callers slept */
+} rate_limiter_t;
+
+void rate_limiter_init(rate_limiter_t *rl, uint64_t bytes_per_second);
+void rate_limiter_destroy(rate_limiter_t *rl);
+void rate_limiter_request(rate_limiter_t *rl, uint64_t bytes);
+
+#endif /* WB_RATELIMIT_H */
