@@ -21,6 +21,13 @@ enum {
 
 #define FILE_HEADER_LEN 16 /* magic u64, version u32, kind u32 */
 
+static void make_file_header(uint8_t hdr[FILE_HEADER_LEN], enum log_kind kind)
+{
+	put_u64(hdr, LOG_MAGIC);
+	put_u32(hdr + 8, LOG_FORMAT_VERSION);
+	put_u32(hdr + 12, (uint32_t)kind);
+}
+
 struct log_writer {
 	const wb_env *env;
 	wb_env_file *file;
@@ -88,9 +95,7 @@ int log_writer_create(const wb_env *env, const char *path, enum log_kind kind, l
 		return rc;
 	}
 	uint8_t hdr[FILE_HEADER_LEN];
-	put_u64(hdr, LOG_MAGIC);
-	put_u32(hdr + 8, LOG_FORMAT_VERSION);
-	put_u32(hdr + 12, (uint32_t)kind);
+	make_file_header(hdr, kind);
 	rc = log_writer_add(w, slice_make(hdr, sizeof(hdr)));
 	if (rc != WB_OK) {
 		log_writer_close(w);
@@ -172,6 +177,7 @@ struct log_reader {
 	size_t rec_len, rec_cap;
 	bool eof;
 	bool torn;
+	int status;          /* sticky error once classify_damage moved block[] */
 	uint64_t valid_end;  /* end of the last good record */
 };
 
@@ -205,23 +211,50 @@ static int parse_fragment(const uint8_t *p, size_t avail, uint8_t *type, slice_t
 }
 
 /* Damage found at `bad`: a torn tail when no later block starts with a valid
- * fragment, corruption otherwise. */
+ * fragment, corruption otherwise. bad must be where the damage is, not the
+ * start of the record it breaks: the blocks between a spanning record's
+ * start and its damaged fragment hold its own valid fragments, which say
+ * nothing about data written after the damage. */
 static int classify_damage(log_reader_t *r, uint64_t bad, const char *what)
 {
 	uint64_t next = (bad / LOG_BLOCK_SIZE + 1) * LOG_BLOCK_SIZE;
 	for (; next < r->file_size; next += LOG_BLOCK_SIZE) {
 		int rc = load_block(r, next);
 		if (rc != WB_OK)
-			return rc;
+			return r->status = rc;
 		uint8_t type;
 		slice_t payload;
-		if (parse_fragment(r->block, r->block_len, &type, &payload) == WB_OK)
-			return err_set(WB_ECORRUPT, "%s offset %llu: %s (valid records follow at %llu)",
-				       r->path, (unsigned long long)bad, what, (unsigned long long)next);
+		if (parse_fragment(r->block, r->block_len, &type, &payload) == WB_OK) {
+			r->status = err_set(WB_ECORRUPT,
+					    "%s offset %llu: %s (valid records follow at %llu)", r->path,
+					    (unsigned long long)bad, what, (unsigned long long)next);
+			return r->status;
+		}
 	}
 	r->eof = true;
 	r->torn = true;
 	return WB_ENOTFOUND;
+}
+
+/* The first record was not readable and nothing valid follows. That is a
+ * header torn by a crash right after creation only if every byte of the
+ * first block is what the writer put there or zero (never written);
+ * anything else is some other file, which must not read as an empty log. */
+static int check_torn_header(log_reader_t *r, enum log_kind kind)
+{
+	if (r->file_size == 0)
+		return WB_OK;
+	uint8_t payload[FILE_HEADER_LEN], want[LOG_HEADER_SIZE + FILE_HEADER_LEN];
+	make_file_header(payload, kind);
+	size_t n = encode_fragments(want, 0, slice_make(payload, sizeof(payload)));
+	int rc = load_block(r, 0);
+	if (rc != WB_OK)
+		return rc;
+	for (size_t i = 0; i < r->block_len; i++) {
+		if (r->block[i] != 0 && (i >= n || r->block[i] != want[i]))
+			return err_set(WB_EFORMAT, "%s offset %zu: not a wombat log", r->path, i);
+	}
+	return WB_OK;
 }
 
 int log_reader_open(const wb_env *env, const char *path, enum log_kind kind, log_reader_t **out)
@@ -248,19 +281,22 @@ int log_reader_open(const wb_env *env, const char *path, enum log_kind kind, log
 		if (rc == WB_ENOTFOUND) {
 			/* Empty, or the header itself was torn by a crash right after
 			 * the file was created: a log with no records. */
-			*out = r;
-			return WB_OK;
+			rc = check_torn_header(r, kind);
+			if (rc == WB_OK) {
+				*out = r;
+				return WB_OK;
+			}
 		}
 	}
 	if (rc == WB_OK) {
 		if (hdr.len != FILE_HEADER_LEN || get_u64(hdr.data) != LOG_MAGIC)
 			rc = err_set(WB_EFORMAT, "%s offset 0: not a wombat log", path);
 		else if (get_u32(hdr.data + 8) != LOG_FORMAT_VERSION)
-			rc = err_set(WB_EFORMAT, "%s offset 8: unknown log format version %u", path,
-				     get_u32(hdr.data + 8));
+			rc = err_set(WB_EFORMAT, "%s offset %d: unknown log format version %u", path,
+				     LOG_HEADER_SIZE + 8, get_u32(hdr.data + 8));
 		else if (get_u32(hdr.data + 12) != (uint32_t)kind)
-			rc = err_set(WB_EFORMAT, "%s offset 12: log kind %u, expected %u", path,
-				     get_u32(hdr.data + 12), (unsigned)kind);
+			rc = err_set(WB_EFORMAT, "%s offset %d: log kind %u, expected %u", path,
+				     LOG_HEADER_SIZE + 12, get_u32(hdr.data + 12), (unsigned)kind);
 	}
 	if (rc != WB_OK) {
 		log_reader_close(r);
@@ -290,9 +326,10 @@ static int append_rec(log_reader_t *r, slice_t part)
 int log_reader_next(log_reader_t *r, slice_t *rec)
 {
 	bool in_record = false;
-	uint64_t rec_start = 0;
 
 	r->rec_len = 0;
+	if (r->status != WB_OK)
+		return r->status; /* classify_damage moved block[]: never resume */
 	for (;;) {
 		if (r->eof)
 			return WB_ENOTFOUND;
@@ -303,7 +340,7 @@ int log_reader_next(log_reader_t *r, slice_t *rec)
 			if (r->block_len < LOG_BLOCK_SIZE || next >= r->file_size) {
 				uint64_t here = r->block_off + r->pos;
 				if (in_record)
-					return classify_damage(r, rec_start, "record cut short");
+					return classify_damage(r, here, "record cut short");
 				if (left > 0 && here < r->file_size)
 					return classify_damage(r, here, "partial fragment header");
 				r->eof = true;
@@ -318,12 +355,16 @@ int log_reader_next(log_reader_t *r, slice_t *rec)
 		uint8_t type;
 		slice_t payload;
 		if (parse_fragment(r->block + r->pos, left, &type, &payload) != WB_OK)
-			return classify_damage(r, in_record ? rec_start : here, "bad record checksum or length");
+			return classify_damage(r, here, "bad record checksum or length");
 		bool starts = type == FRAG_FULL || type == FRAG_FIRST;
-		if (starts == in_record)
-			return classify_damage(r, here, "fragment out of sequence");
-		if (!in_record)
-			rec_start = here;
+		if (starts == in_record) {
+			/* A valid fragment that a torn append (a prefix of the
+			 * fragments the writer laid out) cannot produce: the
+			 * damage lies before valid data, so it is corruption. */
+			r->status = err_set(WB_ECORRUPT, "%s offset %llu: fragment out of sequence",
+					    r->path, (unsigned long long)here);
+			return r->status;
+		}
 		int rc = append_rec(r, payload);
 		if (rc != WB_OK)
 			return rc;

@@ -61,14 +61,18 @@ int log_writer_close(log_writer_t *w);
 typedef struct log_reader log_reader_t;
 
 /* Opens path and checks the file header (WB_EFORMAT when it is not a log of
- * this kind or version; WB_ENOTFOUND when missing). */
+ * this kind or version; WB_ENOTFOUND when missing). An empty file, or one
+ * whose first block holds only a prefix of the header and zeros (torn right
+ * after creation), opens as a log with no records. WB_ECORRUPT when the
+ * header is damaged and valid fragments follow. */
 int log_reader_open(const wb_env *env, const char *path, enum log_kind kind,
 		    log_reader_t **out);
 
 /* Reads the next record. *rec is valid until the next call.
  * Returns WB_OK, WB_ENOTFOUND at the end (including a dropped torn tail:
  * see log_reader_torn), WB_ECORRUPT for damage in the middle of the file
- * (wb_errmsg names the file and offset), WB_EIO, WB_ENOMEM. */
+ * (wb_errmsg names the file and the offset of the damaged fragment; every
+ * later call returns WB_ECORRUPT again), WB_EIO, WB_ENOMEM. */
 int log_reader_next(log_reader_t *r, slice_t *rec);
 
 /* After the end: true when a torn tail was dropped; *offset is where the

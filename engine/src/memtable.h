@@ -33,7 +33,10 @@ memtable_t *memtable_new(uint64_t wal_number, size_t capacity);
 void memtable_ref(memtable_t *m);
 void memtable_unref(memtable_t *m); /* NULL is fine */
 
-/* Adds a version. REQUIRES: no concurrent add. WB_OK or WB_ENOMEM. */
+/* Adds a version. REQUIRES: no concurrent add. Adding an internal key that
+ * is already there keeps both; the later one is found first (by get, by a
+ * forward seek). WB_OK, WB_ENOMEM, or WB_EINVAL when the internal key or
+ * the meta byte + value is over UINT32_MAX bytes (the entry encoding). */
 int memtable_add(memtable_t *m, slice_t tree_key, uint64_t ts, uint8_t meta, slice_t value);
 
 /* Newest version of tree_key with ts <= read_ts: WB_ENOTFOUND when none,

@@ -92,14 +92,15 @@ static void m_next(iter_t *i)
 	if (m->direction != FORWARD) {
 		/* Every other child must move to its first entry after the key;
 		 * an equal key in an older child belongs after ours, a newer one
-		 * before it (and was already passed). */
+		 * before it (and was already passed). A child can hold the key
+		 * more than once (a batch that wrote it twice), so skip them all. */
 		slice_t key = iter_key(cur);
 		for (int c = 0; c < m->n; c++) {
 			if (c == m->current)
 				continue;
 			iter_t *ch = m->children[c];
 			iter_seek(ch, key);
-			if (iter_valid(ch) && c < m->current && ikey_compare(iter_key(ch), key) == 0)
+			while (iter_valid(ch) && c < m->current && ikey_compare(iter_key(ch), key) == 0)
 				iter_next(ch);
 		}
 		m->direction = FORWARD;
@@ -113,13 +114,15 @@ static void m_prev(iter_t *i)
 	merge_iter_t *m = (merge_iter_t *)i;
 	iter_t *cur = m->children[m->current];
 	if (m->direction != REVERSE) {
+		/* The mirror image: equal keys in older children come before ours
+		 * going backward and were passed; skip every copy. */
 		slice_t key = iter_key(cur);
 		for (int c = 0; c < m->n; c++) {
 			if (c == m->current)
 				continue;
 			iter_t *ch = m->children[c];
 			iter_seek_for_prev(ch, key);
-			if (iter_valid(ch) && c > m->current && ikey_compare(iter_key(ch), key) == 0)
+			while (iter_valid(ch) && c > m->current && ikey_compare(iter_key(ch), key) == 0)
 				iter_prev(ch);
 		}
 		m->direction = REVERSE;
@@ -177,7 +180,8 @@ iter_t *merge_iter_new(iter_t **children, int n)
 			iter_destroy(children[c]);
 		return NULL;
 	}
-	memcpy(kids, children, (size_t)n * sizeof(*kids));
+	if (n > 0) /* children may be NULL when there are none */
+		memcpy(kids, children, (size_t)n * sizeof(*kids));
 	m->base.ops = &merge_iter_ops;
 	m->children = kids;
 	m->n = n;

@@ -3,13 +3,15 @@
  *
  * A version is an immutable snapshot of the files in each level L0..L6. L0
  * files may overlap and are kept newest first (by file number); L1..L6 files
- * are sorted by key and do not overlap, so a point read looks at every L0
- * file but at most one file per deeper level. Versions and the file metadata
- * they share are reference counted: a reader or iterator pins the version it
- * started with, so no table it may read is closed or deleted under it.
+ * are sorted by key and do not overlap, and the versions of one tree key
+ * never straddle two files of a level (compaction cuts tables only between
+ * keys), so a point read looks at every L0 file but at most one file per
+ * deeper level. Versions and the file metadata they share are reference
+ * counted: a reader or iterator pins the version it started with, so no
+ * table it may read is closed or deleted under it.
  *
  * A version edit is a change (files added and removed, counters advanced);
- * the MANIFEST is the log of edits (manifest.h, docs/format.md "MANIFEST").
+ * the MANIFEST is the log of edits (manifest.c, docs/format.md "MANIFEST").
  * Functions here are pure or act on one object; locking is the caller's.
  */
 #ifndef WB_VERSION_H
@@ -61,12 +63,14 @@ void version_unref(version_t *v); /* NULL is fine */
 uint64_t version_level_bytes(const version_t *v, int level);
 
 /* Newest version of tree_key with ts <= read_ts across the tables:
- * WB_ENOTFOUND or found()'s result, or an error reading a table. */
+ * WB_ENOTFOUND or found()'s result, or an error reading a table.
+ * REQUIRES: every file of v has its reader open. */
 int version_get(version_t *v, slice_t tree_key, uint64_t read_ts, found_fn found, void *arg);
 
-/* Appends to iters[*n] one iterator per L0 table and one per deeper level.
- * REQUIRES: room for NUM_LEVELS + v->nfiles[0] more. WB_OK or WB_ENOMEM
- * (iterators already added stay for the caller to destroy). */
+/* Appends to iters[*n] one iterator per L0 table and one per non-empty
+ * deeper level (a level iterator holds a reference on v). REQUIRES: room
+ * for NUM_LEVELS + v->nfiles[0] more; every file's reader open. WB_OK or
+ * WB_ENOMEM (iterators already added stay for the caller to destroy). */
 int version_add_iters(version_t *v, iter_t **iters, int *n);
 
 /* ---- edits ---- */
