@@ -54,7 +54,7 @@ extern "C" {
 
 /* Limits. */
 #define WB_MAX_KEY_LEN 65536u                 /* bytes in a key */
-#define WB_MAX_VALUE_LEN ((uint64_t)1 << 32) - 1 /* bytes in a value (until the value log) */
+#define WB_MAX_VALUE_LEN (((uint64_t)1 << 32) - 2) /* bytes in a value (meta byte + value fit 32 bits) */
 
 typedef struct wb_db wb_db;
 typedef struct wb_iter wb_iter;
@@ -127,8 +127,13 @@ typedef struct wb_options {
 	size_t block_size;       /* SSTable data block size (default 4096) */
 	int bloom_bits_per_key;  /* 0 disables the filter (default 10) */
 	size_t sst_target_size;  /* output table size (default 64 MiB) */
-	uint64_t block_cache_size; /* bytes (default 256 MiB) */
-	int background_threads;  /* flush and compaction workers (default 2) */
+	uint64_t block_cache_size; /* bytes of data blocks kept in memory (default 256 MiB) */
+	int compaction_threads;  /* background compaction workers (default 2) */
+	uint64_t level1_size;    /* target bytes of L1; each deeper level 10x (default 64 MiB) */
+	int l0_compaction_trigger; /* L0 tables that start a compaction (default 4) */
+	int l0_slowdown_trigger; /* L0 tables at which each write is delayed 1 ms (default 20) */
+	int l0_stop_trigger;     /* L0 tables at which writes wait for compaction (default 36) */
+	uint64_t compaction_rate_limit; /* bytes/s written by compaction; 0 = unlimited (default 0) */
 	const wb_env *env;       /* NULL means wb_env_default() */
 } wb_options;
 
@@ -262,6 +267,12 @@ int wb_iter_status(const wb_iter *it);
 /* Writes the active memtable to an SSTable now and waits for it (and any
  * older frozen memtable) to be on disk. Errors: WB_EIO, WB_ENOSPC. */
 int wb_flush(wb_db *db);
+
+/* Compacts every table holding user keys in [begin, end] (NULL: unbounded
+ * on that side) down into one level, dropping overwritten versions and
+ * deleted keys no reader can see any more. Flushes the memtable first and
+ * waits for the work to finish. Errors: WB_EIO, WB_ENOSPC, WB_EREADONLY. */
+int wb_compact_range(wb_db *db, const void *begin, size_t blen, const void *end, size_t elen);
 
 /* Reads every table and log file and checks every checksum. On the first bad
  * block, returns WB_ECORRUPT and wb_errmsg names the file and offset.

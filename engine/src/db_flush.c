@@ -4,9 +4,11 @@
  * One flush at a time, oldest frozen memtable first. A flush writes and
  * fsyncs the table, appends the version edit to the MANIFEST (with the new
  * log number: the WALs before it are no longer needed), installs the new
- * version, and only then deletes the memtable's WAL. A failure removes the
- * half-written table, keeps the memtable and its WAL, and retries after a
- * pause; writers see the error only once the frozen memtables fill up.
+ * version, and only then deletes the memtable's WAL (unless a later frozen
+ * memtable came from the same WAL, as when a big WAL is replayed at open).
+ * A failure removes the table (unless the MANIFEST may already name it),
+ * keeps the memtable and its WAL, and retries after a pause (cut short by
+ * wb_flush); writers see the error only once the frozen memtables fill up.
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -88,9 +90,40 @@ int db_build_table(wb_db *db, memtable_t *mem, uint64_t number, file_meta_t **ou
 	return WB_OK;
 }
 
+typedef struct wal_sweep {
+	wb_db *db;
+	uint64_t below;
+} wal_sweep_t;
+
+static int remove_if_old_wal(void *arg, const char *name)
+{
+	wal_sweep_t *w = arg;
+	enum file_type type;
+	uint64_t number;
+	if (db_parse_filename(name, &type, &number) && type == FILE_WAL && number < w->below) {
+		char path[PATH_MAX];
+		db_filename(path, sizeof(path), w->db->dir, FILE_WAL, number);
+		w->db->env->remove(w->db->env->ctx, path);
+	}
+	return WB_OK;
+}
+
+/* Removes every WAL below the log number just made durable: the flushed
+ * memtable's, and any that held no records (a crash can leave those, and
+ * replay makes no memtable for them, so no flush would name them). */
+static void remove_old_wals(wb_db *db, uint64_t log_number)
+{
+	wal_sweep_t w = { db, log_number };
+	db->env->list(db->env->ctx, db->dir, remove_if_old_wal, &w);
+}
+
 /* Records the table in the MANIFEST and installs the new version, dropping
- * the flushed memtable. REQUIRES: manifest_mu held, mu not held. */
-static int install_flush(wb_db *db, file_meta_t *f, uint64_t *old_wal)
+ * the flushed memtable. *wals_below is the new log number when the flushed
+ * memtable's WAL is no longer needed, or 0 when it still backs a later
+ * frozen memtable (a WAL replayed at open can fill several). *logged is
+ * set once the whole edit is in the MANIFEST: from then on it may name the
+ * table even if this fails. REQUIRES: manifest_mu held, mu not held. */
+static int install_flush(wb_db *db, file_meta_t *f, uint64_t *wals_below, bool *logged)
 {
 	version_edit_t e;
 	edit_init(&e);
@@ -98,15 +131,15 @@ static int install_flush(wb_db *db, file_meta_t *f, uint64_t *old_wal)
 
 	pthread_mutex_lock(&db->mu);
 	memtable_t *m = db->imm[0];
-	*old_wal = m->wal_number;
 	e.has_log_number = e.has_next_file = e.has_last_ts = true;
 	e.log_number = db->nimm > 1 ? db->imm[1]->wal_number : db->mem->wal_number;
+	*wals_below = m->wal_number < e.log_number ? e.log_number : 0;
 	e.next_file = db->next_file;
 	e.last_ts = hlc_last(&db->clock);
 	pthread_mutex_unlock(&db->mu);
 
 	if (rc == WB_OK)
-		rc = manifest_log_edit(db, &e);
+		rc = manifest_log_edit(db, &e, logged);
 	version_t *nv = NULL;
 	if (rc == WB_OK)
 		rc = version_apply(db->current, &e, &nv);
@@ -139,22 +172,28 @@ void *db_flush_thread(void *arg)
 		db->flushing = true;
 		pthread_mutex_unlock(&db->mu);
 
-		uint64_t start = stats_now_micros(), old_wal = 0;
+		uint64_t start = stats_now_micros(), wals_below = 0;
 		file_meta_t *f = NULL;
+		bool logged = false;
 		int rc = db_build_table(db, m, number, &f);
+		/* The table's name must be durable before the MANIFEST names it. */
+		if (rc == WB_OK && f != NULL)
+			rc = db->env->sync_dir(db->env->ctx, db->dir);
 		if (rc == WB_OK) {
 			pthread_mutex_lock(&db->manifest_mu);
-			rc = install_flush(db, f, &old_wal);
+			rc = install_flush(db, f, &wals_below, &logged);
 			pthread_mutex_unlock(&db->manifest_mu);
 		}
 		char path[PATH_MAX];
 		if (rc == WB_OK) {
-			db_filename(path, sizeof(path), db->dir, FILE_WAL, old_wal);
-			db->env->remove(db->env->ctx, path);
+			if (wals_below != 0)
+				remove_old_wals(db, wals_below);
 			STAT_ADD(db, flushes, 1);
 			STAT_ADD(db, flush_bytes, f ? f->size : 0);
 			STAT_ADD(db, flush_micros, stats_now_micros() - start);
-		} else if (f != NULL) {
+		} else if (f != NULL && !logged) {
+			/* A table the MANIFEST may name stays; if it does not, the
+			 * next open removes it as unreferenced. */
 			db_filename(path, sizeof(path), db->dir, FILE_SST, number);
 			db->env->remove(db->env->ctx, path);
 		}
@@ -163,6 +202,7 @@ void *db_flush_thread(void *arg)
 		pthread_mutex_lock(&db->mu);
 		db->flushing = false;
 		db->flush_error = rc;
+		db->flush_attempts++;
 		pthread_cond_broadcast(&db->room_cv);
 		pthread_cond_broadcast(&db->flushed_cv);
 		if (rc != WB_OK) {
@@ -182,11 +222,21 @@ int wb_flush(wb_db *db)
 	err_clear();
 	if (db->opts.read_only)
 		return WB_EREADONLY;
+	/* An error counts only from an attempt that ends after this call
+	 * began, not a stale one the flush thread is about to retry; the
+	 * signal below cuts its retry pause short. */
+	pthread_mutex_lock(&db->mu);
+	uint64_t want = db->flush_attempts + 1;
+	pthread_mutex_unlock(&db->mu);
 	int rc = db_force_switch(db);
 	if (rc != WB_OK)
 		return rc;
 	pthread_mutex_lock(&db->mu);
-	while (!db->closing && db->nimm > 0 && (db->flush_error == WB_OK || db->flushing))
+	pthread_cond_signal(&db->work_cv);
+	/* Also until the attempt under way is over: it cleans up old WALs
+	 * after taking its memtable off the list. */
+	while (!db->closing && (db->nimm > 0 || db->flushing) &&
+	       (db->flush_error == WB_OK || db->flush_attempts < want))
 		pthread_cond_wait(&db->flushed_cv, &db->mu);
 	rc = db->nimm == 0 ? WB_OK : db->flush_error != WB_OK ? db->flush_error : WB_ECLOSED;
 	pthread_mutex_unlock(&db->mu);

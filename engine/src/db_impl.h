@@ -57,6 +57,7 @@ struct wb_db {
 	uint64_t next_file;          /* (mu) next file number to hand out */
 	uint64_t log_number;         /* (mu) WALs below this are flushed */
 	int flush_error;             /* (mu) last flush failure (retried; writers see it when stalled) */
+	uint64_t flush_attempts;     /* (mu) flushes finished, failed or not (for wb_flush) */
 	int fatal_error;             /* (mu) sticky: the WAL failed; writes fail until reopen */
 	bool closing;                /* (mu) */
 	bool flushing;               /* (mu) a flush is in progress */
@@ -64,11 +65,18 @@ struct wb_db {
 	pthread_mutex_t wal_mu;
 	log_writer_t *wal;           /* (wal_mu to swap; leader appends) */
 	uint64_t wal_number;         /* (mu) */
+	/* Bytes of the current WAL: written (reset at a switch under wal_mu) and
+	 * published by the leader after each append, read by sync_wal, which
+	 * must not call log_writer_size while the leader appends. */
+	_Atomic uint64_t wal_size;
 	_Atomic uint64_t wal_synced_size; /* bytes of the current WAL known durable */
 
 	pthread_mutex_t manifest_mu;
 	log_writer_t *manifest;      /* (manifest_mu) */
 	uint64_t manifest_number;    /* (manifest_mu) */
+	/* (manifest_mu) An append or sync failed, so whether the last edit is
+	 * in the file is unknown: the next edit first starts a new MANIFEST. */
+	bool manifest_broken;
 
 	hlc_t clock;
 	_Atomic uint64_t visible_ts; /* every commit <= this is fully in the memtable */
@@ -98,8 +106,16 @@ void *db_flush_thread(void *arg);
 int db_build_table(wb_db *db, memtable_t *mem, uint64_t number, file_meta_t **out_meta);
 
 /* manifest.c (REQUIRES manifest_mu, except during open and close) */
+/* Writes a new MANIFEST `number` holding v, points CURRENT at it and removes
+ * the old one. Takes mu briefly (log number, next file, clock). */
 int manifest_write_snapshot(wb_db *db, version_t *v, uint64_t number);
-int manifest_log_edit(wb_db *db, version_edit_t *e);
+/* Appends e and syncs it. After a failure the MANIFEST is marked broken and
+ * the next call replaces it with a snapshot of db->current first, so an
+ * edit whose fate is unknown never lingers in front of later ones.
+ * *appended (may be NULL) tells whether the whole edit reached the file:
+ * only then can a crash before that replacement leave it in effect (a
+ * failed append leaves at most a torn tail, which recovery drops). */
+int manifest_log_edit(wb_db *db, version_edit_t *e, bool *appended);
 int manifest_recover(wb_db *db, version_edit_t *state);
 
 /* Pins the current state for a read: memtables and version referenced;

@@ -11,6 +11,10 @@
  * it sits just before the shown key's versions (it had to read all of them
  * to find the visible one). Changing direction re-seeks. The shown key and
  * value are copied, so they stay valid while the merge moves on.
+ *
+ * Errors are sticky: once a source fails (a damaged block), the iterator
+ * stops and stays invalid with that status, also after a new seek, since
+ * the merge of the remaining sources could show keys the failed one hides.
  */
 #include <stdlib.h>
 
@@ -86,6 +90,10 @@ static void find_next(wb_iter *it, bool skipping)
 {
 	iter_t *m = it->merge;
 	for (; iter_valid(m); iter_next(m)) {
+		/* A source that failed drops out of the merge, which would then
+		 * show the others without it (even keys it deleted): stop. */
+		if (iter_status(m) != WB_OK)
+			break;
 		slice_t k = iter_key(m);
 		slice_t tk = ikey_tree_key(k);
 		if (slice_compare(tk, bslice(&it->upper)) >= 0)
@@ -125,7 +133,7 @@ static void find_next(wb_iter *it, bool skipping)
 static void find_prev(wb_iter *it)
 {
 	iter_t *m = it->merge;
-	while (iter_valid(m)) {
+	while (iter_valid(m) && iter_status(m) == WB_OK) { /* see find_next */
 		slice_t tk = ikey_tree_key(iter_key(m));
 		if (slice_compare(tk, bslice(&it->lower)) < 0)
 			break;
@@ -136,7 +144,7 @@ static void find_prev(wb_iter *it)
 		bool found = false, deleted = false;
 		/* Walking back through this key's versions, oldest first: the last
 		 * one at or below read_ts is the visible one. */
-		for (; iter_valid(m); iter_prev(m)) {
+		for (; iter_valid(m) && iter_status(m) == WB_OK; iter_prev(m)) {
 			slice_t k = iter_key(m);
 			if (slice_compare(ikey_tree_key(k), bslice(&it->key)) != 0)
 				break;
@@ -157,6 +165,8 @@ static void find_prev(wb_iter *it)
 				return;
 			}
 		}
+		if (iter_status(m) != WB_OK)
+			break; /* the versions seen may not include the newest */
 		if (found && !deleted) {
 			it->valid = true;
 			it->dir = DIR_REVERSE;

@@ -4,7 +4,9 @@
  * Open, in order (nothing on disk changes until every file has been read
  * and checked, so a corrupt database is reported, not "repaired"):
  *   1. take LOCK (another process holding it: WB_EBUSY naming its pid);
- *   2. read CURRENT and replay the MANIFEST into a version;
+ *   2. read CURRENT and replay the MANIFEST into a version (no CURRENT in
+ *      a directory holding tables or logged writes is damage, not a new
+ *      database);
  *   3. open every table (footer, index, filter checked);
  *   4. replay every WAL at or above the log number into memtables (a torn
  *      tail from a crash is dropped; damage in the middle is an error);
@@ -90,7 +92,11 @@ void wb_options_init(wb_options *o)
 	o->bloom_bits_per_key = 10;
 	o->sst_target_size = 64u << 20;
 	o->block_cache_size = 256u << 20;
-	o->background_threads = 2;
+	o->compaction_threads = 2;
+	o->level1_size = 64u << 20;
+	o->l0_compaction_trigger = 4;
+	o->l0_slowdown_trigger = 20;
+	o->l0_stop_trigger = 36;
 }
 
 static int check_options(const wb_options *o)
@@ -141,6 +147,7 @@ typedef struct dir_listing {
 	uint64_t *wals;
 	int nwals, cap;
 	int rc;
+	uint64_t max_number; /* of any file of ours, so numbers are never reused */
 } dir_listing_t;
 
 static int collect_wal(void *arg, const char *name)
@@ -148,7 +155,11 @@ static int collect_wal(void *arg, const char *name)
 	dir_listing_t *d = arg;
 	enum file_type type;
 	uint64_t number;
-	if (!db_parse_filename(name, &type, &number) || type != FILE_WAL)
+	if (!db_parse_filename(name, &type, &number))
+		return WB_OK;
+	if (number > d->max_number)
+		d->max_number = number;
+	if (type != FILE_WAL)
 		return WB_OK;
 	if (d->nwals == d->cap) {
 		int cap = d->cap ? d->cap * 2 : 8;
@@ -246,6 +257,35 @@ static int open_tables(wb_db *db, version_t *v)
 	return WB_OK;
 }
 
+/* Called for each name in a directory without CURRENT: a table, or a log
+ * holding a record, means a database whose CURRENT was lost. (A crash
+ * during the very first open leaves only empty logs and a MANIFEST of an
+ * empty tree.) */
+static int check_no_data(void *arg, const char *name)
+{
+	wb_db *db = arg;
+	enum file_type type;
+	uint64_t number;
+	if (!db_parse_filename(name, &type, &number) || (type != FILE_SST && type != FILE_WAL))
+		return WB_OK;
+	if (type == FILE_WAL) {
+		char path[PATH_MAX];
+		db_filename(path, sizeof(path), db->dir, FILE_WAL, number);
+		log_reader_t *r;
+		slice_t rec;
+		int rc = log_reader_open(db->env, path, LOG_KIND_WAL, &r);
+		if (rc == WB_OK)
+			rc = log_reader_next(r, &rec);
+		log_reader_close(r);
+		if (rc == WB_ENOTFOUND)
+			return WB_OK;
+		if (rc != WB_OK)
+			return rc;
+	}
+	return err_set(WB_ECORRUPT, "%s/CURRENT is missing, but %s holds data: not starting afresh",
+		       db->dir, name);
+}
+
 static int recover(wb_db *db, bool *fresh)
 {
 	char path[PATH_MAX];
@@ -253,6 +293,10 @@ static int recover(wb_db *db, bool *fresh)
 	version_edit_t state;
 	int rc = manifest_recover(db, &state);
 	if (rc == WB_ENOTFOUND) {
+		/* Starting afresh over lost data would delete it as unreferenced. */
+		rc = db->env->list(db->env->ctx, db->dir, check_no_data, db);
+		if (rc != WB_OK)
+			return rc;
 		if (!db->opts.create_if_missing)
 			return err_set(WB_ENOTFOUND, "%s: no database here (create it first)", db->dir);
 		if (db->opts.read_only)
@@ -283,16 +327,17 @@ static int recover(wb_db *db, bool *fresh)
 
 	dir_listing_t d = { 0 };
 	rc = db->env->list(db->env->ctx, db->dir, collect_wal, &d);
-	if (rc == WB_OK)
+	if (rc == WB_OK && d.nwals > 0) /* qsort(NULL, 0) is undefined */
 		qsort(d.wals, (size_t)d.nwals, sizeof(uint64_t), cmp_u64);
 	uint64_t max_ts = 0;
 	for (int i = 0; rc == WB_OK && i < d.nwals; i++) {
 		if (d.wals[i] < db->log_number)
 			continue;
 		rc = replay_wal(db, d.wals[i], &max_ts);
-		if (d.wals[i] >= db->next_file)
-			db->next_file = d.wals[i] + 1;
 	}
+	/* A crash can leave files numbered past the MANIFEST's next file. */
+	if (d.max_number >= db->next_file)
+		db->next_file = d.max_number + 1;
 	free(d.wals);
 	hlc_observe(&db->clock, max_ts);
 	atomic_store(&db->visible_ts, hlc_last(&db->clock));
@@ -479,6 +524,7 @@ int wb_open(const char *dir, const wb_options *opts, wb_db **out)
 		db_free(db);
 		return rc;
 	}
+	err_clear(); /* e.g. mkdir's "exists" is no error of the call */
 	*out = db;
 	return WB_OK;
 }

@@ -31,25 +31,44 @@ struct writer {
 	struct writer *next;
 };
 
+/* After a failed fsync of the WAL the kernel may have dropped the data, and
+ * a later fsync can succeed without writing it: nothing written since the
+ * last good sync can be promised durable any more, so writes (and wb_sync)
+ * fail until the database is reopened. REQUIRES: mu held. */
+static void wal_sync_failed(wb_db *db, int rc)
+{
+	if (db->fatal_error == WB_OK) {
+		db->fatal_error = rc;
+		STAT_ADD(db, bg_errors, 1);
+	}
+}
+
 /* Waits until there is room in the active memtable, freezing it when full
  * (or when force is set and it holds anything). REQUIRES: mu held, caller
  * is the leader. May release mu while it waits or does I/O. */
 static int make_room(wb_db *db, bool force)
 {
-	uint64_t stall_start = 0;
+	uint64_t stall_start = 0, want = 0;
 	int rc = WB_OK;
 	for (;;) {
 		if (db->fatal_error != WB_OK) {
 			rc = db->fatal_error;
 			break;
 		}
-		if (db->flush_error != WB_OK && db->nimm >= db->opts.max_immutable) {
-			rc = db->flush_error;
-			break;
-		}
 		if (db->closing) {
 			rc = WB_ECLOSED;
 			break;
+		}
+		if (db->flush_error != WB_OK && db->nimm >= db->opts.max_immutable) {
+			/* Flushes are failing and there is no room: take the outcome
+			 * of the flush thread's next retry, not the stale error of
+			 * the last one (the disk may have room again by now). */
+			if (want == 0) {
+				want = db->flush_attempts + 1;
+			} else if (db->flush_attempts >= want) {
+				rc = db->flush_error;
+				break;
+			}
 		}
 		if (memtable_count(db->mem) == 0 ||
 		    (!force && memtable_usage(db->mem) < db->opts.memtable_size))
@@ -70,13 +89,21 @@ static int make_room(wb_db *db, bool force)
 		pthread_mutex_unlock(&db->mu);
 		log_writer_t *w = NULL;
 		rc = fresh ? log_writer_create(db->env, path, LOG_KIND_WAL, &w) : WB_ENOMEM;
+		/* The new log's name must be durable too: a wb_sync of its
+		 * records means nothing if a crash can lose the file itself. */
+		if (rc == WB_OK)
+			rc = db->env->sync_dir(db->env->ctx, db->dir);
 		/* The frozen log must be durable before the new one takes writes:
 		 * otherwise a crash could keep later writes and lose earlier ones. */
-		if (rc == WB_OK)
+		bool sync_failed = false;
+		if (rc == WB_OK) {
 			rc = log_writer_sync(db->wal);
-		if (rc == WB_OK)
 			STAT_ADD(db, wal_syncs, 1);
+			sync_failed = rc != WB_OK;
+		}
 		pthread_mutex_lock(&db->mu);
+		if (sync_failed)
+			wal_sync_failed(db, rc);
 		if (rc != WB_OK) {
 			memtable_unref(fresh);
 			if (w != NULL) {
@@ -89,6 +116,7 @@ static int make_room(wb_db *db, bool force)
 		log_writer_t *old = db->wal;
 		db->wal = w;
 		db->wal_number = number;
+		atomic_store(&db->wal_size, 0);
 		atomic_store(&db->wal_synced_size, 0);
 		pthread_mutex_unlock(&db->wal_mu);
 		log_writer_close(old);
@@ -185,6 +213,7 @@ static int lead_group(wb_db *db, struct writer *lead, struct writer **last)
 
 	rc = log_writer_add(wal, rec);
 	if (rc == WB_OK) {
+		atomic_store(&db->wal_size, log_writer_size(wal));
 		STAT_ADD(db, wal_bytes, rec.len);
 		STAT_ADD(db, wal_records, 1);
 		if (sync) {
@@ -210,12 +239,8 @@ static int lead_group(wb_db *db, struct writer *lead, struct writer **last)
 		return err_set(apply_rc, "memtable insert failed after logging: %s; reopen the database",
 			       wb_strerror(apply_rc));
 	}
-	if (sync_failed) {
-		/* The record is in the log but not in the memtable, and its
-		 * durability is unknown: refuse further writes until reopened. */
-		db->fatal_error = rc;
-		STAT_ADD(db, bg_errors, 1);
-	}
+	if (sync_failed) /* the record is in the log, not in the memtable */
+		wal_sync_failed(db, rc);
 	if (rc == WB_OK)
 		atomic_store(&db->visible_ts, max_ts);
 	return rc;
@@ -342,7 +367,7 @@ static int sync_wal(wb_db *db)
 	pthread_mutex_lock(&db->wal_mu);
 	int rc = WB_OK;
 	if (db->wal != NULL) {
-		uint64_t size = log_writer_size(db->wal);
+		uint64_t size = atomic_load(&db->wal_size);
 		if (size > atomic_load(&db->wal_synced_size)) {
 			rc = log_writer_sync(db->wal);
 			STAT_ADD(db, wal_syncs, 1);
@@ -359,7 +384,19 @@ int wb_sync(wb_db *db)
 	err_clear();
 	if (db->opts.read_only)
 		return WB_OK;
-	return sync_wal(db);
+	pthread_mutex_lock(&db->mu);
+	int rc = db->fatal_error;
+	pthread_mutex_unlock(&db->mu);
+	if (rc != WB_OK)
+		return err_set(rc, "an earlier write or log sync failed (%s); reopen the database",
+			       wb_strerror(rc));
+	rc = sync_wal(db);
+	if (rc != WB_OK) {
+		pthread_mutex_lock(&db->mu);
+		wal_sync_failed(db, rc);
+		pthread_mutex_unlock(&db->mu);
+	}
+	return rc;
 }
 
 void *db_sync_thread(void *arg)
@@ -378,12 +415,8 @@ void *db_sync_thread(void *arg)
 		pthread_mutex_unlock(&db->mu);
 		int rc = sync_wal(db);
 		pthread_mutex_lock(&db->mu);
-		if (rc != WB_OK && db->fatal_error == WB_OK) {
-			/* After a failed fsync the kernel may have dropped the data:
-			 * nothing written since can be promised durable. */
-			db->fatal_error = rc;
-			STAT_ADD(db, bg_errors, 1);
-		}
+		if (rc != WB_OK)
+			wal_sync_failed(db, rc);
 	}
 	pthread_mutex_unlock(&db->mu);
 	return NULL;

@@ -6,6 +6,9 @@
  * tree, points CURRENT at it (temp file + fsync + rename + directory fsync,
  * so CURRENT is always whole), then removes the previous MANIFEST. Later
  * edits are appended and fsynced before the change they describe is used.
+ * An edit whose append or sync failed may or may not be in the file, so the
+ * next edit first starts a new MANIFEST holding the installed version: the
+ * unknown edit never stays in front of later ones.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -14,7 +17,9 @@
 #include "db_impl.h"
 #include "error.h"
 
-static int write_current(wb_db *db, uint64_t manifest_number)
+/* *renamed tells whether CURRENT was replaced (it then names the new
+ * MANIFEST even if a later step failed). */
+static int write_current(wb_db *db, uint64_t manifest_number, bool *renamed)
 {
 	char tmp[PATH_MAX], cur[PATH_MAX], body[64];
 	db_filename(tmp, sizeof(tmp), db->dir, FILE_TEMP, manifest_number);
@@ -30,12 +35,16 @@ static int write_current(wb_db *db, uint64_t manifest_number)
 	int crc = db->env->close(f);
 	if (rc == WB_OK)
 		rc = crc;
-	if (rc == WB_OK)
+	*renamed = false;
+	if (rc == WB_OK) {
 		rc = db->env->rename(db->env->ctx, tmp, cur);
+		*renamed = rc == WB_OK;
+	}
 	if (rc == WB_OK)
 		rc = db->env->sync_dir(db->env->ctx, db->dir);
 	if (rc != WB_OK) {
-		db->env->remove(db->env->ctx, tmp);
+		if (!*renamed)
+			db->env->remove(db->env->ctx, tmp);
 		return err_set(rc, "%s: cannot update: %s", cur, wb_strerror(rc));
 	}
 	return WB_OK;
@@ -48,9 +57,11 @@ int manifest_write_snapshot(wb_db *db, version_t *v, uint64_t number)
 	version_edit_t e;
 	edit_init(&e);
 	e.has_log_number = e.has_next_file = e.has_last_ts = true;
+	pthread_mutex_lock(&db->mu); /* writers move next_file */
 	e.log_number = db->log_number;
 	e.next_file = db->next_file;
 	e.last_ts = hlc_last(&db->clock);
+	pthread_mutex_unlock(&db->mu);
 	int rc = WB_OK;
 	for (int l = 0; l < NUM_LEVELS && rc == WB_OK; l++)
 		for (int i = 0; i < v->nfiles[l] && rc == WB_OK; i++)
@@ -70,17 +81,25 @@ int manifest_write_snapshot(wb_db *db, version_t *v, uint64_t number)
 	if (rc == WB_OK)
 		rc = log_writer_sync(w);
 	free(buf);
+	bool renamed = false;
 	if (rc == WB_OK)
-		rc = write_current(db, number);
-	if (rc != WB_OK) {
+		rc = write_current(db, number, &renamed);
+	if (rc != WB_OK && !renamed) {
 		log_writer_close(w);
 		db->env->remove(db->env->ctx, path);
 		return rc;
 	}
+	/* Once CURRENT was renamed it may name the new file: edits go there. */
 	uint64_t old = db->manifest_number;
 	log_writer_close(db->manifest);
 	db->manifest = w;
 	db->manifest_number = number;
+	if (rc != WB_OK) {
+		/* The directory sync failed, so after a crash CURRENT may still
+		 * name the old file: keep it, and start over at the next edit. */
+		db->manifest_broken = true;
+		return rc;
+	}
 	if (old != 0) {
 		db_filename(path, sizeof(path), db->dir, FILE_MANIFEST, old);
 		db->env->remove(db->env->ctx, path);
@@ -88,17 +107,34 @@ int manifest_write_snapshot(wb_db *db, version_t *v, uint64_t number)
 	return WB_OK;
 }
 
-int manifest_log_edit(wb_db *db, version_edit_t *e)
+int manifest_log_edit(wb_db *db, version_edit_t *e, bool *appended)
 {
+	int rc;
+	if (appended != NULL)
+		*appended = false;
+	if (db->manifest_broken) {
+		/* db->current is only replaced under manifest_mu, which we hold. */
+		pthread_mutex_lock(&db->mu);
+		uint64_t number = db->next_file++;
+		pthread_mutex_unlock(&db->mu);
+		rc = manifest_write_snapshot(db, db->current, number);
+		if (rc != WB_OK)
+			return rc;
+		db->manifest_broken = false;
+	}
 	uint8_t *buf;
 	size_t len;
-	int rc = edit_encode(e, &buf, &len);
+	rc = edit_encode(e, &buf, &len);
 	if (rc != WB_OK)
 		return rc;
 	rc = log_writer_add(db->manifest, slice_make(buf, len));
+	if (rc == WB_OK && appended != NULL)
+		*appended = true;
 	if (rc == WB_OK)
 		rc = log_writer_sync(db->manifest);
 	free(buf);
+	if (rc != WB_OK)
+		db->manifest_broken = true;
 	return rc;
 }
 

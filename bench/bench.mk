@@ -1,0 +1,32 @@
+# bench.mk -- the engine benchmark, bench/kvbench: Wombat, RocksDB, LevelDB
+# and LMDB side by side (bench/kvbench.c says what it measures and how).
+# Included by the top-level Makefile, whose BUILD, CC, CPPFLAGS, ALLFLAGS,
+# LIB_A and LDLIBS it uses; its objects come from that Makefile's
+# $(BUILD)/obj/%.o rule.
+#
+#   make bench-kv             full run, about 10-15 minutes: 100 B, 4 KiB and
+#                             64 KiB values; table on stdout and in
+#                             $(BUILD)/bench/kv.txt, numbers in kv.json, kv.png
+#   make bench-kv QUICK=1     smoke run, under 2 minutes
+#   make bench-kv KVBENCH_ARGS="--engines wombat,rocksdb --workloads fillrandom,readrandom"
+#
+# bench-kv builds through bench/run_kv.sh, not through a prerequisite,
+# because the peers' headers must be installed (tests/deps.sh) before the
+# objects can compile.
+
+KVBENCH      := $(BUILD)/bin/kvbench
+KVBENCH_SRC  := bench/kvbench.c bench/kv_report.c bench/kv_wombat.c bench/kv_rocksdb.c \
+		bench/kv_leveldb.c bench/kv_lmdb.c
+KVBENCH_OBJ  := $(KVBENCH_SRC:%.c=$(BUILD)/obj/%.o)
+KVBENCH_LIBS := -lrocksdb -lleveldb -llmdb -lm
+
+.PHONY: bench-kv
+
+$(KVBENCH): $(KVBENCH_OBJ) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLFLAGS) -o $@ $(KVBENCH_OBJ) $(LIB_A) $(KVBENCH_LIBS) $(LDLIBS)
+
+bench-kv:
+	@MAKE="$(MAKE)" BUILD="$(BUILD)" QUICK="$(QUICK)" sh bench/run_kv.sh $(KVBENCH_ARGS)
+
+-include $(KVBENCH_OBJ:.o=.d)
