@@ -52,7 +52,8 @@ void report_progress(const struct opts *o, int si, int ei, const struct result *
 	} else {
 		char rate[32];
 		fmt_rate(rate, sizeof(rate), report_ops_per_sec(r));
-		printf("%9s ops/s  p99 %8.1f us  %6.1f s", rate, r->p99_us, r->secs);
+		double mb = r->secs > 0 ? (double)r->user_bytes / 1e6 / r->secs : 0;
+		printf("%9s ops/s %7.1f MB/s  p99 %8.1f us  %6.1f s", rate, mb, r->p99_us, r->secs);
 		if (r->writer_secs > 0) {
 			fmt_rate(rate, sizeof(rate), (double)r->writer_ops / r->writer_secs);
 			printf("  writer %s ops/s", rate);
@@ -81,6 +82,11 @@ void report_settings(const struct opts *o)
 	    "  settle   after each writing workload, untimed: wombat wb_flush; rocksdb flush +\n"
 	    "           wait for compactions (<= 30 s); leveldb, lmdb nothing\n"
 	    "  reads    wombat/rocksdb/leveldb get a malloc'd copy; lmdb a pointer into its map\n"
+	    "measures: ops/s and MB/s (key+value bytes) of the timed ops; p99 of per-op latency\n"
+	    "  (fillbatch: per batch); disk = du of the db after the workload (and settle);\n"
+	    "  write-amp = /proc/self/io write_bytes (pages dirtied, incl. settle) / user bytes\n"
+	    "  written; peak RSS = ru_maxrss, which counts mapped file pages: LMDB's map and\n"
+	    "  LevelDB's mmap'd tables show up there, page cache the others use does not\n"
 	    "keys 16 B (decimal of 2i; readmissing uses 2i+1), values random bytes\n");
 	printf("workloads:\n");
 	for (int i = 0; i < o->nwl; i++)

@@ -3,14 +3,22 @@
  * (wombat.h) only. Options: wb_options_init() defaults, with the shared
  * fair settings written in explicitly (memtable, block cache, bloom bits,
  * all equal to the defaults today) and sync = WB_SYNC_NONE, or
- * WB_SYNC_ALWAYS for fillsync. Every failure is reported as
+ * WB_SYNC_ALWAYS for fillsync. Settling flushes the memtable, then waits
+ * while wb_stats_text shows a level due for compaction. Every failure is reported as
  * "wb_<call>: <wb_strerror> (<wb_errmsg>)", captured on the failing thread
  * because wb_errmsg is per thread.
  */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "kv_adapter.h"
 #include "wombat.h"
+
+/* How long settle waits at most for due compactions (as kv_rocksdb.c). */
+#define SETTLE_MAX_MS  30000
+#define SETTLE_POLL_MS 50
 
 static int fail(const wb_db *db, const char *call, int rc)
 {
@@ -164,12 +172,46 @@ static int w_sync(void *db)
 	return rc == WB_OK ? KV_OK : fail(db, "wb_sync", rc);
 }
 
-/* The public API offers wb_flush (memtable to L0) and nothing that waits
- * for compactions, so that is all settling can do. */
+/* The highest compaction score in wb_stats_text's level table (lines
+ * "L<n> files bytes score"; a level with score >= 1 is due for compaction),
+ * or -1 when the text has no such table. */
+static double max_score(wb_db *db)
+{
+	char *text;
+	if (wb_stats_text(db, &text) != WB_OK)
+		return -1;
+	double max = -1;
+	for (const char *line = text; line != NULL;) {
+		int level, files;
+		unsigned long long bytes;
+		double score;
+		if (sscanf(line, "L%d %d %llu %lf", &level, &files, &bytes, &score) == 4 &&
+		    score > max)
+			max = score;
+		line = strchr(line, '\n');
+		if (line != NULL)
+			line++;
+	}
+	wb_free(text);
+	return max;
+}
+
+/* wb_flush writes the memtable out and waits for it. Nothing in the public
+ * API waits for compactions, so, like the RocksDB adapter with its
+ * "compaction-pending" property, poll the level scores until no level is
+ * due (or SETTLE_MAX_MS passes). */
 static int w_settle(void *db)
 {
 	int rc = wb_flush(db);
-	return rc == WB_OK ? KV_OK : fail(db, "wb_flush", rc);
+	if (rc != WB_OK)
+		return fail(db, "wb_flush", rc);
+	struct timespec nap = {0, SETTLE_POLL_MS * 1000000L};
+	for (int waited = 0; waited < SETTLE_MAX_MS; waited += SETTLE_POLL_MS) {
+		if (max_score(db) < 1.0)
+			break;
+		nanosleep(&nap, NULL);
+	}
+	return KV_OK;
 }
 
 const struct kv_engine kv_wombat = {

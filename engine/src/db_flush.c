@@ -79,6 +79,8 @@ int db_build_table(wb_db *db, memtable_t *mem, uint64_t number, file_meta_t **ou
 		f->max_ts = props.max_ts;
 		f->entries = props.entries;
 		rc = sst_reader_open(db->env, path, &f->reader);
+		if (rc == WB_OK)
+			sst_reader_set_cache(f->reader, db->cache);
 	}
 	sst_props_destroy(&props);
 	if (rc != WB_OK) {
@@ -203,6 +205,7 @@ void *db_flush_thread(void *arg)
 		db->flushing = false;
 		db->flush_error = rc;
 		db->flush_attempts++;
+		pthread_cond_broadcast(&db->compact_cv); /* L0 grew */
 		pthread_cond_broadcast(&db->room_cv);
 		pthread_cond_broadcast(&db->flushed_cv);
 		if (rc != WB_OK) {

@@ -13,6 +13,7 @@
  * Background threads (all started by wb_open, joined by wb_close):
  *   "wb-flush"   db_flush.c  waits for frozen memtables, writes them as L0 tables
  *   "wb-sync"    db_write.c  fsyncs the WAL every sync_interval_ms (sync=interval)
+ *   "wb-compact-N" compaction.c  picks and runs compactions (compaction_threads of them)
  *
  * Locking. `mu` protects the fields marked (mu). The write leader (the
  * writer at the head of the queue) owns the active memtable's insertion side
@@ -27,14 +28,18 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "cache.h"
 #include "hlc.h"
 #include "log.h"
 #include "memtable.h"
+#include "ratelimit.h"
 #include "stats.h"
 #include "version.h"
 #include "wombat.h"
 
 #define MAX_IMMUTABLE 16
+#define MAX_COMPACT_THREADS 8
+#define MAX_BUSY 4096
 
 struct writer;
 
@@ -85,6 +90,21 @@ struct wb_db {
 	bool flush_started, sync_started;
 	pthread_cond_t sync_cv;      /* (mu) wakes the sync thread early at close */
 
+	/* Compaction (compaction.c). */
+	block_cache_t *cache;        /* data blocks of every table */
+	rate_limiter_t limiter;      /* paces compaction writes */
+	pthread_cond_t compact_cv;   /* (mu) work for the compaction threads, or one finished */
+	pthread_t compact_threads[MAX_COMPACT_THREADS];
+	int ncompact_threads;
+	int running_compactions;     /* (mu) */
+	bool manual_compaction;      /* (mu) wb_compact_range is running: no automatic picks */
+	uint64_t busy[MAX_BUSY];     /* (mu) numbers of tables that are compaction inputs */
+	int nbusy;                   /* (mu) */
+	uint8_t *compact_pointer[NUM_LEVELS]; /* (mu) largest key last compacted per level */
+	size_t compact_pointer_len[NUM_LEVELS];
+	file_meta_t **obsolete;      /* (mu) replaced tables waiting for their last reader */
+	int nobsolete, obsolete_cap; /* (mu) */
+
 	stats_t stats;
 };
 
@@ -104,6 +124,13 @@ void *db_flush_thread(void *arg);
 /* Writes mem as a new table of the given number; *out_meta gets its
  * metadata with an open reader (refs = 1), or NULL if mem was empty. */
 int db_build_table(wb_db *db, memtable_t *mem, uint64_t number, file_meta_t **out_meta);
+
+/* compaction.c: a table replaced by a compaction is deleted once no
+ * version uses it. db_add_obsolete takes a reference (REQUIRES: mu);
+ * db_delete_obsolete_tables removes those whose last reference is ours
+ * (REQUIRES: mu not held). */
+void db_add_obsolete(wb_db *db, file_meta_t *f);
+void db_delete_obsolete_tables(wb_db *db);
 
 /* manifest.c (REQUIRES manifest_mu, except during open and close) */
 /* Writes a new MANIFEST `number` holding v, points CURRENT at it and removes

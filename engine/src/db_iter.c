@@ -391,8 +391,11 @@ void wb_iter_free(wb_iter *it)
 	if (it == NULL)
 		return;
 	iter_destroy(it->merge);
-	if (it->snap.version != NULL)
+	if (it->snap.version != NULL) {
 		db_snapshot_release(&it->snap);
+		/* It may have been the last reader of tables compacted away. */
+		db_delete_obsolete_tables(it->db);
+	}
 	free(it->lower.p);
 	free(it->upper.p);
 	free(it->key.p);

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "batch.h"
+#include "compaction.h"
 #include "db_impl.h"
 #include "error.h"
 #include "ikey.h"
@@ -113,6 +114,15 @@ static int check_options(const wb_options *o)
 		return err_set(WB_EINVAL, "block_size %zu is outside 256..16M", o->block_size);
 	if (o->bloom_bits_per_key < 0 || o->bloom_bits_per_key > 64)
 		return err_set(WB_EINVAL, "bloom_bits_per_key must be 0..64");
+	if (o->compaction_threads < 0 || o->compaction_threads > MAX_COMPACT_THREADS)
+		return err_set(WB_EINVAL, "compaction_threads must be 0..%d", MAX_COMPACT_THREADS);
+	if (o->level1_size < (64u << 10))
+		return err_set(WB_EINVAL, "level1_size must be at least 64 KiB");
+	if (o->l0_compaction_trigger < 1 || o->l0_slowdown_trigger < o->l0_compaction_trigger ||
+	    o->l0_stop_trigger < o->l0_slowdown_trigger)
+		return err_set(WB_EINVAL, "L0 triggers must satisfy 1 <= compaction <= slowdown <= stop");
+	if (o->sst_target_size < 4096)
+		return err_set(WB_EINVAL, "sst_target_size must be at least 4096");
 	return WB_OK;
 }
 
@@ -252,6 +262,7 @@ static int open_tables(wb_db *db, version_t *v)
 					       (unsigned long long)f->number);
 			if (rc != WB_OK)
 				return rc;
+			sst_reader_set_cache(f->reader, db->cache);
 		}
 	}
 	return WB_OK;
@@ -414,6 +425,17 @@ static void db_free(wb_db *db)
 	for (int i = 0; i < db->nimm; i++)
 		memtable_unref(db->imm[i]);
 	version_unref(db->current);
+	if (db->obsolete != NULL) {
+		db_delete_obsolete_tables(db);
+		for (int i = 0; i < db->nobsolete; i++)
+			file_meta_unref(db->obsolete[i]);
+		free(db->obsolete);
+	}
+	for (int l = 0; l < NUM_LEVELS; l++)
+		free(db->compact_pointer[l]);
+	block_cache_free(db->cache); /* after every table that used it */
+	rate_limiter_destroy(&db->limiter);
+	pthread_cond_destroy(&db->compact_cv);
 	if (db->lock_file != NULL)
 		db->env->unlock(db->env->ctx, db->lock_file);
 	pthread_mutex_destroy(&db->mu);
@@ -439,7 +461,17 @@ static int start_threads(wb_db *db)
 		pthread_setname_np(db->sync_thread, "wb-sync");
 		db->sync_started = true;
 	}
+	int n = db->opts.compaction_threads;
+	for (db->ncompact_threads = 0; db->ncompact_threads < n; db->ncompact_threads++) {
+		pthread_t *t = &db->compact_threads[db->ncompact_threads];
+		if (pthread_create(t, NULL, db_compaction_thread, db) != 0)
+			return err_set(WB_ENOMEM, "cannot start a compaction thread");
+		char name[16] = "wb-compact-";
+		name[11] = (char)('1' + db->ncompact_threads); /* at most MAX_COMPACT_THREADS */
+		pthread_setname_np(*t, name);
+	}
 	pthread_mutex_lock(&db->mu);
+	pthread_cond_broadcast(&db->compact_cv); /* the tree may need work already */
 	if (db->nimm > 0)
 		pthread_cond_signal(&db->work_cv);
 	pthread_mutex_unlock(&db->mu);
@@ -454,7 +486,11 @@ static void stop_threads(wb_db *db)
 	pthread_cond_broadcast(&db->room_cv);
 	pthread_cond_broadcast(&db->flushed_cv);
 	pthread_cond_broadcast(&db->sync_cv);
+	pthread_cond_broadcast(&db->compact_cv);
 	pthread_mutex_unlock(&db->mu);
+	for (int i = 0; i < db->ncompact_threads; i++)
+		pthread_join(db->compact_threads[i], NULL);
+	db->ncompact_threads = 0;
 	if (db->flush_started)
 		pthread_join(db->flush_thread, NULL);
 	if (db->sync_started)
@@ -482,8 +518,11 @@ int wb_open(const char *dir, const wb_options *opts, wb_db **out)
 	pthread_cond_init(&db->room_cv, NULL);
 	pthread_cond_init(&db->flushed_cv, NULL);
 	pthread_cond_init(&db->sync_cv, NULL);
+	pthread_cond_init(&db->compact_cv, NULL);
+	rate_limiter_init(&db->limiter, db->opts.compaction_rate_limit);
+	db->cache = block_cache_new(db->opts.block_cache_size);
 	hlc_init(&db->clock);
-	if (db->dir == NULL) {
+	if (db->dir == NULL || db->cache == NULL) {
 		db_free(db);
 		return WB_ENOMEM;
 	}

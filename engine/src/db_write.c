@@ -49,6 +49,7 @@ static void wal_sync_failed(wb_db *db, int rc)
 static int make_room(wb_db *db, bool force)
 {
 	uint64_t stall_start = 0, want = 0;
+	bool slowed = false;
 	int rc = WB_OK;
 	for (;;) {
 		if (db->fatal_error != WB_OK) {
@@ -73,7 +74,23 @@ static int make_room(wb_db *db, bool force)
 		if (memtable_count(db->mem) == 0 ||
 		    (!force && memtable_usage(db->mem) < db->opts.memtable_size))
 			break;
-		if (db->nimm >= db->opts.max_immutable || db->nimm >= MAX_IMMUTABLE) {
+		int l0 = db->current->nfiles[0];
+		if (l0 >= db->opts.l0_slowdown_trigger && l0 < db->opts.l0_stop_trigger && !slowed &&
+		    db->opts.compaction_threads > 0) {
+			/* Give compaction a moment per group instead of stopping
+			 * outright later. */
+			slowed = true;
+			STAT_ADD(db, stalls, 1);
+			pthread_mutex_unlock(&db->mu);
+			uint64_t t0 = stats_now_micros();
+			struct timespec ms = { 0, 1000000 };
+			nanosleep(&ms, NULL);
+			STAT_ADD(db, stall_micros, stats_now_micros() - t0);
+			pthread_mutex_lock(&db->mu);
+			continue;
+		}
+		bool l0_full = l0 >= db->opts.l0_stop_trigger && db->opts.compaction_threads > 0;
+		if (db->nimm >= db->opts.max_immutable || db->nimm >= MAX_IMMUTABLE || l0_full) {
 			if (stall_start == 0) {
 				stall_start = stats_now_micros();
 				STAT_ADD(db, stalls, 1);

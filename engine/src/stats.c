@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "compaction.h"
 #include "db_impl.h"
 #include "error.h"
 
@@ -88,6 +89,11 @@ static int collect(wb_db *db, counter_t *c)
 	C(stall_micros);
 	C(iterators);
 	C(bg_errors);
+	C(compactions);
+	C(trivial_moves);
+	C(compaction_bytes_read);
+	C(compaction_bytes_written);
+	C(compaction_micros);
 #undef C
 	return n;
 }
@@ -98,6 +104,9 @@ typedef struct shape {
 	size_t mem_bytes;
 	int nimm;
 	uint64_t last_ts;
+	double score[NUM_LEVELS];
+	block_cache_stats_t cache;
+	double write_amp; /* table bytes written (flush + compaction) per user byte */
 } shape_t;
 
 static void take_shape(wb_db *db, shape_t *s)
@@ -106,6 +115,7 @@ static void take_shape(wb_db *db, shape_t *s)
 	for (int l = 0; l < NUM_LEVELS; l++) {
 		s->nfiles[l] = db->current->nfiles[l];
 		s->bytes[l] = version_level_bytes(db->current, l);
+		s->score[l] = compaction_score(db, db->current, l);
 	}
 	s->mem_bytes = db->mem ? memtable_usage(db->mem) : 0;
 	for (int i = 0; i < db->nimm; i++)
@@ -113,6 +123,16 @@ static void take_shape(wb_db *db, shape_t *s)
 	s->nimm = db->nimm;
 	pthread_mutex_unlock(&db->mu);
 	s->last_ts = atomic_load(&db->visible_ts);
+	block_cache_get_stats(db->cache, &s->cache);
+	uint64_t user = STAT_GET(db, bytes_written);
+	uint64_t disk = STAT_GET(db, flush_bytes) + STAT_GET(db, compaction_bytes_written);
+	s->write_amp = user ? (double)disk / (double)user : 0;
+}
+
+static double hit_rate(const block_cache_stats_t *c)
+{
+	uint64_t all = c->hits + c->misses;
+	return all ? (double)c->hits / (double)all : 0;
 }
 
 int wb_stats_text(wb_db *db, char **out)
@@ -123,10 +143,16 @@ int wb_stats_text(wb_db *db, char **out)
 	take_shape(db, &s);
 	int n = collect(db, c);
 
-	sb_printf(&b, "level  files        bytes\n");
+	sb_printf(&b, "level  files        bytes  score\n");
 	for (int l = 0; l < NUM_LEVELS; l++)
-		sb_printf(&b, "L%d     %5d  %11llu\n", l, s.nfiles[l], (unsigned long long)s.bytes[l]);
+		sb_printf(&b, "L%d     %5d  %11llu  %5.2f\n", l, s.nfiles[l], (unsigned long long)s.bytes[l],
+			  s.score[l]);
 	sb_printf(&b, "memtables: %d frozen, %zu bytes\n", s.nimm, s.mem_bytes);
+	sb_printf(&b, "block cache: %llu of %llu bytes, hit rate %.1f%% (%llu hits, %llu misses)\n",
+		  (unsigned long long)s.cache.usage, (unsigned long long)s.cache.capacity,
+		  100 * hit_rate(&s.cache), (unsigned long long)s.cache.hits,
+		  (unsigned long long)s.cache.misses);
+	sb_printf(&b, "write amplification: %.2f (table bytes written per user byte)\n", s.write_amp);
 	sb_printf(&b, "last commit ts: %llu\n", (unsigned long long)s.last_ts);
 	for (int i = 0; i < n; i++)
 		sb_printf(&b, "%-20s %llu\n", c[i].name, (unsigned long long)c[i].value);
@@ -150,6 +176,10 @@ int wb_stats_json(wb_db *db, char **out)
 			  (unsigned long long)s.bytes[l]);
 	sb_printf(&b, "],\"frozen_memtables\":%d,\"memtable_bytes\":%zu,\"last_ts\":%llu", s.nimm,
 		  s.mem_bytes, (unsigned long long)s.last_ts);
+	sb_printf(&b, ",\"cache_hits\":%llu,\"cache_misses\":%llu,\"cache_usage\":%llu",
+		  (unsigned long long)s.cache.hits, (unsigned long long)s.cache.misses,
+		  (unsigned long long)s.cache.usage);
+	sb_printf(&b, ",\"write_amplification\":%.3f", s.write_amp);
 	for (int i = 0; i < n; i++)
 		sb_printf(&b, ",\"%s\":%llu", c[i].name, (unsigned long long)c[i].value);
 	sb_printf(&b, "}");

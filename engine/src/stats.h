@@ -23,6 +23,8 @@ typedef struct stats {
 	_Atomic uint64_t stall_micros, stalls;
 	_Atomic uint64_t iterators;
 	_Atomic uint64_t bg_errors;
+	_Atomic uint64_t compactions, trivial_moves, compaction_bytes_read, compaction_bytes_written;
+	_Atomic uint64_t compaction_micros;
 } stats_t;
 
 #define STAT_ADD(db, field, n) atomic_fetch_add_explicit(&(db)->stats.field, (n), memory_order_relaxed)

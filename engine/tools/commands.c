@@ -9,6 +9,8 @@
  * escaped as escape.h describes.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <time.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -397,6 +399,80 @@ static int cmd_flush(struct cli *cli, const struct command *cmd, int argc, char 
 	return st;
 }
 
+/* wb_compact_range on its own thread, so the main one can show progress. */
+struct compact_job {
+	wb_db *db;
+	char *begin, *end;
+	size_t blen, elen;
+	int rc;
+	volatile int done;
+};
+
+static void *compact_main(void *arg)
+{
+	struct compact_job *j = arg;
+	j->rc = wb_compact_range(j->db, j->begin, j->blen, j->end, j->elen);
+	j->done = 1;
+	return NULL;
+}
+
+/* A number out of the JSON statistics (0 when absent). */
+static unsigned long long stat_number(wb_db *db, const char *name)
+{
+	char *json, key[64];
+	if (wb_stats_json(db, &json) != WB_OK)
+		return 0;
+	snprintf(key, sizeof(key), "\"%s\":", name);
+	const char *p = strstr(json, key);
+	unsigned long long v = p ? strtoull(p + strlen(key), NULL, 10) : 0;
+	wb_free(json);
+	return v;
+}
+
+static int cmd_compact(struct cli *cli, const struct command *cmd, int argc, char **argv)
+{
+	char *pos[2];
+	struct compact_job j = { 0 };
+	int n, st = cli_args(cmd, argc, argv, no_flags, pos, 0, 2, &n);
+	if (st == EXIT_OK && n >= 1)
+		st = cli_key(cmd, "BEGIN", pos[0], false, &j.begin, &j.blen);
+	if (st == EXIT_OK && n >= 2)
+		st = cli_key(cmd, "END", pos[1], false, &j.end, &j.elen);
+	if (st == EXIT_OK)
+		st = cli_open(cli, OPEN_WRITE);
+	if (st == EXIT_OK) {
+		j.db = cli->db;
+		pthread_t t;
+		bool tty = isatty(STDERR_FILENO);
+		if (pthread_create(&t, NULL, compact_main, &j) != 0) {
+			compact_main(&j);
+		} else {
+			time_t start = time(NULL);
+			while (!j.done) {
+				struct timespec pause = { 0, 200 * 1000000 };
+				nanosleep(&pause, NULL);
+				if (tty)
+					fprintf(stderr, "\rcompacting: %llu MiB read, %llu MiB written, %lds ",
+						stat_number(cli->db, "compaction_bytes_read") >> 20,
+						stat_number(cli->db, "compaction_bytes_written") >> 20,
+						(long)(time(NULL) - start));
+			}
+			pthread_join(t, NULL);
+			if (tty)
+				fputc('\n', stderr);
+		}
+		if (j.rc != WB_OK)
+			st = cli_fail("compact: %s", cli_reason(cli, j.rc));
+		else
+			printf("compacted: %llu bytes read, %llu bytes written\n",
+			       stat_number(cli->db, "compaction_bytes_read"),
+			       stat_number(cli->db, "compaction_bytes_written"));
+	}
+	free(j.begin);
+	free(j.end);
+	return st;
+}
+
 static int cmd_stats(struct cli *cli, const struct command *cmd, int argc, char **argv)
 {
 	bool json = false;
@@ -485,6 +561,11 @@ const struct command commands[] = {
 	{ "flush", cmd_flush, "", "write the memtable to an SSTable now",
 	  "Writes the keys held in memory to a new level-0 table and waits until it\n"
 	  "is on disk.\n" },
+	{ "compact", cmd_compact, "[BEGIN [END]]", "compact the tree now",
+	  "Flushes the memtable, then merges every table holding keys from BEGIN to\n"
+	  "END (both inclusive; all keys when omitted) down into one level, dropping\n"
+	  "overwritten versions and deleted keys. Shows progress on a terminal and\n"
+	  "prints the bytes read and written.\n" },
 	{ "stats", cmd_stats, "[--json]", "print statistics",
 	  "Prints the files and bytes per level, memtable usage and the engine's\n"
 	  "counters (for this process) as text, or with --json as one JSON object.\n" },

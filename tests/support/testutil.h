@@ -61,7 +61,8 @@ uint64_t tu_dir_digest(const char *dir);
 
 /* ---- database shortcuts (each asserts success) ---- */
 
-/* Options for tests: create_if_missing, sync none, the given memtable size. */
+/* Options for tests: create_if_missing, sync none, the given memtable size,
+ * no background compaction (so the set of tables only changes when asked). */
 wb_options tu_options(size_t memtable_size);
 
 wb_db *tu_open(const char *dir, const wb_options *opts);
@@ -84,7 +85,9 @@ int tu_tables(wb_db *db);
 
 /* Asserts dir holds only what an open, fully flushed database needs:
  * LOCK, CURRENT, the one MANIFEST it names, the live WAL and exactly the
- * tables of the current version. */
+ * tables of the current version. REQUIRES: db opened with
+ * compaction_threads = 0 (a compaction's new tables exist before the
+ * version names them, its old ones until their last reader is gone). */
 void tu_expect_clean_dir(wb_db *db, const char *dir);
 
 /* Keys written by the tests, formatted: "<prefix><n, 8 digits>". */

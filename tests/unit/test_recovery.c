@@ -443,6 +443,7 @@ static void test_damaged_current_manifest(void **state)
 static void test_damaged_manifest_last_edit(void **state)
 {
 	wb_options o = tu_options(64 << 10);
+	o.compaction_threads = 0; /* so the last edit is the last flush's */
 	wb_db *db = tu_open(dir, &o);
 	char k[32], v[64], man[256] = "", manpath[PATH_MAX];
 	for (uint64_t i = 0; i < 3000; i++)
@@ -468,7 +469,6 @@ static void test_no_orphans(void **state)
 	for (uint64_t i = 0; i < 20000; i++)
 		tu_putn(db, k, tu_key(k, "o/", i), v, tu_value(v, 40, i, 0));
 	assert_int_equal(wb_flush(db), WB_OK);
-	tu_expect_clean_dir(db, dir);
 	for (uint64_t i = 0; i < 500; i++)
 		tu_putn(db, k, tu_key(k, "o/", i), v, tu_value(v, 40, i, 1));
 	assert_int_equal(wb_close(db), WB_OK);
@@ -480,6 +480,8 @@ static void test_no_orphans(void **state)
 	tu_write_file(tu_path(path, dir, "000001.wal"), "not a log", 9);
 	tu_write_file(tu_path(path, dir, "MANIFEST-000000"), "old", 3);
 
+	/* checked without compactions, whose outputs and inputs come and go */
+	o.compaction_threads = 0;
 	db = tu_open(dir, &o);
 	assert_int_equal(wb_flush(db), WB_OK); /* the replayed memtable */
 	tu_expect_clean_dir(db, dir);
@@ -509,6 +511,7 @@ static void test_replay_into_several_memtables(void **state)
 	fault_env_t *fe = fault_env_new(NULL);
 	o = tu_options(256 << 10); /* about 4 memtables for the log */
 	o.env = fault_env_get(fe);
+	o.compaction_threads = 0; /* the calls are counted */
 	/* Creations at open: WAL, MANIFEST, CURRENT's temp file; then one
 	 * table per flush. The 5th is the second flush's table. */
 	fault_env_fail_nth(fe, FAULT_OPEN_WRITE, 5, WB_EIO, FAULT_STICKY);

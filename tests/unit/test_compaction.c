@@ -1,0 +1,355 @@
+/*
+ * test_compaction.c -- leveled compaction through the public API: a churn
+ * of puts, overwrites and deletes with concurrent readers and an open
+ * iterator checked against a model; space after overwriting and a full
+ * compaction; deleted keys never coming back; a crash in the middle of a
+ * compaction (fault env) losing nothing and leaving no orphan files.
+ *
+ * Values name their key and the write that made them ("<n>:<round>:" then
+ * filler), so a reader racing the writer can still check what it reads.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fault_env.h"
+#include "testutil.h"
+#include "wombat.h"
+
+#define NKEYS 200000
+
+static wb_options churn_options(void)
+{
+	wb_options o = tu_options(1u << 20);
+	o.level1_size = 4u << 20;
+	o.sst_target_size = 1u << 20;
+	o.block_cache_size = 8u << 20;
+	o.compaction_threads = 2;
+	return o;
+}
+
+static size_t make_value(char *buf, uint32_t n, uint32_t round)
+{
+	int len = snprintf(buf, 128, "%u:%u:", n, round);
+	size_t want = 40 + (n * 7 + round) % 60;
+	memset(buf + len, 'a' + (char)(round % 26), want - (size_t)len);
+	return want;
+}
+
+/* Checks that v is a value make_value wrote for key n; returns its round. */
+static uint32_t check_value(const void *v, size_t vlen, uint32_t n)
+{
+	char buf[128];
+	assert_true(vlen < sizeof(buf));
+	memcpy(buf, v, vlen);
+	buf[vlen] = '\0';
+	unsigned kn = 0, round = 0;
+	assert_int_equal(sscanf(buf, "%u:%u:", &kn, &round), 2);
+	assert_int_equal(kn, n);
+	char want[128];
+	size_t wl = make_value(want, n, round);
+	assert_int_equal(wl, vlen);
+	assert_memory_equal(want, buf, vlen);
+	return round;
+}
+
+static uint64_t json_number(const char *json, const char *key)
+{
+	const char *p = strstr(json, key);
+	assert_non_null(p);
+	return strtoull(p + strlen(key), NULL, 10);
+}
+
+/* Files in levels 1..6, from the JSON stats. */
+static int deep_files(wb_db *db)
+{
+	char *json;
+	assert_int_equal(wb_stats_json(db, &json), WB_OK);
+	int n = 0;
+	for (int l = 1; l < 7; l++) {
+		char key[64];
+		snprintf(key, sizeof(key), "{\"level\":%d,\"files\":", l);
+		n += (int)json_number(json, key);
+	}
+	wb_free(json);
+	return n;
+}
+
+typedef struct reader_arg {
+	wb_db *db;
+	volatile int stop;
+	uint64_t reads;
+} reader_arg_t;
+
+static void *reader_main(void *p)
+{
+	reader_arg_t *a = p;
+	uint64_t seed = (uint64_t)(uintptr_t)p | 1;
+	while (!a->stop) {
+		uint32_t n = (uint32_t)(tu_rand(&seed) % NKEYS);
+		char key[32];
+		size_t kl = tu_key(key, "k", n);
+		void *v;
+		size_t vl;
+		int rc = wb_get(a->db, key, kl, &v, &vl);
+		if (rc == WB_OK) {
+			check_value(v, vl, n);
+			wb_free(v);
+		} else {
+			assert_int_equal(rc, WB_ENOTFOUND);
+		}
+		a->reads++;
+	}
+	return NULL;
+}
+
+/* Scans it from the start and asserts it shows exactly rounds[] (0 = absent). */
+static void expect_scan(wb_iter *it, const uint32_t *rounds)
+{
+	uint32_t expect = 0;
+	for (wb_iter_seek_first(it); wb_iter_valid(it); wb_iter_next(it)) {
+		size_t kl, vl;
+		const char *k = wb_iter_key(it, &kl);
+		const void *v = wb_iter_value(it, &vl);
+		assert_true(kl == 9 && k[0] == 'k');
+		uint32_t n = (uint32_t)strtoul(k + 1, NULL, 10);
+		while (expect < n) /* keys the scan skipped must be absent */
+			assert_int_equal(rounds[expect++], 0);
+		assert_int_equal(check_value(v, vl, n), rounds[n]);
+		expect = n + 1;
+	}
+	assert_int_equal(wb_iter_status(it), WB_OK);
+	while (expect < NKEYS)
+		assert_int_equal(rounds[expect++], 0);
+}
+
+static void test_churn(void **state)
+{
+	(void)state;
+	char dir[96];
+	tu_mkdtemp(dir, "churn");
+	wb_options o = churn_options();
+	wb_db *db = tu_open(dir, &o);
+	uint32_t *rounds = calloc(NKEYS, sizeof(uint32_t));
+	uint32_t *snap = calloc(NKEYS, sizeof(uint32_t));
+	assert_non_null(rounds);
+	assert_non_null(snap);
+
+	reader_arg_t ra[2] = { { .db = db }, { .db = db } };
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, reader_main, &ra[i]), 0);
+
+	const uint32_t ops = 2000000;
+	uint64_t seed = 42;
+	wb_iter *it = NULL;
+	char key[32], val[128];
+	for (uint32_t op = 1; op <= ops; op++) {
+		if (op == ops / 4) {
+			/* An iterator opened here must keep showing this moment. */
+			assert_int_equal(wb_iter_new(db, NULL, &it), WB_OK);
+			memcpy(snap, rounds, NKEYS * sizeof(uint32_t));
+		}
+		uint32_t n = (uint32_t)(tu_rand(&seed) % NKEYS);
+		size_t kl = tu_key(key, "k", n);
+		if (tu_rand(&seed) % 5 == 0) {
+			assert_int_equal(wb_delete(db, key, kl), WB_OK);
+			rounds[n] = 0;
+		} else {
+			size_t vl = make_value(val, n, op);
+			assert_int_equal(wb_put(db, key, kl, val, vl), WB_OK);
+			rounds[n] = op;
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		ra[i].stop = 1;
+		pthread_join(th[i], NULL);
+	}
+	assert_true(ra[0].reads > 0 && ra[1].reads > 0);
+	assert_true(deep_files(db) > 0); /* compaction did run */
+
+	expect_scan(it, snap);
+	wb_iter_free(it);
+	for (uint32_t n = 0; n < NKEYS; n++) {
+		size_t kl = tu_key(key, "k", n);
+		void *v;
+		size_t vl;
+		int rc = wb_get(db, key, kl, &v, &vl);
+		if (rounds[n] == 0) {
+			assert_int_equal(rc, WB_ENOTFOUND);
+			continue;
+		}
+		assert_int_equal(rc, WB_OK);
+		assert_int_equal(check_value(v, vl, n), rounds[n]);
+		wb_free(v);
+	}
+	assert_int_equal(wb_iter_new(db, NULL, &it), WB_OK);
+	expect_scan(it, rounds);
+	wb_iter_free(it);
+	assert_int_equal(wb_close(db), WB_OK);
+
+	/* And the same after a reopen. */
+	db = tu_open(dir, &o);
+	assert_int_equal(wb_iter_new(db, NULL, &it), WB_OK);
+	expect_scan(it, rounds);
+	wb_iter_free(it);
+	assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
+	assert_int_equal(wb_close(db), WB_OK);
+	free(rounds);
+	free(snap);
+	tu_rmtree(dir);
+}
+
+static uint64_t sst_bytes(const char *dir)
+{
+	int n;
+	char **names = tu_list(dir, &n);
+	uint64_t sum = 0;
+	for (int i = 0; i < n; i++) {
+		size_t len = strlen(names[i]);
+		if (len > 4 && strcmp(names[i] + len - 4, ".sst") == 0) {
+			char path[4096];
+			sum += (uint64_t)tu_file_size(tu_path(path, dir, names[i]));
+		}
+	}
+	tu_free_names(names, n);
+	return sum;
+}
+
+static void test_space_after_overwrites(void **state)
+{
+	(void)state;
+	char dir[96];
+	tu_mkdtemp(dir, "space");
+	wb_options o = churn_options();
+	wb_db *db = tu_open(dir, &o);
+	char key[32], val[128];
+	uint64_t live = 0;
+	for (uint32_t round = 1; round <= 10; round++) {
+		for (uint32_t n = 0; n < NKEYS; n++) {
+			size_t kl = tu_key(key, "k", n);
+			size_t vl = make_value(val, n, round);
+			assert_int_equal(wb_put(db, key, kl, val, vl), WB_OK);
+			if (round == 10)
+				live += kl + vl;
+		}
+	}
+	assert_int_equal(wb_compact_range(db, NULL, 0, NULL, 0), WB_OK);
+	uint64_t disk = sst_bytes(dir);
+	print_message("live %llu bytes, tables %llu bytes (%.2fx)\n", (unsigned long long)live,
+		      (unsigned long long)disk, (double)disk / (double)live);
+	assert_true(disk <= live * 13 / 10);
+	for (uint32_t n = 0; n < NKEYS; n += 997) {
+		size_t kl = tu_key(key, "k", n);
+		size_t vl = make_value(val, n, 10);
+		tu_expect(db, key, kl, val, vl);
+	}
+	assert_int_equal(wb_close(db), WB_OK);
+	tu_rmtree(dir);
+}
+
+static void test_deleted_keys_stay_deleted(void **state)
+{
+	(void)state;
+	char dir[96];
+	tu_mkdtemp(dir, "deleted");
+	wb_options o = churn_options();
+	wb_db *db = tu_open(dir, &o);
+	char key[32], val[128];
+	const uint32_t n_keys = 50000;
+	for (uint32_t n = 0; n < n_keys; n++)
+		tu_putn(db, key, tu_key(key, "k", n), val, make_value(val, n, 1));
+	assert_int_equal(wb_compact_range(db, NULL, 0, NULL, 0), WB_OK); /* old versions deep down */
+	for (uint32_t n = 0; n < n_keys; n += 2)
+		assert_int_equal(wb_delete(db, key, tu_key(key, "k", n)), WB_OK);
+	assert_int_equal(wb_flush(db), WB_OK);
+	/* Other writes push the tombstones through L0 -> L1 on their own. */
+	for (uint32_t n = n_keys; n < 3 * n_keys; n++)
+		tu_putn(db, key, tu_key(key, "k", n), val, make_value(val, n, 2));
+	assert_int_equal(wb_flush(db), WB_OK);
+	for (uint32_t n = 0; n < n_keys; n++) {
+		size_t kl = tu_key(key, "k", n);
+		if (n % 2 == 0)
+			tu_expect_missing(db, key, kl);
+		else
+			tu_expect(db, key, kl, val, make_value(val, n, 1));
+	}
+	assert_int_equal(wb_compact_range(db, NULL, 0, NULL, 0), WB_OK);
+	assert_int_equal(wb_close(db), WB_OK);
+	db = tu_open(dir, &o);
+	wb_iter *it;
+	assert_int_equal(wb_iter_new(db, &(wb_iter_options){ .upper = "k00050000", .upper_len = 9 },
+				     &it), WB_OK);
+	uint32_t seen = 0;
+	for (wb_iter_seek_first(it); wb_iter_valid(it); wb_iter_next(it)) {
+		size_t kl;
+		const char *k = wb_iter_key(it, &kl);
+		assert_int_equal(strtoul(k + 1, NULL, 10) % 2, 1);
+		seen++;
+	}
+	assert_int_equal(seen, n_keys / 2);
+	wb_iter_free(it);
+	for (uint32_t n = 0; n < n_keys; n += 2)
+		tu_expect_missing(db, key, tu_key(key, "k", n));
+	assert_int_equal(wb_close(db), WB_OK);
+	tu_rmtree(dir);
+}
+
+static void test_crash_during_compaction(void **state)
+{
+	(void)state;
+	char key[32], val[128];
+	const uint32_t n_keys = 60000;
+	int kills = 0;
+	for (int trial = 0; trial < 6; trial++) {
+		char dir[96];
+		tu_mkdtemp(dir, "compcrash");
+		fault_env_t *fe = fault_env_new(NULL);
+		wb_options o = churn_options();
+		o.env = fault_env_get(fe);
+		o.l0_compaction_trigger = o.l0_slowdown_trigger = o.l0_stop_trigger = 1000; /* only when asked */
+		wb_db *db = tu_open(dir, &o);
+		for (uint32_t round = 1; round <= 3; round++) {
+			for (uint32_t n = 0; n < n_keys; n++)
+				tu_putn(db, key, tu_key(key, "k", n), val, make_value(val, n, round));
+			assert_int_equal(wb_flush(db), WB_OK); /* durable in tables */
+		}
+		struct fault_env_counts c;
+		fault_env_counts(fe, &c);
+		/* Kill somewhere inside the compaction's writes. */
+		fault_env_kill_after_bytes(fe, (uint64_t)(trial + 1) * (800u << 10));
+		int rc = wb_compact_range(db, NULL, 0, NULL, 0);
+		bool killed = fault_env_killed(fe);
+		assert_true(rc == WB_OK || killed);
+		kills += killed;
+		wb_close(db);
+		fault_env_power_loss(fe);
+		o.env = NULL;
+		db = tu_open(dir, &o);
+		for (uint32_t n = 0; n < n_keys; n += 7)
+			tu_expect(db, key, tu_key(key, "k", n), val, make_value(val, n, 3));
+		assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
+		tu_expect_clean_dir(db, dir);
+		assert_int_equal(wb_close(db), WB_OK);
+		fault_env_free(fe);
+		tu_rmtree(dir);
+	}
+	assert_true(kills >= 4); /* the kill points did land inside compactions */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_churn),
+		cmocka_unit_test(test_space_after_overwrites),
+		cmocka_unit_test(test_deleted_keys_stay_deleted),
+		cmocka_unit_test(test_crash_during_compaction),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
