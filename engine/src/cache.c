@@ -13,7 +13,7 @@
 
 #include "wombat.h"
 
-#define NUM_SHARDS 16
+#define NUM_SHARDS 16 /* h >> 28 picks one: keep in step */
 
 typedef struct entry {
 	uint64_t id, offset;
@@ -150,7 +150,7 @@ static void grow(shard_t *s)
 block_t *block_cache_lookup(block_cache_t *c, uint64_t id, uint64_t offset)
 {
 	uint32_t h = hash_key(id, offset);
-	shard_t *s = &c->shards[h % NUM_SHARDS];
+	shard_t *s = &c->shards[h >> 28]; /* high bits: the low ones index buckets */
 	pthread_mutex_lock(&s->mu);
 	entry_t *e = *find_slot(s, id, offset, h);
 	block_t *b = NULL;
@@ -171,7 +171,7 @@ void block_cache_insert(block_cache_t *c, uint64_t id, uint64_t offset, block_t 
 {
 	size_t charge = b->len + sizeof(entry_t) + sizeof(block_t);
 	uint32_t h = hash_key(id, offset);
-	shard_t *s = &c->shards[h % NUM_SHARDS];
+	shard_t *s = &c->shards[h >> 28]; /* high bits: the low ones index buckets */
 	if (charge > s->capacity)
 		return;
 	entry_t *e = malloc(sizeof(*e));

@@ -32,6 +32,17 @@ static int entry_cmp(const uint8_t *a, const uint8_t *b)
 	return ikey_compare(entry_key(a), entry_key(b));
 }
 
+/* The first 8 bytes of the entry's tree key, big-endian, zero-padded: a
+ * shorter tree key that is a prefix of a longer one never gets a larger
+ * value, so the order is kept. */
+static uint64_t entry_prefix(const uint8_t *e)
+{
+	slice_t k = ikey_tree_key(entry_key(e));
+	uint8_t buf[8] = { 0 };
+	memcpy(buf, k.data, k.len < 8 ? k.len : 8);
+	return get_be64(buf);
+}
+
 memtable_t *memtable_new(uint64_t wal_number, size_t capacity)
 {
 	size_t block = capacity / 16;
@@ -40,7 +51,7 @@ memtable_t *memtable_new(uint64_t wal_number, size_t capacity)
 	if (m == NULL)
 		return NULL;
 	m->arena = arena_new(block);
-	m->list = m->arena ? skiplist_new(m->arena, entry_cmp) : NULL;
+	m->list = m->arena ? skiplist_new(m->arena, entry_cmp, entry_prefix) : NULL;
 	if (m->list == NULL) {
 		arena_free(m->arena);
 		free(m);

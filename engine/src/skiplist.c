@@ -29,6 +29,7 @@
 
 struct node {
 	const uint8_t *entry; /* NULL only for the head */
+	uint64_t prefix;      /* list->prefix(entry): most comparisons stop here */
 	/* next[i] for levels 0..height-1; the height itself is not stored,
 	 * because nothing needs it once the node is linked. */
 	_Atomic(struct node *) next[];
@@ -37,6 +38,7 @@ struct node {
 struct skiplist {
 	arena_t *arena;
 	skiplist_cmp_fn cmp;
+	skiplist_prefix_fn prefix; /* NULL: all prefixes 0, cmp decides everything */
 	struct node *head; /* a sentinel of height SKIPLIST_MAX_HEIGHT */
 	/* Read without ordering by readers: a stale value only means starting
 	 * a search lower, and a fresh one with still-NULL head links only
@@ -53,9 +55,25 @@ static struct node *node_new(skiplist_t *list, const uint8_t *entry, int height)
 	if (n == NULL)
 		return NULL;
 	n->entry = entry;
+	n->prefix = entry != NULL && list->prefix != NULL ? list->prefix(entry) : 0;
 	for (int i = 0; i < height; i++)
 		atomic_init(&n->next[i], NULL);
 	return n;
+}
+
+static uint64_t target_prefix(const skiplist_t *list, const uint8_t *target)
+{
+	return list->prefix != NULL ? list->prefix(target) : 0;
+}
+
+/* cmp(n->entry, target), settled by the prefixes when they differ: that
+ * saves touching the entry's memory on most steps of a search. */
+static inline int node_cmp(const skiplist_t *list, const struct node *n, const uint8_t *target,
+			   uint64_t tprefix)
+{
+	if (n->prefix != tprefix)
+		return n->prefix < tprefix ? -1 : 1;
+	return list->cmp(n->entry, target);
 }
 
 static struct node *next_acquire(const struct node *n, int level)
@@ -97,9 +115,10 @@ static struct node *find_ge(const skiplist_t *list, const uint8_t *target, struc
 {
 	struct node *x = list->head;
 	int level = current_height(list) - 1;
+	uint64_t tp = target_prefix(list, target);
 	for (;;) {
 		struct node *next = next_acquire(x, level);
-		if (next != NULL && list->cmp(next->entry, target) < 0) {
+		if (next != NULL && node_cmp(list, next, target, tp) < 0) {
 			x = next;
 			continue;
 		}
@@ -117,10 +136,11 @@ static struct node *find_last_before(const skiplist_t *list, const uint8_t *targ
 {
 	struct node *x = list->head;
 	int level = current_height(list) - 1;
+	uint64_t tp = target_prefix(list, target);
 	for (;;) {
 		struct node *next = next_acquire(x, level);
 		if (next != NULL) {
-			int c = list->cmp(next->entry, target);
+			int c = node_cmp(list, next, target, tp);
 			if (c < 0 || (or_equal && c == 0)) {
 				x = next;
 				continue;
@@ -148,13 +168,14 @@ static struct node *find_last(const skiplist_t *list)
 	}
 }
 
-skiplist_t *skiplist_new(arena_t *arena, skiplist_cmp_fn cmp)
+skiplist_t *skiplist_new(arena_t *arena, skiplist_cmp_fn cmp, skiplist_prefix_fn prefix)
 {
 	skiplist_t *list = arena_alloc_aligned(arena, sizeof(*list));
 	if (list == NULL)
 		return NULL;
 	list->arena = arena;
 	list->cmp = cmp;
+	list->prefix = prefix;
 	list->rng = 0x9E3779B97F4A7C15ull; /* any nonzero seed */
 	atomic_init(&list->max_height, 1);
 	atomic_init(&list->count, 0);

@@ -21,11 +21,17 @@
 
 typedef struct skiplist skiplist_t;
 typedef int (*skiplist_cmp_fn)(const uint8_t *a, const uint8_t *b);
+/* An order-preserving 64-bit summary of an entry: prefix(a) < prefix(b)
+ * must imply cmp(a, b) < 0 (equal prefixes say nothing). Computed once per
+ * node and once per search, it settles most comparisons without reading
+ * the entries. */
+typedef uint64_t (*skiplist_prefix_fn)(const uint8_t *entry);
 
 #define SKIPLIST_MAX_HEIGHT 12
 
-/* The list and its nodes are allocated in arena. NULL on out of memory. */
-skiplist_t *skiplist_new(arena_t *arena, skiplist_cmp_fn cmp);
+/* The list and its nodes are allocated in arena. prefix may be NULL.
+ * NULL on out of memory. */
+skiplist_t *skiplist_new(arena_t *arena, skiplist_cmp_fn cmp, skiplist_prefix_fn prefix);
 
 /* Adds entry (which must outlive the list, e.g. live in the same arena).
  * REQUIRES: no concurrent insert. WB_OK or WB_ENOMEM (list unchanged). */

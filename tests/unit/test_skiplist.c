@@ -83,7 +83,7 @@ static int setup(void **state)
 	if (f == NULL)
 		return -1;
 	f->arena = arena_new(0);
-	f->list = f->arena ? skiplist_new(f->arena, cmp_key) : NULL;
+	f->list = f->arena ? skiplist_new(f->arena, cmp_key, NULL) : NULL;
 	if (f->list == NULL)
 		return -1;
 	*state = f;
