@@ -98,6 +98,7 @@ mount umount:
 	@echo "Until then use the CLI: build/bin/wombat DBDIR put|get|scan|load ..."
 	@exit 1
 
-bench:
-	@echo "make bench: not yet -- the side-by-side benchmark has not landed."
-	@exit 1
+# The engine half of the side-by-side benchmark; the filesystem half comes
+# with wombatfs. QUICK=1 for a smoke run.
+include bench/bench.mk
+bench: bench-kv

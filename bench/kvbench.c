@@ -8,7 +8,7 @@
  * This file holds the workloads, the child processes and the options;
  * kv_report.c the output.
  *
- * Fair settings (also printed in the report, see print_settings):
+ * Fair settings (also printed in the report, see report_settings):
  *   - no compression in any engine;
  *   - the LSMs (wombat, rocksdb, leveldb): bloom filter 10 bits/key, LRU
  *     block cache 256 MiB, memtable / write buffer 64 MiB;
@@ -25,8 +25,10 @@
  *   - a get returns the value the way each C API does: a malloc'd copy in
  *     wombat, rocksdb and leveldb, a pointer into the map in lmdb;
  *   - after every workload that writes, the engine settles (untimed): wombat
- *     wb_flush; rocksdb flush, then up to 30 s for running and pending
- *     compactions to reach 0; leveldb and lmdb nothing.
+ *     wb_flush, then up to 30 s while its level scores (wb_stats_text) show
+ *     a compaction due; rocksdb flush, then up to 30 s for running and
+ *     pending compactions to reach 0; leveldb and lmdb nothing (LevelDB
+ *     has no call for it).
  *
  * Process model: the parent forks one child per (value size, engine) on a
  * fresh directory DIR/<engine>-<value size>, so one engine's memory and page
@@ -44,7 +46,6 @@
  * every engine. Values are incompressible random bytes.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -59,7 +60,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>

@@ -210,6 +210,26 @@ static int parse_fragment(const uint8_t *p, size_t avail, uint8_t *type, slice_t
 	return WB_OK;
 }
 
+/* A fragment whose header is plausible and whose whole length is on disk,
+ * but whose checksum fails. A crash leaves only a prefix of an append (so
+ * a torn fragment runs past the end of the file) or never-written zeros;
+ * a complete, non-zero fragment that fails its checksum was damaged after
+ * it was written, and may have been synced: that is corruption, not a torn
+ * tail, even when nothing follows it. */
+static bool whole_but_damaged(const uint8_t *p, size_t avail)
+{
+	if (avail < LOG_HEADER_SIZE)
+		return false;
+	size_t len = get_u16(p + 4);
+	uint8_t type = p[6];
+	if (type < FRAG_FULL || type > FRAG_LAST || LOG_HEADER_SIZE + len > avail)
+		return false;
+	for (size_t i = 0; i < LOG_HEADER_SIZE + len; i++)
+		if (p[i] != 0)
+			return true;
+	return false;
+}
+
 /* Damage found at `bad`: a torn tail when no later block starts with a valid
  * fragment, corruption otherwise. bad must be where the damage is, not the
  * start of the record it breaks: the blocks between a spanning record's
@@ -354,8 +374,14 @@ int log_reader_next(log_reader_t *r, slice_t *rec)
 		uint64_t here = r->block_off + r->pos;
 		uint8_t type;
 		slice_t payload;
-		if (parse_fragment(r->block + r->pos, left, &type, &payload) != WB_OK)
+		if (parse_fragment(r->block + r->pos, left, &type, &payload) != WB_OK) {
+			if (whole_but_damaged(r->block + r->pos, left)) {
+				r->status = err_set(WB_ECORRUPT, "%s offset %llu: record checksum mismatch",
+						    r->path, (unsigned long long)here);
+				return r->status;
+			}
 			return classify_damage(r, here, "bad record checksum or length");
+		}
 		bool starts = type == FRAG_FULL || type == FRAG_FIRST;
 		if (starts == in_record) {
 			/* A valid fragment that a torn append (a prefix of the

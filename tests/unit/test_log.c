@@ -558,20 +558,16 @@ static void test_corruption_in_middle(void **state)
 }
 
 /*
- * A flipped byte in the last record is a torn tail, not corruption. The
- * reader cannot tell a flipped bit from the bytes a crash leaves where the
- * last append was only partly written: both fail the checksum, and nothing
- * follows them. Since a record counts as synced only after its whole append
- * returned and an fsync followed, and no later record proves that either
- * happened, dropping it keeps the promise "a prefix of the acknowledged
- * writes"; refusing to open would turn every crash during an append into an
- * outage. The same holds for the last fragment of a record that spans
- * blocks. A bad fragment followed by a valid one in a later block is
- * different, even inside the last record: a crash leaves a prefix of the
- * append on disk, not a hole followed by data, so that is damage in the
- * middle (docs/format.md, "Damage versus a torn tail").
+ * A flipped byte in the last record is corruption, not a torn tail, when the
+ * whole record is on disk. A crash leaves a prefix of the last append (the
+ * damaged fragment then runs past the end of the file) or never-written
+ * zeros; a complete, non-zero fragment that fails its checksum was damaged
+ * after it was written, and it may have been synced, so dropping it could
+ * lose an acknowledged, synced write (docs/format.md, "Damage versus a torn
+ * tail"). The same holds for the last fragment of a record that spans
+ * blocks, and for a bad fragment followed by a valid one in a later block.
  */
-static void test_flip_in_last_record_is_torn(void **state)
+static void test_flip_in_last_record_is_corrupt(void **state)
 {
 	const size_t last_lens[] = { 0, 1, 700, 2 * B };
 	for (size_t t = 0; t < sizeof(last_lens) / sizeof(last_lens[0]); t++) {
@@ -588,12 +584,13 @@ static void test_flip_in_last_record_is_torn(void **state)
 		/* In the last fragment of the last record: its crc (payload for
 		 * the spanning one), then its last payload byte. */
 		uint64_t at = last_lens[t] > B ? wr.end[last] - 10 : frag_start(&wr, last);
+		uint64_t bad = last_lens[t] > B ? (wr.end[last] - 1) / B * B : frag_start(&wr, last);
 		flip(path, at);
-		expect_records(path, &wr, last, wr.end[last - 1]);
+		expect_corrupt(path, &wr, last, bad);
 		if (last_lens[t] > 0) {
 			flip(path, at);
 			flip(path, wr.end[last] - 1);
-			expect_records(path, &wr, last, wr.end[last - 1]);
+			expect_corrupt(path, &wr, last, bad);
 		}
 		if (last_lens[t] > B) {
 			flip(path, wr.end[last] - 1);
@@ -710,7 +707,7 @@ int main(void)
 		cmocka_unit_test(test_torn_tail_1mib),
 		cmocka_unit_test(test_zero_filled_tail),
 		cmocka_unit_test(test_corruption_in_middle),
-		cmocka_unit_test(test_flip_in_last_record_is_torn),
+		cmocka_unit_test(test_flip_in_last_record_is_corrupt),
 		cmocka_unit_test(test_failed_add_leaves_no_trace),
 		cmocka_unit_test(test_torn_and_broken_appends),
 	};
