@@ -134,6 +134,8 @@ typedef struct wb_options {
 	int l0_slowdown_trigger; /* L0 tables at which each write is delayed 1 ms (default 20) */
 	int l0_stop_trigger;     /* L0 tables at which writes wait for compaction (default 36) */
 	uint64_t compaction_rate_limit; /* bytes/s written by compaction; 0 = unlimited (default 0) */
+	uint64_t pending_slowdown_bytes; /* compaction debt at which writes are delayed (default 64 GiB) */
+	uint64_t pending_stop_bytes;     /* compaction debt at which writes wait (default 256 GiB) */
 	const wb_env *env;       /* NULL means wb_env_default() */
 } wb_options;
 

@@ -45,6 +45,17 @@ double compaction_score(const wb_db *db, const version_t *v, int level)
 	return (double)version_level_bytes(v, level) / (double)compaction_level_target(db, level);
 }
 
+uint64_t compaction_pending_bytes(const wb_db *db, const version_t *v)
+{
+	uint64_t debt = compaction_score(db, v, 0) >= 1.0 ? v->bytes[0] : 0;
+	for (int l = 1; l < NUM_LEVELS - 1; l++) {
+		uint64_t target = compaction_level_target(db, l);
+		if (v->bytes[l] > target)
+			debt += v->bytes[l] - target;
+	}
+	return debt;
+}
+
 static bool is_busy(const wb_db *db, uint64_t number)
 {
 	for (int i = 0; i < db->nbusy; i++)

@@ -30,6 +30,10 @@ uint64_t compaction_level_target(const wb_db *db, int level);
 /* Score of a level in v (>= 1 means it needs compaction). */
 double compaction_score(const wb_db *db, const version_t *v, int level);
 
+/* Compaction debt of v: bytes above their level's target (L1..L5), plus
+ * L0 when it is due. Writers slow down and stop on it. */
+uint64_t compaction_pending_bytes(const wb_db *db, const version_t *v);
+
 /* The most urgent compaction whose inputs are not busy, with its inputs
  * marked busy, or NULL. REQUIRES: mu held. */
 compaction_t *compaction_pick(wb_db *db);

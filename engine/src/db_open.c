@@ -98,6 +98,8 @@ void wb_options_init(wb_options *o)
 	o->l0_compaction_trigger = 4;
 	o->l0_slowdown_trigger = 20;
 	o->l0_stop_trigger = 36;
+	o->pending_slowdown_bytes = (uint64_t)64 << 30;
+	o->pending_stop_bytes = (uint64_t)256 << 30;
 }
 
 static int check_options(const wb_options *o)
@@ -121,6 +123,8 @@ static int check_options(const wb_options *o)
 	if (o->l0_compaction_trigger < 1 || o->l0_slowdown_trigger < o->l0_compaction_trigger ||
 	    o->l0_stop_trigger < o->l0_slowdown_trigger)
 		return err_set(WB_EINVAL, "L0 triggers must satisfy 1 <= compaction <= slowdown <= stop");
+	if (o->pending_stop_bytes < o->pending_slowdown_bytes)
+		return err_set(WB_EINVAL, "pending_stop_bytes must be >= pending_slowdown_bytes");
 	if (o->sst_target_size < 4096)
 		return err_set(WB_EINVAL, "sst_target_size must be at least 4096");
 	return WB_OK;

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "batch.h"
+#include "compaction.h"
 #include "db_impl.h"
 #include "error.h"
 #include "ikey.h"
@@ -71,14 +72,15 @@ static int make_room(wb_db *db, bool force)
 				break;
 			}
 		}
-		if (memtable_count(db->mem) == 0 ||
-		    (!force && memtable_usage(db->mem) < db->opts.memtable_size))
-			break;
 		int l0 = db->current->nfiles[0];
-		if (l0 >= db->opts.l0_slowdown_trigger && l0 < db->opts.l0_stop_trigger && !slowed &&
-		    db->opts.compaction_threads > 0) {
-			/* Give compaction a moment per group instead of stopping
-			 * outright later. */
+		uint64_t debt = compaction_pending_bytes(db, db->current);
+		bool compacting = db->opts.compaction_threads > 0;
+		bool stop = compacting && (l0 >= db->opts.l0_stop_trigger ||
+					   debt >= db->opts.pending_stop_bytes);
+		if (compacting && !stop && !slowed &&
+		    (l0 >= db->opts.l0_slowdown_trigger || debt >= db->opts.pending_slowdown_bytes)) {
+			/* Every write group gives compaction a millisecond, so the
+			 * tree catches up gradually instead of stopping outright. */
 			slowed = true;
 			STAT_ADD(db, stalls, 1);
 			pthread_mutex_unlock(&db->mu);
@@ -89,8 +91,12 @@ static int make_room(wb_db *db, bool force)
 			pthread_mutex_lock(&db->mu);
 			continue;
 		}
-		bool l0_full = l0 >= db->opts.l0_stop_trigger && db->opts.compaction_threads > 0;
-		if (db->nimm >= db->opts.max_immutable || db->nimm >= MAX_IMMUTABLE || l0_full) {
+		if (memtable_count(db->mem) == 0 ||
+		    (!force && memtable_usage(db->mem) < db->opts.memtable_size))
+			break;
+		/* Past the stop triggers no new table may reach L0: the switch
+		 * waits for compaction, and so do the writers behind it. */
+		if (db->nimm >= db->opts.max_immutable || db->nimm >= MAX_IMMUTABLE || stop) {
 			if (stall_start == 0) {
 				stall_start = stats_now_micros();
 				STAT_ADD(db, stalls, 1);

@@ -84,10 +84,7 @@ void version_unref(version_t *v)
 
 uint64_t version_level_bytes(const version_t *v, int level)
 {
-	uint64_t sum = 0;
-	for (int i = 0; i < v->nfiles[level]; i++)
-		sum += v->files[level][i]->size;
-	return sum;
+	return v->bytes[level];
 }
 
 /* Index of the first file in a sorted level whose largest tree key is >=
@@ -531,6 +528,8 @@ int version_apply(const version_t *base, const version_edit_t *e, version_t **ou
 			v->files[l][v->nfiles[l]++] = e->added[i].meta;
 		}
 		qsort(v->files[l], (size_t)v->nfiles[l], sizeof(file_meta_t *), l == 0 ? cmp_l0 : cmp_sorted);
+		for (int i = 0; i < v->nfiles[l]; i++)
+			v->bytes[l] += v->files[l][i]->size;
 	}
 	int total_before = 0, total_after = 0;
 	for (int l = 0; l < NUM_LEVELS; l++) {

@@ -53,6 +53,7 @@ static inline slice_t file_largest(const file_meta_t *f)
 typedef struct version {
 	file_meta_t **files[NUM_LEVELS];
 	int nfiles[NUM_LEVELS];
+	uint64_t bytes[NUM_LEVELS]; /* sum of the file sizes per level (set by version_apply) */
 	atomic_int refs;
 } version_t;
 

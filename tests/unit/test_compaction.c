@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -343,6 +344,69 @@ static void test_crash_during_compaction(void **state)
 	assert_true(kills >= 4); /* the kill points did land inside compactions */
 }
 
+/* Writers outrunning compaction are slowed, then held, never failed. */
+static void test_write_stalls(void **state)
+{
+	(void)state;
+	char dir[96];
+	tu_mkdtemp(dir, "stalls");
+	wb_options o = churn_options();
+	o.memtable_size = 256u << 10;
+	o.l0_compaction_trigger = 2;
+	o.l0_slowdown_trigger = 3;
+	o.l0_stop_trigger = 4;
+	o.compaction_rate_limit = 4u << 20; /* keep compaction behind the writers */
+	wb_db *db = tu_open(dir, &o);
+	char key[32], val[128];
+	for (uint32_t n = 0; n < 60000; n++)
+		assert_int_equal(wb_put(db, key, tu_key(key, "k", n), val, make_value(val, n, 1)),
+				 WB_OK);
+	char *json;
+	assert_int_equal(wb_stats_json(db, &json), WB_OK);
+	uint64_t stalls = json_number(json, "\"stalls\":");
+	wb_free(json);
+	assert_true(stalls > 0);
+	for (uint32_t n = 0; n < 60000; n += 101)
+		tu_expect(db, key, tu_key(key, "k", n), val, make_value(val, n, 1));
+	assert_int_equal(wb_close(db), WB_OK);
+	tu_rmtree(dir);
+}
+
+/* The rate limit paces compaction: writing B bytes at R bytes/s cannot
+ * take less than about B/R (a lower bound: a slow machine only adds). */
+static void test_rate_limit(void **state)
+{
+	(void)state;
+	char dir[96];
+	tu_mkdtemp(dir, "ratelimit");
+	wb_options o = churn_options();
+	o.compaction_rate_limit = 8u << 20;
+	o.l0_compaction_trigger = o.l0_slowdown_trigger = o.l0_stop_trigger = 1000;
+	wb_db *db = tu_open(dir, &o);
+	char key[32], val[128];
+	for (uint32_t round = 1; round <= 2; round++) {
+		for (uint32_t n = 0; n < 150000; n++)
+			tu_putn(db, key, tu_key(key, "k", n), val, make_value(val, n, round));
+		assert_int_equal(wb_flush(db), WB_OK);
+	}
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(wb_compact_range(db, NULL, 0, NULL, 0), WB_OK);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	char *json;
+	assert_int_equal(wb_stats_json(db, &json), WB_OK);
+	uint64_t written = json_number(json, "\"compaction_bytes_written\":");
+	wb_free(json);
+	double floor = (double)written / (double)o.compaction_rate_limit - 1.0; /* one second of burst */
+	print_message("compaction wrote %llu bytes in %.2fs (floor %.2fs)\n", (unsigned long long)written,
+		      secs, floor);
+	assert_true(written > (8u << 20));
+	assert_true(secs >= floor * 0.9);
+	assert_int_equal(wb_close(db), WB_OK);
+	tu_rmtree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -350,6 +414,8 @@ int main(void)
 		cmocka_unit_test(test_space_after_overwrites),
 		cmocka_unit_test(test_deleted_keys_stay_deleted),
 		cmocka_unit_test(test_crash_during_compaction),
+		cmocka_unit_test(test_write_stalls),
+		cmocka_unit_test(test_rate_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
