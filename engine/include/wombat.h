@@ -206,7 +206,9 @@ typedef struct wb_key_info {
 int wb_stat_key(wb_db *db, const void *key, size_t klen, wb_key_info *info);
 
 /* Makes every write acknowledged so far durable (fsync of the log), whatever
- * the sync mode. Errors: WB_EIO. */
+ * the sync mode. Errors: WB_EIO. A failed fsync is sticky: the kernel may
+ * have dropped the data, so from then on every write and wb_sync returns
+ * that error until the database is reopened (and recovers from the log). */
 int wb_sync(wb_db *db);
 
 /* ------------------------------------------------------------------ */
@@ -260,14 +262,18 @@ const void *wb_iter_key(const wb_iter *it, size_t *klen);
 const void *wb_iter_value(const wb_iter *it, size_t *vlen);
 /* Version timestamp of the current entry. REQUIRES: wb_iter_valid(it) */
 uint64_t wb_iter_ts(const wb_iter *it);
-/* WB_OK, or the error that made the iterator stop (WB_ECORRUPT, WB_EIO). */
+/* WB_OK, or the error that made the iterator stop (WB_ECORRUPT, WB_EIO).
+ * An error sticks: the iterator stays invalid, and later seeks do not
+ * clear it (a damaged table could otherwise hide a deletion). */
 int wb_iter_status(const wb_iter *it);
 
 /* ------------------------------------------------------------------ */
 /* Maintenance */
 
 /* Writes the active memtable to an SSTable now and waits for it (and any
- * older frozen memtable) to be on disk. Errors: WB_EIO, WB_ENOSPC. */
+ * older frozen memtable) to be on disk. Errors: WB_EIO, WB_ENOSPC (the
+ * flush failed; the data stays in the log and the flush is retried),
+ * WB_EREADONLY. */
 int wb_flush(wb_db *db);
 
 /* Compacts every table holding user keys in [begin, end] (NULL: unbounded

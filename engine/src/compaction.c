@@ -180,6 +180,27 @@ static compaction_t *pick_level(wb_db *db, int level)
 	if (c == NULL)
 		return NULL;
 	if (level == 0) {
+		/* An L0 table that overlaps no other L0 table and nothing in L1
+		 * (a sequential load makes these) just moves down. */
+		for (int i = v->nfiles[0] - 1; i >= 0; i--) {
+			file_meta_t *f = v->files[0][i];
+			slice_t lo = ikey_tree_key(file_smallest(f)), hi = ikey_tree_key(file_largest(f));
+			bool alone = !is_busy(db, f->number);
+			for (int j = 0; j < v->nfiles[0] && alone; j++)
+				alone = j == i || !overlaps(v->files[0][j], &lo, &hi);
+			for (int j = 0; j < v->nfiles[1] && alone; j++)
+				alone = !overlaps(v->files[1][j], &lo, &hi);
+			if (!alone)
+				continue;
+			c->in[0] = malloc(sizeof(file_meta_t *));
+			if (c->in[0] == NULL) {
+				compaction_free(c);
+				return NULL;
+			}
+			c->in[0][0] = f;
+			c->nin[0] = 1;
+			return finish_pick(db, c, NULL);
+		}
 		/* Flushed tables usually overlap each other: take them all. */
 		if (collect(v, 0, NULL, NULL, &c->in[0], &c->nin[0]) != WB_OK) {
 			compaction_free(c);
