@@ -16,6 +16,7 @@
  * were written is the checksum's job, one layer up (sst.c).
  */
 #include "block.h"
+#include "grow.h"
 
 #include <stdlib.h>
 
@@ -25,26 +26,6 @@
 #define BLOCK_MAX_LEN ((size_t)UINT32_MAX)
 
 /* ---- building ---- */
-
-/* Grows *buf to hold at least need bytes (doubling, so appends are
- * amortised O(1)). false when memory runs out; *buf is then unchanged. */
-static bool reserve(void **buf, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return true;
-	size_t n = *cap ? *cap : 64;
-	while (n < need) {
-		if (n > SIZE_MAX / 2 / elem)
-			return false;
-		n *= 2;
-	}
-	void *p = realloc(*buf, n * elem);
-	if (p == NULL)
-		return false;
-	*buf = p;
-	*cap = n;
-	return true;
-}
 
 void block_builder_init(block_builder_t *b, int restart_interval)
 {
@@ -96,9 +77,9 @@ void block_builder_add(block_builder_t *b, slice_t key, slice_t value)
 		b->error = WB_EINVAL;
 		return;
 	}
-	if (!reserve((void **)&b->buf, &b->cap, (size_t)need, 1) ||
-	    !reserve((void **)&b->last_key, &b->last_key_cap, key.len, 1) ||
-	    (restart && !reserve((void **)&b->restarts, &b->restarts_cap, b->nrestarts + 1,
+	if (!grow_array((void **)&b->buf, &b->cap, (size_t)need, 1) ||
+	    !grow_array((void **)&b->last_key, &b->last_key_cap, key.len, 1) ||
+	    (restart && !grow_array((void **)&b->restarts, &b->restarts_cap, b->nrestarts + 1,
 				 sizeof(uint32_t)))) {
 		b->error = WB_ENOMEM;
 		return;
@@ -132,7 +113,7 @@ int block_builder_finish(block_builder_t *b, slice_t *out)
 	if (b->error != WB_OK)
 		return b->error;
 	size_t total = block_builder_size(b);
-	if (!reserve((void **)&b->buf, &b->cap, total, 1)) {
+	if (!grow_array((void **)&b->buf, &b->cap, total, 1)) {
 		b->error = WB_ENOMEM;
 		return b->error;
 	}
@@ -275,7 +256,7 @@ static bool parse_next(struct block_iter *it)
 		return fail(it, WB_ECORRUPT);
 
 	size_t klen = (size_t)shared + unshared;
-	if (!reserve((void **)&it->key, &it->key_cap, klen, 1))
+	if (!grow_array((void **)&it->key, &it->key_cap, klen, 1))
 		return fail(it, WB_ENOMEM);
 	if (unshared)
 		memcpy(it->key + shared, p, unshared);

@@ -21,6 +21,7 @@
  * simply record no table.
  */
 #include "sst.h"
+#include "grow.h"
 
 #include <stdlib.h>
 
@@ -78,24 +79,6 @@ void sst_props_destroy(sst_props_t *p)
 	free(p->largest);
 	p->smallest = p->largest = NULL;
 	p->smallest_len = p->largest_len = 0;
-}
-
-static bool grow(void **buf, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return true;
-	size_t n = *cap ? *cap : 64;
-	while (n < need) {
-		if (n > SIZE_MAX / 2 / elem)
-			return false;
-		n *= 2;
-	}
-	void *p = realloc(*buf, n * elem);
-	if (p == NULL)
-		return false;
-	*buf = p;
-	*cap = n;
-	return true;
 }
 
 static int fail(sst_builder_t *b, int rc)
@@ -272,7 +255,7 @@ int sst_builder_add(sst_builder_t *b, slice_t ikey, slice_t value)
 	slice_t last = slice_make(b->last_key, b->last_len);
 	if (b->opts.bloom_bits_per_key > 0 &&
 	    (first || slice_compare(tk, ikey_tree_key(last)) != 0)) {
-		if (!grow((void **)&b->hashes, &b->hashes_cap, b->nhashes + 1, sizeof(uint64_t)))
+		if (!grow_array((void **)&b->hashes, &b->hashes_cap, b->nhashes + 1, sizeof(uint64_t)))
 			return fail(b, WB_ENOMEM);
 		b->hashes[b->nhashes++] = bloom_hash(tk);
 	}
@@ -280,7 +263,7 @@ int sst_builder_add(sst_builder_t *b, slice_t ikey, slice_t value)
 	block_builder_add(&b->data, ikey, value);
 	if (b->data.error != WB_OK)
 		return fail(b, b->data.error);
-	if (!grow((void **)&b->last_key, &b->last_cap, ikey.len, 1))
+	if (!grow_array((void **)&b->last_key, &b->last_cap, ikey.len, 1))
 		return fail(b, WB_ENOMEM);
 	memcpy(b->last_key, ikey.data, ikey.len);
 	b->last_len = ikey.len;
