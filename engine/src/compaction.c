@@ -18,6 +18,7 @@
 #include "error.h"
 #include "ikey.h"
 #include "merge_iter.h"
+#include "vptr.h"
 
 struct compaction {
 	int level, output_level;
@@ -394,8 +395,21 @@ static void discard_outputs(wb_db *db, outputs_t *o)
 	free(o->files);
 }
 
-/* Merges the inputs into o. */
-static int merge_inputs(wb_db *db, compaction_t *c, outputs_t *o, uint64_t *bytes_read)
+/* A version compaction drops: if it points into the value log, the space
+ * it holds there becomes garbage, counted per segment in e. */
+static int note_discard(version_edit_t *e, slice_t value)
+{
+	vptr_t p;
+	if (value.len < 1 || !(value.data[0] & META_VALUE_PTR))
+		return WB_OK;
+	if (!vptr_decode(slice_make(value.data + 1, value.len - 1), &p))
+		return err_set(WB_ECORRUPT, "malformed value pointer in a compaction input");
+	return edit_add_discard(e, p.segment, p.length);
+}
+
+/* Merges the inputs into o; dropped value pointers are counted in e. */
+static int merge_inputs(wb_db *db, compaction_t *c, outputs_t *o, version_edit_t *e,
+			uint64_t *bytes_read)
 {
 	int n = c->nin[0] + c->nin[1];
 	iter_t **kids = calloc((size_t)n + 1, sizeof(*kids));
@@ -453,8 +467,11 @@ static int merge_inputs(wb_db *db, compaction_t *c, outputs_t *o, uint64_t *byte
 		}
 		last_ts = ts;
 		if (ts <= c->oldest_ts) {
-			if (kept_visible)
-				continue; /* hidden by a newer version every reader sees */
+			if (kept_visible) {
+				/* hidden by a newer version every reader sees */
+				rc = note_discard(e, value);
+				continue;
+			}
 			kept_visible = true;
 			if (value.len > 0 && (value.data[0] & META_TOMBSTONE) && !exists_below(c, tk))
 				continue; /* nothing older left to hide */
@@ -528,7 +545,7 @@ int compaction_run(wb_db *db, compaction_t *c)
 		return rc;
 	}
 	if (rc == WB_OK)
-		rc = merge_inputs(db, c, &o, &bytes_read);
+		rc = merge_inputs(db, c, &o, &e, &bytes_read);
 	for (int i = 0; i < o.n && rc == WB_OK; i++)
 		rc = edit_add_file(&e, c->output_level, o.files[i]);
 	/* The tables' names must be durable before the MANIFEST names them. */
@@ -536,6 +553,12 @@ int compaction_run(wb_db *db, compaction_t *c)
 		rc = db->env->sync_dir(db->env->ctx, db->dir);
 	if (rc == WB_OK)
 		rc = install(db, &e, &logged);
+	if (rc == WB_OK) {
+		pthread_mutex_lock(&db->mu);
+		for (int i = 0; i < e.ndiscards; i++) /* ENOMEM: the MANIFEST has them */
+			edit_add_discard(&db->discard_totals, e.discards[i].segment, e.discards[i].bytes);
+		pthread_mutex_unlock(&db->mu);
+	}
 	edit_destroy(&e);
 	if (rc != WB_OK) {
 		if (logged) /* the MANIFEST may name them: the next open decides */

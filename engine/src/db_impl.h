@@ -103,6 +103,9 @@ struct wb_db {
 	uint8_t *compact_pointer[NUM_LEVELS]; /* (mu) largest key last compacted per level */
 	size_t compact_pointer_len[NUM_LEVELS];
 	file_meta_t **obsolete;      /* (mu) replaced tables waiting for their last reader */
+	/* (mu) Value-log bytes compaction found unreferenced, per segment
+	 * (only the discards of this edit are used); kept in the MANIFEST. */
+	version_edit_t discard_totals;
 	int nobsolete, obsolete_cap; /* (mu) */
 
 	stats_t stats;

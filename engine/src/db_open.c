@@ -330,6 +330,13 @@ static int recover(wb_db *db, bool *fresh)
 	db->log_number = state.log_number;
 	db->next_file = state.next_file;
 	hlc_observe(&db->clock, state.last_ts);
+	for (int i = 0; i < state.ndiscards && rc == WB_OK; i++)
+		rc = edit_add_discard(&db->discard_totals, state.discards[i].segment,
+				      state.discards[i].bytes);
+	if (rc != WB_OK) {
+		edit_destroy(&state);
+		return rc;
+	}
 	version_t *empty = version_new_empty();
 	rc = empty ? version_apply(empty, &state, &db->current) : WB_ENOMEM;
 	version_unref(empty);
@@ -438,6 +445,7 @@ static void db_free(wb_db *db)
 	for (int l = 0; l < NUM_LEVELS; l++)
 		free(db->compact_pointer[l]);
 	block_cache_free(db->cache); /* after every table that used it */
+	edit_destroy(&db->discard_totals);
 	rate_limiter_destroy(&db->limiter);
 	pthread_cond_destroy(&db->compact_cv);
 	if (db->lock_file != NULL)

@@ -61,8 +61,11 @@ int manifest_write_snapshot(wb_db *db, version_t *v, uint64_t number)
 	e.log_number = db->log_number;
 	e.next_file = db->next_file;
 	e.last_ts = hlc_last(&db->clock);
-	pthread_mutex_unlock(&db->mu);
 	int rc = WB_OK;
+	for (int i = 0; i < db->discard_totals.ndiscards && rc == WB_OK; i++)
+		rc = edit_add_discard(&e, db->discard_totals.discards[i].segment,
+				      db->discard_totals.discards[i].bytes);
+	pthread_mutex_unlock(&db->mu);
 	for (int l = 0; l < NUM_LEVELS && rc == WB_OK; l++)
 		for (int i = 0; i < v->nfiles[l] && rc == WB_OK; i++)
 			rc = edit_add_file(&e, l, v->files[l][i]);
@@ -208,6 +211,8 @@ int manifest_recover(wb_db *db, version_edit_t *state)
 			state->has_last_ts = true;
 			state->last_ts = e.last_ts;
 		}
+		for (int i = 0; i < e.ndiscards && rc == WB_OK; i++)
+			rc = edit_add_discard(state, e.discards[i].segment, e.discards[i].bytes);
 		version_t *nv;
 		rc = version_apply(v, &e, &nv);
 		edit_destroy(&e);

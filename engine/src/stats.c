@@ -153,6 +153,12 @@ int wb_stats_text(wb_db *db, char **out)
 		  100 * hit_rate(&s.cache), (unsigned long long)s.cache.hits,
 		  (unsigned long long)s.cache.misses);
 	sb_printf(&b, "write amplification: %.2f (table bytes written per user byte)\n", s.write_amp);
+	pthread_mutex_lock(&db->mu);
+	for (int i = 0; i < db->discard_totals.ndiscards; i++)
+		sb_printf(&b, "value-log segment %06llu: %llu bytes unreferenced\n",
+			  (unsigned long long)db->discard_totals.discards[i].segment,
+			  (unsigned long long)db->discard_totals.discards[i].bytes);
+	pthread_mutex_unlock(&db->mu);
 	sb_printf(&b, "last commit ts: %llu\n", (unsigned long long)s.last_ts);
 	for (int i = 0; i < n; i++)
 		sb_printf(&b, "%-20s %llu\n", c[i].name, (unsigned long long)c[i].value);
@@ -180,6 +186,14 @@ int wb_stats_json(wb_db *db, char **out)
 		  (unsigned long long)s.cache.hits, (unsigned long long)s.cache.misses,
 		  (unsigned long long)s.cache.usage);
 	sb_printf(&b, ",\"write_amplification\":%.3f", s.write_amp);
+	sb_printf(&b, ",\"vlog_discards\":[");
+	pthread_mutex_lock(&db->mu);
+	for (int i = 0; i < db->discard_totals.ndiscards; i++)
+		sb_printf(&b, "%s{\"segment\":%llu,\"bytes\":%llu}", i ? "," : "",
+			  (unsigned long long)db->discard_totals.discards[i].segment,
+			  (unsigned long long)db->discard_totals.discards[i].bytes);
+	pthread_mutex_unlock(&db->mu);
+	sb_printf(&b, "]");
 	for (int i = 0; i < n; i++)
 		sb_printf(&b, ",\"%s\":%llu", c[i].name, (unsigned long long)c[i].value);
 	sb_printf(&b, "}");

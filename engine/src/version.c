@@ -17,6 +17,7 @@ enum edit_tag {
 	TAG_LAST_TS = 3,
 	TAG_NEW_FILE = 4,
 	TAG_DELETED_FILE = 5,
+	TAG_VLOG_DISCARD = 6,
 };
 
 file_meta_t *file_meta_new(uint64_t number, uint64_t size, slice_t smallest, slice_t largest)
@@ -330,6 +331,7 @@ void edit_destroy(version_edit_t *e)
 		file_meta_unref(e->added[i].meta);
 	free(e->added);
 	free(e->deleted);
+	free(e->discards);
 	edit_init(e);
 }
 
@@ -362,12 +364,33 @@ int edit_delete_file(version_edit_t *e, int level, uint64_t number)
 	return WB_OK;
 }
 
+int edit_add_discard(version_edit_t *e, uint64_t segment, uint64_t bytes)
+{
+	for (int i = 0; i < e->ndiscards; i++) {
+		if (e->discards[i].segment == segment) {
+			e->discards[i].bytes += bytes;
+			return WB_OK;
+		}
+	}
+	if (e->ndiscards == e->discards_cap) {
+		int cap = e->discards_cap ? e->discards_cap * 2 : 4;
+		vlog_discard_t *n = realloc(e->discards, (size_t)cap * sizeof(*n));
+		if (n == NULL)
+			return WB_ENOMEM;
+		e->discards = n;
+		e->discards_cap = cap;
+	}
+	e->discards[e->ndiscards++] = (vlog_discard_t){ segment, bytes };
+	return WB_OK;
+}
+
 int edit_encode(const version_edit_t *e, uint8_t **out, size_t *len)
 {
 	size_t cap = 64;
 	for (int i = 0; i < e->nadded; i++)
 		cap += 12 * VARINT64_MAX + e->added[i].meta->smallest_len + e->added[i].meta->largest_len;
 	cap += (size_t)e->ndeleted * 3 * VARINT64_MAX;
+	cap += (size_t)e->ndiscards * 3 * VARINT64_MAX;
 	uint8_t *buf = malloc(cap), *p = buf;
 	if (buf == NULL)
 		return WB_ENOMEM;
@@ -382,6 +405,11 @@ int edit_encode(const version_edit_t *e, uint8_t **out, size_t *len)
 	if (e->has_last_ts) {
 		p += put_varint64(p, TAG_LAST_TS);
 		p += put_varint64(p, e->last_ts);
+	}
+	for (int i = 0; i < e->ndiscards; i++) {
+		p += put_varint64(p, TAG_VLOG_DISCARD);
+		p += put_varint64(p, e->discards[i].segment);
+		p += put_varint64(p, e->discards[i].bytes);
 	}
 	for (int i = 0; i < e->ndeleted; i++) {
 		p += put_varint64(p, TAG_DELETED_FILE);
@@ -468,6 +496,11 @@ int edit_decode(slice_t rec, version_edit_t *e)
 			break;
 		case TAG_NEW_FILE:
 			rc = decode_new_file(&p, end, e);
+			break;
+		case TAG_VLOG_DISCARD:
+			if ((p = get_varint64(p, end, &a)) == NULL || (p = get_varint64(p, end, &b)) == NULL)
+				goto corrupt;
+			rc = edit_add_discard(e, a, b);
 			break;
 		default:
 			goto corrupt;

@@ -86,6 +86,12 @@ typedef struct deleted_file {
 	uint64_t number;
 } deleted_file_t;
 
+/* Bytes of a value-log segment that compaction found no longer referenced. */
+typedef struct vlog_discard {
+	uint64_t segment;
+	uint64_t bytes;
+} vlog_discard_t;
+
 typedef struct version_edit {
 	bool has_log_number, has_next_file, has_last_ts;
 	uint64_t log_number; /* WALs older than this are flushed */
@@ -95,6 +101,8 @@ typedef struct version_edit {
 	int nadded, added_cap;
 	deleted_file_t *deleted;
 	int ndeleted, deleted_cap;
+	vlog_discard_t *discards; /* one entry per segment, bytes to add */
+	int ndiscards, discards_cap;
 } version_edit_t;
 
 void edit_init(version_edit_t *e);
@@ -102,6 +110,8 @@ void edit_destroy(version_edit_t *e);
 /* Takes a new reference on f. WB_OK or WB_ENOMEM. */
 int edit_add_file(version_edit_t *e, int level, file_meta_t *f);
 int edit_delete_file(version_edit_t *e, int level, uint64_t number);
+/* Adds bytes to the segment's discard count in e. WB_OK or WB_ENOMEM. */
+int edit_add_discard(version_edit_t *e, uint64_t segment, uint64_t bytes);
 
 /* Encodes e into a malloc'ed buffer (*out, caller frees). WB_OK or WB_ENOMEM. */
 int edit_encode(const version_edit_t *e, uint8_t **out, size_t *len);

@@ -1,0 +1,44 @@
+/*
+ * vptr.h -- value pointers: where a large value lives in the value log
+ * (docs/format.md, "Value pointers").
+ *
+ * The payload of an entry whose meta byte has META_VALUE_PTR is
+ *   varint segment | varint offset | varint length
+ * segment is the value-log file number, offset the byte offset of the
+ * value-log entry in it, length the bytes that entry occupies. Compaction
+ * adds up the lengths of the pointers it drops, per segment, so the
+ * value log's space reclaim knows which segments are mostly garbage.
+ * Pure functions; thread-safe.
+ */
+#ifndef WB_VPTR_H
+#define WB_VPTR_H
+
+#include "coding.h"
+
+#define VPTR_MAX_LEN (3 * VARINT64_MAX)
+
+typedef struct vptr {
+	uint64_t segment, offset, length;
+} vptr_t;
+
+/* Writes p into buf (VPTR_MAX_LEN bytes); returns the bytes used. */
+static inline size_t vptr_encode(uint8_t *buf, const vptr_t *p)
+{
+	size_t n = put_varint64(buf, p->segment);
+	n += put_varint64(buf + n, p->offset);
+	n += put_varint64(buf + n, p->length);
+	return n;
+}
+
+/* false when payload is not exactly one well-formed pointer. */
+static inline bool vptr_decode(slice_t payload, vptr_t *p)
+{
+	const uint8_t *q = payload.data, *end = payload.data + payload.len;
+	if ((q = get_varint64(q, end, &p->segment)) == NULL ||
+	    (q = get_varint64(q, end, &p->offset)) == NULL ||
+	    (q = get_varint64(q, end, &p->length)) == NULL)
+		return false;
+	return q == end;
+}
+
+#endif /* WB_VPTR_H */
