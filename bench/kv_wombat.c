@@ -172,27 +172,21 @@ static int w_sync(void *db)
 	return rc == WB_OK ? KV_OK : fail(db, "wb_sync", rc);
 }
 
-/* The highest compaction score in wb_stats_text's level table (lines
- * "L<n> files bytes score"; a level with score >= 1 is due for compaction),
- * or -1 when the text has no such table. */
+/* The highest compaction score in wb_stats_json's "levels" (a level with
+ * score >= 1 is due for compaction; the JSON keeps full precision, where
+ * the text table rounds 0.996 up to "1.00"), or -1 when there is none. */
 static double max_score(wb_db *db)
 {
-	char *text;
-	if (wb_stats_text(db, &text) != WB_OK)
+	char *json;
+	if (wb_stats_json(db, &json) != WB_OK)
 		return -1;
 	double max = -1;
-	for (const char *line = text; line != NULL;) {
-		int level, files;
-		unsigned long long bytes;
-		double score;
-		if (sscanf(line, "L%d %d %llu %lf", &level, &files, &bytes, &score) == 4 &&
-		    score > max)
+	for (const char *p = json; (p = strstr(p, "\"score\":")) != NULL; p++) {
+		double score = strtod(p + 8, NULL);
+		if (score > max)
 			max = score;
-		line = strchr(line, '\n');
-		if (line != NULL)
-			line++;
 	}
-	wb_free(text);
+	wb_free(json);
 	return max;
 }
 

@@ -178,8 +178,8 @@ int wb_stats_json(wb_db *db, char **out)
 
 	sb_printf(&b, "{\"levels\":[");
 	for (int l = 0; l < NUM_LEVELS; l++)
-		sb_printf(&b, "%s{\"level\":%d,\"files\":%d,\"bytes\":%llu}", l ? "," : "", l, s.nfiles[l],
-			  (unsigned long long)s.bytes[l]);
+		sb_printf(&b, "%s{\"level\":%d,\"files\":%d,\"bytes\":%llu,\"score\":%.6f}", l ? "," : "",
+			  l, s.nfiles[l], (unsigned long long)s.bytes[l], s.score[l]);
 	sb_printf(&b, "],\"frozen_memtables\":%d,\"memtable_bytes\":%zu,\"last_ts\":%llu", s.nimm,
 		  s.mem_bytes, (unsigned long long)s.last_ts);
 	sb_printf(&b, ",\"cache_hits\":%llu,\"cache_misses\":%llu,\"cache_usage\":%llu",
