@@ -182,8 +182,11 @@ static compaction_t *pick_level(wb_db *db, int level)
 		return NULL;
 	if (level == 0) {
 		/* An L0 table that overlaps no other L0 table and nothing in L1
-		 * (a sequential load makes these) just moves down. */
-		for (int i = v->nfiles[0] - 1; i >= 0; i--) {
+		 * (a sequential load makes these) just moves down -- but not
+		 * while an L0 merge runs: its output may span the gap this table
+		 * sits in. */
+		for (int i = any_busy(db, v->files[0], v->nfiles[0]) ? -1 : v->nfiles[0] - 1; i >= 0;
+		     i--) {
 			file_meta_t *f = v->files[0][i];
 			slice_t lo = ikey_tree_key(file_smallest(f)), hi = ikey_tree_key(file_largest(f));
 			bool alone = !is_busy(db, f->number);
@@ -275,7 +278,12 @@ compaction_t *compaction_pick_range(wb_db *db, int level, const slice_t *begin, 
 	compaction_t *c = new_compaction(db, level);
 	if (c == NULL)
 		return NULL;
-	if (collect(db->current, level, begin, end, &c->in[0], &c->nin[0]) != WB_OK || c->nin[0] == 0) {
+	/* L0 tables overlap each other: taking only those in the range could
+	 * move a newer version below an older one left in L0. */
+	bool all = level == 0;
+	if (collect(db->current, level, all ? NULL : begin, all ? NULL : end, &c->in[0], &c->nin[0]) !=
+		    WB_OK ||
+	    c->nin[0] == 0) {
 		compaction_free(c);
 		return NULL;
 	}
@@ -436,7 +444,7 @@ static int merge_inputs(wb_db *db, compaction_t *c, outputs_t *o, version_edit_t
 	uint8_t *last = NULL; /* tree key of the previous entry */
 	size_t last_len = 0, last_cap = 0;
 	bool have_last = false, kept_visible = false;
-	uint64_t last_ts = 0, paced = 0;
+	uint64_t last_ts = 0, paced = 0, merged = 0;
 	int rc = WB_OK;
 	for (iter_seek_first(m); rc == WB_OK && iter_valid(m); iter_next(m)) {
 		slice_t ikey = iter_key(m), value = iter_value(m);
@@ -484,11 +492,13 @@ static int merge_inputs(wb_db *db, compaction_t *c, outputs_t *o, version_edit_t
 				paced = size;
 			}
 		}
-		pthread_mutex_lock(&db->mu);
-		bool closing = db->closing;
-		pthread_mutex_unlock(&db->mu);
-		if (closing)
-			rc = WB_ECLOSED;
+		if ((++merged & 4095) == 0) {
+			pthread_mutex_lock(&db->mu);
+			bool closing = db->closing;
+			pthread_mutex_unlock(&db->mu);
+			if (closing)
+				rc = WB_ECLOSED;
+		}
 	}
 	if (rc == WB_OK)
 		rc = iter_status(m);
@@ -512,6 +522,8 @@ static int install(wb_db *db, version_edit_t *e, bool *logged)
 	version_t *nv = NULL;
 	if (rc == WB_OK)
 		rc = version_apply(db->current, e, &nv);
+	if (rc != WB_OK && *logged)
+		db->manifest_broken = true; /* the file has an edit memory lacks */
 	if (rc == WB_OK) {
 		pthread_mutex_lock(&db->mu);
 		version_t *old = db->current;
@@ -561,8 +573,11 @@ int compaction_run(wb_db *db, compaction_t *c)
 	}
 	edit_destroy(&e);
 	if (rc != WB_OK) {
-		if (logged) /* the MANIFEST may name them: the next open decides */
+		if (logged) { /* the MANIFEST may name them: the next open decides */
+			for (int i = 0; i < o.n; i++)
+				file_meta_unref(o.files[i]);
 			o.n = 0;
+		}
 		discard_outputs(db, &o);
 		return rc;
 	}
@@ -590,7 +605,7 @@ void *db_compaction_thread(void *arg)
 	pthread_mutex_lock(&db->mu);
 	for (;;) {
 		compaction_t *c = NULL;
-		while (!db->closing && (db->manual_compaction || (c = compaction_pick(db)) == NULL))
+		while (!db->closing && (db->manual_compactions > 0 || (c = compaction_pick(db)) == NULL))
 			pthread_cond_wait(&db->compact_cv, &db->mu);
 		if (db->closing) {
 			if (c != NULL) {
@@ -611,7 +626,8 @@ void *db_compaction_thread(void *arg)
 		pthread_mutex_unlock(&db->mu);
 		db_delete_obsolete_tables(db); /* c no longer pins its base version */
 		pthread_mutex_lock(&db->mu);
-		if (rc != WB_OK && rc != WB_ECLOSED) {
+		db->compaction_error = rc == WB_ECLOSED ? WB_OK : rc;
+		if (rc != WB_OK && rc != WB_ECLOSED && !db->closing) {
 			STAT_ADD(db, bg_errors, 1);
 			struct timespec t;
 			clock_gettime(CLOCK_REALTIME, &t);
@@ -650,7 +666,7 @@ int wb_compact_range(wb_db *db, const void *begin, size_t blen, const void *end,
 		hi = slice_make(hi_buf, elen + 1);
 	}
 	pthread_mutex_lock(&db->mu);
-	db->manual_compaction = true;
+	db->manual_compactions++;
 	while (db->running_compactions > 0 && !db->closing)
 		pthread_cond_wait(&db->compact_cv, &db->mu);
 	int deepest = 0;
@@ -676,7 +692,7 @@ int wb_compact_range(wb_db *db, const void *begin, size_t blen, const void *end,
 		db_delete_obsolete_tables(db);
 		pthread_mutex_lock(&db->mu);
 	}
-	db->manual_compaction = false;
+	db->manual_compactions--;
 	pthread_cond_broadcast(&db->compact_cv);
 	pthread_cond_broadcast(&db->room_cv);
 	pthread_mutex_unlock(&db->mu);

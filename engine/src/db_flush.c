@@ -208,7 +208,7 @@ void *db_flush_thread(void *arg)
 		pthread_cond_broadcast(&db->compact_cv); /* L0 grew */
 		pthread_cond_broadcast(&db->room_cv);
 		pthread_cond_broadcast(&db->flushed_cv);
-		if (rc != WB_OK) {
+		if (rc != WB_OK && !db->closing) {
 			STAT_ADD(db, bg_errors, 1);
 			struct timespec t;
 			clock_gettime(CLOCK_REALTIME, &t);

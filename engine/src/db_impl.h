@@ -97,7 +97,8 @@ struct wb_db {
 	pthread_t compact_threads[MAX_COMPACT_THREADS];
 	int ncompact_threads;
 	int running_compactions;     /* (mu) */
-	bool manual_compaction;      /* (mu) wb_compact_range is running: no automatic picks */
+	int manual_compactions;      /* (mu) wb_compact_range calls running: no automatic picks */
+	int compaction_error;        /* (mu) result of the last compaction (stalled writers see it) */
 	uint64_t busy[MAX_BUSY];     /* (mu) numbers of tables that are compaction inputs */
 	int nbusy;                   /* (mu) */
 	uint8_t *compact_pointer[NUM_LEVELS]; /* (mu) largest key last compacted per level */

@@ -437,7 +437,11 @@ static void db_free(wb_db *db)
 		memtable_unref(db->imm[i]);
 	version_unref(db->current);
 	if (db->obsolete != NULL) {
-		db_delete_obsolete_tables(db);
+		int left;
+		do { /* 64 at a time */
+			left = db->nobsolete;
+			db_delete_obsolete_tables(db);
+		} while (db->nobsolete > 0 && db->nobsolete < left);
 		for (int i = 0; i < db->nobsolete; i++)
 			file_meta_unref(db->obsolete[i]);
 		free(db->obsolete);
@@ -499,6 +503,9 @@ static void stop_threads(wb_db *db)
 	pthread_cond_broadcast(&db->flushed_cv);
 	pthread_cond_broadcast(&db->sync_cv);
 	pthread_cond_broadcast(&db->compact_cv);
+	/* A wb_compact_range on another thread notices `closing` and returns. */
+	while (db->manual_compactions > 0)
+		pthread_cond_wait(&db->compact_cv, &db->mu);
 	pthread_mutex_unlock(&db->mu);
 	for (int i = 0; i < db->ncompact_threads; i++)
 		pthread_join(db->compact_threads[i], NULL);

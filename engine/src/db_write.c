@@ -96,6 +96,13 @@ static int make_room(wb_db *db, bool force)
 			break;
 		/* Past the stop triggers no new table may reach L0: the switch
 		 * waits for compaction, and so do the writers behind it. */
+		if (stop && db->compaction_error != WB_OK && db->running_compactions == 0 &&
+		    db->nimm < db->opts.max_immutable) {
+			/* Compaction is failing and cannot make room: say why
+			 * rather than wait forever. */
+			rc = db->compaction_error;
+			break;
+		}
 		if (db->nimm >= db->opts.max_immutable || db->nimm >= MAX_IMMUTABLE || stop) {
 			if (stall_start == 0) {
 				stall_start = stats_now_micros();

@@ -563,6 +563,17 @@ int version_apply(const version_t *base, const version_edit_t *e, version_t **ou
 		qsort(v->files[l], (size_t)v->nfiles[l], sizeof(file_meta_t *), l == 0 ? cmp_l0 : cmp_sorted);
 		for (int i = 0; i < v->nfiles[l]; i++)
 			v->bytes[l] += v->files[l][i]->size;
+		/* L1..L6 must stay disjoint (reads binary-search them); an edit
+		 * that breaks that is a bug caught here, not a silent loss. */
+		for (int i = 0; l > 0 && i + 1 < v->nfiles[l]; i++) {
+			if (slice_compare(ikey_tree_key(file_largest(v->files[l][i])),
+					  ikey_tree_key(file_smallest(v->files[l][i + 1]))) >= 0) {
+				version_unref(v);
+				return err_set(WB_ECORRUPT, "version edit makes tables %06llu and %06llu overlap in L%d",
+					       (unsigned long long)v->files[l][i]->number,
+					       (unsigned long long)v->files[l][i + 1]->number, l);
+			}
+		}
 	}
 	int total_before = 0, total_after = 0;
 	for (int l = 0; l < NUM_LEVELS; l++) {

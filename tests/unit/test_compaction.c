@@ -463,6 +463,38 @@ static void test_vlog_discard_counts(void **state)
 	tu_rmtree(dir);
 }
 
+/* Compacting a narrow range must not move a newer L0 table below an older
+ * one that overlaps it (L0 tables overlap each other), and deletions must
+ * survive it. */
+static void test_range_compaction_keeps_newest(void **state)
+{
+	(void)state;
+	char dir[96];
+	tu_mkdtemp(dir, "range");
+	wb_options o = tu_options(1u << 20);
+	wb_db *db = tu_open(dir, &o);
+	tu_put(db, "p", "old");
+	tu_put(db, "q", "old");
+	assert_int_equal(wb_flush(db), WB_OK); /* older table: [p, q] */
+	tu_put(db, "a", "1");
+	tu_put(db, "p", "new");
+	assert_int_equal(wb_delete(db, "q", 1), WB_OK);
+	tu_put(db, "z", "1");
+	assert_int_equal(wb_flush(db), WB_OK); /* newer table: [a, z] */
+	assert_int_equal(wb_compact_range(db, "m", 1, "n", 1), WB_OK);
+	for (int round = 0; round < 2; round++) {
+		tu_expect_str(db, "p", "new");
+		tu_expect_missing(db, "q", 1);
+		assert_int_equal(wb_compact_range(db, NULL, 0, NULL, 0), WB_OK);
+		tu_expect_str(db, "p", "new");
+		tu_expect_missing(db, "q", 1);
+		assert_int_equal(wb_close(db), WB_OK);
+		db = tu_open(dir, &o);
+	}
+	assert_int_equal(wb_close(db), WB_OK);
+	tu_rmtree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -473,6 +505,7 @@ int main(void)
 		cmocka_unit_test(test_write_stalls),
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_vlog_discard_counts),
+		cmocka_unit_test(test_range_compaction_keeps_newest),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
