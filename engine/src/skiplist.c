@@ -116,12 +116,16 @@ static struct node *find_ge(const skiplist_t *list, const uint8_t *target, struc
 	struct node *x = list->head;
 	int level = current_height(list) - 1;
 	uint64_t tp = target_prefix(list, target);
+	/* The node that ended the walk on the level above is often the next
+	 * one on this level too: it is already known to be >= target. */
+	const struct node *known_ge = NULL;
 	for (;;) {
 		struct node *next = next_acquire(x, level);
-		if (next != NULL && node_cmp(list, next, target, tp) < 0) {
+		if (next != NULL && next != known_ge && node_cmp(list, next, target, tp) < 0) {
 			x = next;
 			continue;
 		}
+		known_ge = next;
 		if (prev != NULL)
 			prev[level] = x;
 		if (level == 0)
