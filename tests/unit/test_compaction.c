@@ -9,6 +9,7 @@
  * filler), so a reader racing the writer can still check what it reads.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -87,7 +88,7 @@ static int deep_files(wb_db *db)
 
 typedef struct reader_arg {
 	wb_db *db;
-	volatile int stop;
+	atomic_int stop;
 	uint64_t reads;
 } reader_arg_t;
 
@@ -95,7 +96,7 @@ static void *reader_main(void *p)
 {
 	reader_arg_t *a = p;
 	uint64_t seed = (uint64_t)(uintptr_t)p | 1;
-	while (!a->stop) {
+	while (!atomic_load(&a->stop)) {
 		uint32_t n = (uint32_t)(tu_rand(&seed) % NKEYS);
 		char key[32];
 		size_t kl = tu_key(key, "k", n);
@@ -172,7 +173,7 @@ static void test_churn(void **state)
 		}
 	}
 	for (int i = 0; i < 2; i++) {
-		ra[i].stop = 1;
+		atomic_store(&ra[i].stop, 1);
 		pthread_join(th[i], NULL);
 	}
 	assert_true(ra[0].reads > 0 && ra[1].reads > 0);
