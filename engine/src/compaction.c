@@ -713,6 +713,7 @@ void db_add_obsolete(wb_db *db, file_meta_t *f)
 	}
 	file_meta_ref(f);
 	db->obsolete[db->nobsolete++] = f;
+	atomic_store(&db->obsolete_pending, db->nobsolete);
 }
 
 void db_delete_obsolete_tables(wb_db *db)
@@ -725,6 +726,7 @@ void db_delete_obsolete_tables(wb_db *db)
 		if (atomic_load(&f->refs) == 1) {
 			doomed[n++] = f;
 			db->obsolete[i] = db->obsolete[--db->nobsolete];
+			atomic_store(&db->obsolete_pending, db->nobsolete);
 		} else {
 			i++;
 		}

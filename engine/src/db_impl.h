@@ -108,6 +108,7 @@ struct wb_db {
 	 * (only the discards of this edit are used); kept in the MANIFEST. */
 	version_edit_t discard_totals;
 	int nobsolete, obsolete_cap; /* (mu) */
+	_Atomic int obsolete_pending; /* nobsolete, readable without mu (a hint) */
 
 	stats_t stats;
 };

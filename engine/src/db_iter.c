@@ -394,7 +394,8 @@ void wb_iter_free(wb_iter *it)
 	if (it->snap.version != NULL) {
 		db_snapshot_release(&it->snap);
 		/* It may have been the last reader of tables compacted away. */
-		db_delete_obsolete_tables(it->db);
+		if (atomic_load_explicit(&it->db->obsolete_pending, memory_order_relaxed) > 0)
+			db_delete_obsolete_tables(it->db);
 	}
 	free(it->lower.p);
 	free(it->upper.p);

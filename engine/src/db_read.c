@@ -92,6 +92,10 @@ static int lookup(wb_db *db, const void *key, size_t klen, read_ctx_t *c)
 	if (rc == WB_ENOTFOUND)
 		rc = version_get(s.version, tree_key, s.read_ts, on_found, c);
 	db_snapshot_release(&s);
+	/* This read may have held the last reference to tables a compaction
+	 * replaced; one atomic load when there are none. */
+	if (atomic_load_explicit(&db->obsolete_pending, memory_order_relaxed) > 0)
+		db_delete_obsolete_tables(db);
 	if (tk != stack)
 		free(tk);
 	if (rc == WB_OK && c->deleted)
