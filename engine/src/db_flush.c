@@ -92,31 +92,21 @@ int db_build_table(wb_db *db, memtable_t *mem, uint64_t number, file_meta_t **ou
 	return WB_OK;
 }
 
-typedef struct wal_sweep {
-	wb_db *db;
-	uint64_t below;
-} wal_sweep_t;
-
-static int remove_if_old_wal(void *arg, const char *name)
-{
-	wal_sweep_t *w = arg;
-	enum file_type type;
-	uint64_t number;
-	if (db_parse_filename(name, &type, &number) && type == FILE_WAL && number < w->below) {
-		char path[PATH_MAX];
-		db_filename(path, sizeof(path), w->db->dir, FILE_WAL, number);
-		w->db->env->remove(w->db->env->ctx, path);
-	}
-	return WB_OK;
-}
-
 /* Removes every WAL below the log number just made durable: the flushed
  * memtable's, and any that held no records (a crash can leave those, and
  * replay makes no memtable for them, so no flush would name them). */
 static void remove_old_wals(wb_db *db, uint64_t log_number)
 {
-	wal_sweep_t w = { db, log_number };
-	db->env->list(db->env->ctx, db->dir, remove_if_old_wal, &w);
+	uint64_t *wals = NULL;
+	int n = 0;
+	if (db_list_wals(db, &wals, &n, NULL) != WB_OK)
+		return; /* the next open removes them */
+	for (int i = 0; i < n && wals[i] < log_number; i++) {
+		char path[PATH_MAX];
+		db_filename(path, sizeof(path), db->dir, FILE_WAL, wals[i]);
+		db->env->remove(db->env->ctx, path);
+	}
+	free(wals);
 }
 
 /* Records the table in the MANIFEST and installs the new version, dropping

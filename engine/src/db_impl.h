@@ -119,6 +119,11 @@ void db_filename(char *buf, size_t len, const char *dir, enum file_type type, ui
 /* Parses a directory entry name; false when it is not one of ours. */
 bool db_parse_filename(const char *name, enum file_type *type, uint64_t *number);
 
+/* The numbers of the WAL files in the directory, ascending, in a malloc'ed
+ * array (caller frees; NULL when none); *max_number, if not NULL, gets the
+ * largest number of any file of ours. Errors from the env, WB_ENOMEM. */
+int db_list_wals(wb_db *db, uint64_t **wals, int *n, uint64_t *max_number);
+
 /* db_write.c */
 int db_write_batch(wb_db *db, wb_batch *b, bool sync);
 int db_force_switch(wb_db *db); /* freezes the active memtable if not empty */

@@ -160,8 +160,7 @@ void db_snapshot_release(db_snapshot_t *s)
 typedef struct dir_listing {
 	uint64_t *wals;
 	int nwals, cap;
-	int rc;
-	uint64_t max_number; /* of any file of ours, so numbers are never reused */
+	uint64_t max_number; /* of any file of ours */
 } dir_listing_t;
 
 static int collect_wal(void *arg, const char *name)
@@ -191,6 +190,23 @@ static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 	return x < y ? -1 : x > y;
+}
+
+int db_list_wals(wb_db *db, uint64_t **wals, int *n, uint64_t *max_number)
+{
+	dir_listing_t d = { 0 };
+	int rc = db->env->list(db->env->ctx, db->dir, collect_wal, &d);
+	if (rc != WB_OK) {
+		free(d.wals);
+		return rc;
+	}
+	if (d.nwals > 0) /* qsort(NULL, 0) is undefined */
+		qsort(d.wals, (size_t)d.nwals, sizeof(uint64_t), cmp_u64);
+	*wals = d.wals;
+	*n = d.nwals;
+	if (max_number != NULL)
+		*max_number = d.max_number;
+	return WB_OK;
 }
 
 typedef struct replay {
@@ -347,20 +363,18 @@ static int recover(wb_db *db, bool *fresh)
 	if (rc != WB_OK)
 		return rc;
 
-	dir_listing_t d = { 0 };
-	rc = db->env->list(db->env->ctx, db->dir, collect_wal, &d);
-	if (rc == WB_OK && d.nwals > 0) /* qsort(NULL, 0) is undefined */
-		qsort(d.wals, (size_t)d.nwals, sizeof(uint64_t), cmp_u64);
-	uint64_t max_ts = 0;
-	for (int i = 0; rc == WB_OK && i < d.nwals; i++) {
-		if (d.wals[i] < db->log_number)
+	uint64_t *wals = NULL, max_number = 0, max_ts = 0;
+	int nwals = 0;
+	rc = db_list_wals(db, &wals, &nwals, &max_number);
+	for (int i = 0; rc == WB_OK && i < nwals; i++) {
+		if (wals[i] < db->log_number)
 			continue;
-		rc = replay_wal(db, d.wals[i], &max_ts);
+		rc = replay_wal(db, wals[i], &max_ts);
 	}
 	/* A crash can leave files numbered past the MANIFEST's next file. */
-	if (d.max_number >= db->next_file)
-		db->next_file = d.max_number + 1;
-	free(d.wals);
+	if (max_number >= db->next_file)
+		db->next_file = max_number + 1;
+	free(wals);
 	hlc_observe(&db->clock, max_ts);
 	atomic_store(&db->visible_ts, hlc_last(&db->clock));
 	return rc;

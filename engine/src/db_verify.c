@@ -29,22 +29,6 @@ static int verify_log(wb_db *db, const char *path, enum log_kind kind)
 	return rc == WB_ENOTFOUND ? WB_OK : rc;
 }
 
-typedef struct wal_list {
-	uint64_t numbers[256];
-	int n;
-} wal_list_t;
-
-static int list_wal(void *arg, const char *name)
-{
-	wal_list_t *w = arg;
-	enum file_type type;
-	uint64_t number;
-	if (db_parse_filename(name, &type, &number) && type == FILE_WAL &&
-	    w->n < (int)(sizeof(w->numbers) / sizeof(w->numbers[0])))
-		w->numbers[w->n++] = number;
-	return WB_OK;
-}
-
 int wb_verify(wb_db *db, void (*progress)(void *arg, const char *file), void *arg)
 {
 	err_clear();
@@ -74,18 +58,20 @@ int wb_verify(wb_db *db, void (*progress)(void *arg, const char *file), void *ar
 	if (rc != WB_OK)
 		return rc;
 
-	wal_list_t wals = { .n = 0 };
-	rc = db->env->list(db->env->ctx, db->dir, list_wal, &wals);
+	uint64_t *wals = NULL;
+	int n = 0;
+	rc = db_list_wals(db, &wals, &n, NULL);
 	pthread_mutex_lock(&db->mu);
 	uint64_t log_number = db->log_number;
 	pthread_mutex_unlock(&db->mu);
-	for (int i = 0; rc == WB_OK && i < wals.n; i++) {
-		if (wals.numbers[i] < log_number)
+	for (int i = 0; rc == WB_OK && i < n; i++) {
+		if (wals[i] < log_number)
 			continue;
-		db_filename(path, sizeof(path), db->dir, FILE_WAL, wals.numbers[i]);
+		db_filename(path, sizeof(path), db->dir, FILE_WAL, wals[i]);
 		if (progress)
 			progress(arg, path);
 		rc = verify_log(db, path, LOG_KIND_WAL);
 	}
+	free(wals);
 	return rc;
 }
