@@ -125,23 +125,36 @@ static int cmd_put(struct cli *cli, const struct command *cmd, int argc, char **
 	return st;
 }
 
+/* The common start of the commands that take just KEY: parse it, open the
+ * database. *name is the KEY argument as typed (for messages). */
+static int key_command(struct cli *cli, const struct command *cmd, int argc, char **argv,
+		       enum open_mode mode,
+		       char **name, char **key, size_t *klen)
+{
+	char *pos[1];
+	int n, st = cli_args(cmd, argc, argv, no_flags, pos, 1, 1, &n);
+	if (st == EXIT_OK) {
+		*name = pos[0];
+		st = cli_key(cmd, "KEY", pos[0], false, key, klen);
+	}
+	if (st == EXIT_OK)
+		st = cli_open(cli, mode);
+	return st;
+}
+
 static int cmd_get(struct cli *cli, const struct command *cmd, int argc, char **argv)
 {
-	char *pos[1], *key = NULL;
+	char *name = NULL, *key = NULL;
 	size_t klen;
-	int n, st = cli_args(cmd, argc, argv, no_flags, pos, 1, 1, &n);
-	if (st == EXIT_OK)
-		st = cli_key(cmd, "KEY", pos[0], false, &key, &klen);
-	if (st == EXIT_OK)
-		st = cli_open(cli, OPEN_READ);
+	int st = key_command(cli, cmd, argc, argv, OPEN_READ, &name, &key, &klen);
 	if (st == EXIT_OK) {
 		void *value;
 		size_t vlen;
 		int rc = wb_get(cli->db, key, klen, &value, &vlen);
 		if (rc == WB_ENOTFOUND) {
-			st = cli_fail("%s: not found", pos[0]);
+			st = cli_fail("%s: not found", name);
 		} else if (rc != WB_OK) {
-			st = cli_fail("get %s: %s", pos[0], cli_reason(cli, rc));
+			st = cli_fail("get %s: %s", name, cli_reason(cli, rc));
 		} else {
 			cli_write(cli, value, vlen);
 			wb_free(value);
@@ -153,17 +166,13 @@ static int cmd_get(struct cli *cli, const struct command *cmd, int argc, char **
 
 static int cmd_del(struct cli *cli, const struct command *cmd, int argc, char **argv)
 {
-	char *pos[1], *key = NULL;
+	char *name = NULL, *key = NULL;
 	size_t klen;
-	int n, st = cli_args(cmd, argc, argv, no_flags, pos, 1, 1, &n);
-	if (st == EXIT_OK)
-		st = cli_key(cmd, "KEY", pos[0], false, &key, &klen);
-	if (st == EXIT_OK)
-		st = cli_open(cli, OPEN_WRITE);
+	int st = key_command(cli, cmd, argc, argv, OPEN_WRITE, &name, &key, &klen);
 	if (st == EXIT_OK) {
 		int rc = wb_delete(cli->db, key, klen);
 		if (rc != WB_OK)
-			st = cli_fail("del %s: %s", pos[0], cli_reason(cli, rc));
+			st = cli_fail("del %s: %s", name, cli_reason(cli, rc));
 	}
 	free(key);
 	return st;
