@@ -128,8 +128,7 @@ static int cmd_put(struct cli *cli, const struct command *cmd, int argc, char **
 /* The common start of the commands that take just KEY: parse it, open the
  * database. *name is the KEY argument as typed (for messages). */
 static int key_command(struct cli *cli, const struct command *cmd, int argc, char **argv,
-		       enum open_mode mode,
-		       char **name, char **key, size_t *klen)
+		       enum open_mode mode, char **name, char **key, size_t *klen)
 {
 	char *pos[1];
 	int n, st = cli_args(cmd, argc, argv, no_flags, pos, 1, 1, &n);
