@@ -227,10 +227,27 @@ uint32_t wb_batch_count(const wb_batch *b);
 int wb_write(wb_db *db, wb_batch *b);
 
 /* ------------------------------------------------------------------ */
+/* Keyspaces: WB_KS_META is a second, separate set of keys in the same
+ * database (same log, same clock, so one batch or transaction spans both).
+ * Its keys never appear in wb_get, user iterators or `wombat scan`; the
+ * filesystem keeps attributes, directory markers and symlinks there. Every
+ * call above works on WB_KS_USER; these variants take the keyspace. */
+#define WB_KS_USER 0u
+#define WB_KS_META 1u
+
+/* Errors as the calls without _ks, and WB_EINVAL for an unknown keyspace. */
+int wb_batch_put_ks(wb_batch *b, unsigned ks, const void *key, size_t klen, const void *val,
+		    size_t vlen);
+int wb_batch_delete_ks(wb_batch *b, unsigned ks, const void *key, size_t klen);
+int wb_get_ks(wb_db *db, unsigned ks, const void *key, size_t klen, void **val, size_t *vlen);
+int wb_stat_key_ks(wb_db *db, unsigned ks, const void *key, size_t klen, wb_key_info *info);
+
+/* ------------------------------------------------------------------ */
 /* Iterators: a consistent snapshot of the database taken when the iterator
  * is created; writes made afterwards are not seen. */
 
 typedef struct wb_iter_options {
+	unsigned keyspace;  /* WB_KS_USER (0, the default) or WB_KS_META */
 	const void *prefix; /* only keys starting with prefix (NULL: all) */
 	size_t prefix_len;
 	const void *lower; /* first key >= lower (inclusive; NULL: none) */

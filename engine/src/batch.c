@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 
+#include "error.h"
 #include "ikey.h"
 
 static int reserve(wb_batch *b, size_t more)
@@ -165,6 +166,21 @@ int wb_batch_put(wb_batch *b, const void *key, size_t klen, const void *val, siz
 int wb_batch_delete(wb_batch *b, const void *key, size_t klen)
 {
 	return batch_add(b, META_TOMBSTONE, KS_USER, slice_make(key, klen), slice_make(NULL, 0));
+}
+
+int wb_batch_put_ks(wb_batch *b, unsigned ks, const void *key, size_t klen, const void *val,
+		    size_t vlen)
+{
+	if (ks > KS_LAST)
+		return err_set(WB_EINVAL, "unknown keyspace %u", ks);
+	return batch_add(b, 0, (uint8_t)ks, slice_make(key, klen), slice_make(val, vlen));
+}
+
+int wb_batch_delete_ks(wb_batch *b, unsigned ks, const void *key, size_t klen)
+{
+	if (ks > KS_LAST)
+		return err_set(WB_EINVAL, "unknown keyspace %u", ks);
+	return batch_add(b, META_TOMBSTONE, (uint8_t)ks, slice_make(key, klen), slice_make(NULL, 0));
 }
 
 uint32_t wb_batch_count(const wb_batch *b)

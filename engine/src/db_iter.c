@@ -57,6 +57,7 @@ struct wb_iter {
 	buf_t value;        /* payload of the current entry */
 	buf_t target;       /* scratch internal key for seeks */
 	uint64_t ts;
+	uint8_t ks; /* keyspace of every key this iterator shows */
 	bool valid;
 	int dir;
 	int status;
@@ -221,11 +222,10 @@ void wb_iter_seek_last(wb_iter *it)
 	seek_prev_tree_key(it, bslice(&it->upper), false);
 }
 
-/* key as a tree key in the user keyspace, in it->target's scratch. */
+/* key as a tree key in the iterator's keyspace. */
 static bool user_tree_key(wb_iter *it, const void *key, size_t klen, buf_t *out)
 {
-	uint8_t ks = KS_USER;
-	if (buf_set(out, &ks, 1, key, klen) != WB_OK) {
+	if (buf_set(out, &it->ks, 1, key, klen) != WB_OK) {
 		it->status = WB_ENOMEM;
 		stop(it);
 		return false;
@@ -320,7 +320,7 @@ static bool prefix_successor(buf_t *b)
 
 static int set_bounds(wb_iter *it, const wb_iter_options *o)
 {
-	uint8_t ks = KS_USER, next_ks = KS_USER + 1;
+	uint8_t ks = it->ks, next_ks = (uint8_t)(it->ks + 1);
 	int rc = buf_set(&it->lower, &ks, 1, NULL, 0);
 	if (rc == WB_OK)
 		rc = buf_set(&it->upper, &next_ks, 1, NULL, 0);
@@ -355,6 +355,11 @@ int wb_iter_new(wb_db *db, const wb_iter_options *opts, wb_iter **out)
 	if (it == NULL)
 		return WB_ENOMEM;
 	it->db = db;
+	it->ks = opts ? (uint8_t)opts->keyspace : KS_USER;
+	if (opts && opts->keyspace > KS_LAST) {
+		free(it);
+		return err_set(WB_EINVAL, "unknown keyspace %u", opts->keyspace);
+	}
 	if (set_bounds(it, opts) != WB_OK) {
 		wb_iter_free(it);
 		return WB_ENOMEM;

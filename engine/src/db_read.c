@@ -73,14 +73,14 @@ static int on_found(void *arg, slice_t ikey, slice_t value)
 	return WB_OK;
 }
 
-static int lookup(wb_db *db, const void *key, size_t klen, read_ctx_t *c)
+static int lookup(wb_db *db, uint8_t ks, const void *key, size_t klen, read_ctx_t *c)
 {
 	if (klen == 0 || klen > WB_MAX_KEY_LEN)
 		return err_set(WB_EINVAL, "key length %zu is outside 1..%u", klen, WB_MAX_KEY_LEN);
 	uint8_t stack[256], *tk = stack;
 	if (klen + 1 > sizeof(stack) && (tk = malloc(klen + 1)) == NULL)
 		return WB_ENOMEM;
-	tk[0] = KS_USER;
+	tk[0] = ks;
 	memcpy(tk + 1, key, klen);
 	slice_t tree_key = slice_make(tk, klen + 1);
 
@@ -105,11 +105,18 @@ static int lookup(wb_db *db, const void *key, size_t klen, read_ctx_t *c)
 
 int wb_get(wb_db *db, const void *key, size_t klen, void **val, size_t *vlen)
 {
+	return wb_get_ks(db, WB_KS_USER, key, klen, val, vlen);
+}
+
+int wb_get_ks(wb_db *db, unsigned ks, const void *key, size_t klen, void **val, size_t *vlen)
+{
 	err_clear();
+	if (ks > KS_LAST)
+		return err_set(WB_EINVAL, "unknown keyspace %u", ks);
 	read_ctx_t c = { .mode = READ_ALL, .val = val, .vlen = vlen };
 	*val = NULL;
 	*vlen = 0;
-	int rc = lookup(db, key, klen, &c);
+	int rc = lookup(db, (uint8_t)ks, key, klen, &c);
 	STAT_ADD(db, gets, 1);
 	if (rc == WB_OK) {
 		STAT_ADD(db, get_hits, 1);
@@ -124,7 +131,7 @@ int wb_get_range(wb_db *db, const void *key, size_t klen, uint64_t offset, void 
 	err_clear();
 	read_ctx_t c = { .mode = READ_RANGE, .offset = offset, .buf = buf, .len = len, .nread = nread };
 	*nread = 0;
-	int rc = lookup(db, key, klen, &c);
+	int rc = lookup(db, KS_USER, key, klen, &c);
 	STAT_ADD(db, range_reads, 1);
 	if (rc == WB_OK)
 		STAT_ADD(db, bytes_read, *nread);
@@ -133,10 +140,17 @@ int wb_get_range(wb_db *db, const void *key, size_t klen, uint64_t offset, void 
 
 int wb_stat_key(wb_db *db, const void *key, size_t klen, wb_key_info *info)
 {
+	return wb_stat_key_ks(db, WB_KS_USER, key, klen, info);
+}
+
+int wb_stat_key_ks(wb_db *db, unsigned ks, const void *key, size_t klen, wb_key_info *info)
+{
 	err_clear();
+	if (ks > KS_LAST)
+		return err_set(WB_EINVAL, "unknown keyspace %u", ks);
 	read_ctx_t c = { .mode = READ_INFO, .info = info };
 	STAT_ADD(db, stat_keys, 1);
-	return lookup(db, key, klen, &c);
+	return lookup(db, (uint8_t)ks, key, klen, &c);
 }
 
 void wb_free(void *p)

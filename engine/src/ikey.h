@@ -21,7 +21,8 @@
 /* Keyspaces: the first byte of every tree key. Never renumber: on-disk. */
 enum keyspace {
 	KS_USER = 0x00, /* keys of wb_put / wb_get and the files of the mount */
-	KS_META = 0x01, /* the filesystem's attributes and markers (later issues) */
+	KS_META = 0x01, /* the filesystem's attributes and markers (WB_KS_META) */
+	KS_LAST = KS_META,
 };
 
 /* Meta byte flags. Never renumber: on-disk. */

@@ -7,7 +7,8 @@
  * sorted model after thousands of random operations spread over the
  * memtable and several flushed tables; snapshot isolation of an iterator;
  * writers and readers on several threads; bad input and limits; the ways
- * wb_open can refuse (busy, missing, existing, read-only); statistics.
+ * wb_open can refuse (busy, missing, existing, read-only); statistics;
+ * the metadata keyspace kept apart from user keys.
  *
  * Every test gets a fresh directory under /tmp from its setup, removed by
  * the teardown. The databases use sync=none and small memtables so that
@@ -759,6 +760,74 @@ static void test_stats(void **state)
 	assert_int_equal(wb_close(db), WB_OK);
 }
 
+/* Collects the keys an iterator over keyspace ks shows, joined by ','. */
+static void ks_listing(wb_db *db, unsigned ks, char *out, size_t cap)
+{
+	wb_iter_options io = { .keyspace = ks };
+	wb_iter *it;
+	assert_int_equal(wb_iter_new(db, &io, &it), WB_OK);
+	out[0] = '\0';
+	for (wb_iter_seek_first(it); wb_iter_valid(it); wb_iter_next(it)) {
+		size_t kl;
+		const char *k = wb_iter_key(it, &kl);
+		snprintf(out + strlen(out), cap - strlen(out), "%s%.*s", out[0] ? "," : "", (int)kl, k);
+	}
+	assert_int_equal(wb_iter_status(it), WB_OK);
+	wb_iter_free(it);
+}
+
+/* The metadata keyspace is a separate set of keys: same names do not
+ * collide, user reads and iterators never see it, one batch spans both,
+ * and it survives flush, compaction and reopen. */
+static void test_keyspaces(void **state)
+{
+	wb_options o = tu_options(1 << 20);
+	wb_db *db = tu_open(dir, &o);
+	wb_batch *b;
+	assert_int_equal(wb_batch_new(&b), WB_OK);
+	assert_int_equal(wb_batch_put(b, "a", 1, "user-a", 6), WB_OK);
+	assert_int_equal(wb_batch_put_ks(b, WB_KS_META, "a", 1, "meta-a", 6), WB_OK);
+	assert_int_equal(wb_batch_put_ks(b, WB_KS_META, "m", 1, "meta-m", 6), WB_OK);
+	assert_int_equal(wb_batch_put_ks(b, 7, "x", 1, "", 0), WB_EINVAL);
+	assert_int_equal(wb_write(db, b), WB_OK);
+	char list[256];
+	for (int round = 0; round < 3; round++) {
+		tu_expect_str(db, "a", "user-a");
+		tu_expect_missing(db, "m", 1);
+		void *v;
+		size_t vl;
+		assert_int_equal(wb_get_ks(db, WB_KS_META, "a", 1, &v, &vl), WB_OK);
+		assert_memory_equal(v, "meta-a", 6);
+		wb_free(v);
+		wb_key_info ki;
+		assert_int_equal(wb_stat_key_ks(db, WB_KS_META, "m", 1, &ki), WB_OK);
+		assert_int_equal(ki.value_len, 6);
+		assert_int_equal(wb_get_ks(db, 2, "a", 1, &v, &vl), WB_EINVAL);
+		ks_listing(db, WB_KS_USER, list, sizeof(list));
+		assert_string_equal(list, "a");
+		ks_listing(db, WB_KS_META, list, sizeof(list));
+		assert_string_equal(list, "a,m");
+		if (round == 0) {
+			assert_int_equal(wb_flush(db), WB_OK);
+		} else if (round == 1) {
+			assert_int_equal(wb_compact_range(db, NULL, 0, NULL, 0), WB_OK);
+			assert_int_equal(wb_close(db), WB_OK);
+			db = tu_open(dir, &o);
+		}
+	}
+	wb_batch_clear(b);
+	assert_int_equal(wb_batch_delete_ks(b, WB_KS_META, "a", 1), WB_OK);
+	assert_int_equal(wb_write(db, b), WB_OK);
+	tu_expect_str(db, "a", "user-a");
+	ks_listing(db, WB_KS_META, list, sizeof(list));
+	assert_string_equal(list, "m");
+	wb_iter_options bad = { .keyspace = 9 };
+	wb_iter *it;
+	assert_int_equal(wb_iter_new(db, &bad, &it), WB_EINVAL);
+	wb_batch_free(b);
+	assert_int_equal(wb_close(db), WB_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -772,6 +841,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_modes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keyspaces, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
