@@ -7,11 +7,12 @@
 #   make asan/tsan  sanitizer builds of the tests under build-asan/ build-tsan/
 
 BUILD    ?= build
+PREFIX   ?= /usr/local
 CC       ?= cc
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
-CPPFLAGS += -Iengine/include -Iengine/src -Itests/support -D_GNU_SOURCE
+CPPFLAGS += -Iengine/include -Iengine/src -Itests/support -Ifusefs -D_GNU_SOURCE
 ALLFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -pthread -fPIC -MMD -MP
 LDLIBS   := -pthread -lz -lcrypto
 
@@ -23,17 +24,26 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard engine/tools/*.c)
 TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/obj/%.o)
+FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null || echo -I/usr/include/fuse3)
+FUSE_LIBS   := $(shell pkg-config --libs fuse3 2>/dev/null || echo -lfuse3 -lpthread)
+FS_SRC   := $(wildcard fusefs/*.c)
+FS_OBJ   := $(FS_SRC:%.c=$(BUILD)/obj/%.o)
+# The parts of wombatfs the unit tests link (no libfuse in them).
+FS_PURE_OBJ := $(BUILD)/obj/fusefs/names.o $(BUILD)/obj/fusefs/attr.o $(BUILD)/obj/fusefs/filebuf.o
 
 LIB_A  := $(BUILD)/lib/libwombat.a
 LIB_SO := $(BUILD)/lib/libwombat.so
 CLI    := $(BUILD)/bin/wombat
+FSD    := $(BUILD)/bin/wombatfs
+MOUNT_HELPER := $(BUILD)/bin/mount.wombat
 EXAMPLES := $(BUILD)/examples/hello
 
-.PHONY: all lib cli tests test deps asan tsan clean format mount umount bench install
-all: lib cli $(EXAMPLES)
+.PHONY: all lib cli fs tests test deps asan tsan clean format mount umount bench install
+all: lib cli fs $(EXAMPLES)
 
 lib: $(LIB_A) $(LIB_SO)
 cli: $(CLI)
+fs: $(FSD) $(MOUNT_HELPER)
 tests: $(UNIT_BIN)
 
 $(BUILD)/obj/%.o: %.c
@@ -52,13 +62,25 @@ $(CLI): $(TOOL_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLFLAGS) -o $@ $(TOOL_OBJ) $(LIB_A) $(LDLIBS)
 
+$(BUILD)/obj/fusefs/%.o: fusefs/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(FUSE_CFLAGS) $(ALLFLAGS) -c $< -o $@
+
+$(FSD): $(FS_OBJ) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLFLAGS) -o $@ $(FS_OBJ) $(LIB_A) $(LDLIBS) $(FUSE_LIBS)
+
+$(MOUNT_HELPER): mount-helper/mount_wombat.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) $(CFLAGS) -DWOMBATFS_PATH='"$(PREFIX)/bin/wombatfs"' -o $@ $<
+
 $(BUILD)/examples/%: examples/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALLFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
 
-$(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(SUPPORT_OBJ) $(LIB_A)
+$(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(SUPPORT_OBJ) $(FS_PURE_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLFLAGS) -o $@ $< $(SUPPORT_OBJ) $(LIB_A) $(LDLIBS) -lcmocka
+	$(CC) $(ALLFLAGS) -o $@ $< $(SUPPORT_OBJ) $(FS_PURE_OBJ) $(LIB_A) $(LDLIBS) -lcmocka
 
 deps:
 	@sh tests/deps.sh
@@ -78,25 +100,32 @@ tsan:
 	BUILD=build-tsan sh tests/run.sh
 
 format:
-	clang-format -i engine/include/*.h engine/src/*.[ch] engine/tools/*.c tests/unit/*.c tests/support/*.[ch]
+	clang-format -i engine/include/*.h engine/src/*.[ch] engine/tools/*.c tests/unit/*.c tests/support/*.[ch] \
+		fusefs/*.[ch] mount-helper/*.c
 
 clean:
 	rm -rf build build-asan build-tsan
 
--include $(ENGINE_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d)
+-include $(ENGINE_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d)
 
-PREFIX ?= /usr/local
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
 	install -m 644 $(LIB_A) $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 engine/include/wombat.h $(DESTDIR)$(PREFIX)/include/
-	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(CLI) $(FSD) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)/sbin
+	install -m 755 $(MOUNT_HELPER) $(DESTDIR)/sbin/mount.wombat
 
-# The filesystem (wombatfs) is not written yet: say so rather than pretend.
-mount umount:
-	@echo "make $@: not yet -- the wombatfs filesystem has not landed (issue: wombatfs and mount.wombat)."
-	@echo "Until then use the CLI: build/bin/wombat DBDIR put|get|scan|load ..."
-	@exit 1
+# The README's first command: a database at ./wombat.db mounted at ./wombat.mnt.
+MNT ?= wombat.mnt
+DB  ?= wombat.db
+mount: deps
+	@$(MAKE) --no-print-directory all
+	@sh fusefs/make_mount.sh "$(BUILD)" "$(DB)" "$(MNT)"
+
+umount:
+	@if mountpoint -q "$(MNT)"; then fusermount3 -u "$(MNT)" && echo "unmounted $(MNT)"; \
+	else echo "$(MNT) is not mounted"; fi
 
 # The engine half of the side-by-side benchmark; the filesystem half comes
 # with wombatfs. QUICK=1 for a smoke run.

@@ -2,7 +2,7 @@
 # deps.sh -- installs the Debian packages Wombat needs when any is missing.
 # Called by `make deps`, `make test` and `make mount`. BENCH=1 adds the peers.
 set -e
-pkgs="libfuse3-dev fuse3 zlib1g-dev libssl-dev libcmocka-dev pkg-config"
+pkgs="libfuse3-dev fuse3 zlib1g-dev libssl-dev libcmocka-dev pkg-config attr"
 [ "${BENCH:-0}" = 1 ] && pkgs="$pkgs librocksdb-dev libleveldb-dev liblmdb-dev bindfs"
 missing=""
 for p in $pkgs; do

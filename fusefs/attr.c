@@ -1,0 +1,100 @@
+/*
+ * attr.c -- encoding of the attribute record and metadata keys (attr.h).
+ */
+#include "attr.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	uint32_t v = 0;
+	for (int i = 3; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+size_t attr_encode(const fs_attr *a, const void *target, size_t target_len, uint8_t *buf)
+{
+	buf[0] = ATTR_VERSION;
+	put32(buf + 1, a->mode);
+	put32(buf + 5, a->uid);
+	put32(buf + 9, a->gid);
+	put64(buf + 13, a->rdev);
+	put64(buf + 21, (uint64_t)a->atime_ns);
+	put64(buf + 29, (uint64_t)a->mtime_ns);
+	put64(buf + 37, (uint64_t)a->ctime_ns);
+	if (target_len)
+		memcpy(buf + ATTR_FIXED, target, target_len);
+	return ATTR_FIXED + target_len;
+}
+
+bool attr_decode(const uint8_t *rec, size_t len, fs_attr *a, const uint8_t **target,
+		 size_t *target_len)
+{
+	if (len < ATTR_FIXED || rec[0] != ATTR_VERSION)
+		return false;
+	a->mode = get32(rec + 1);
+	a->uid = get32(rec + 5);
+	a->gid = get32(rec + 9);
+	a->rdev = get64(rec + 13);
+	a->atime_ns = (int64_t)get64(rec + 21);
+	a->mtime_ns = (int64_t)get64(rec + 29);
+	a->ctime_ns = (int64_t)get64(rec + 37);
+	if (target) {
+		*target = rec + ATTR_FIXED;
+		*target_len = len - ATTR_FIXED;
+	}
+	return true;
+}
+
+int64_t attr_ts_ns(uint64_t ts)
+{
+	/* ts = (unix_ms << 16) | counter; the counter orders writes within a
+	 * millisecond, so it becomes the sub-millisecond part. */
+	return (int64_t)(ts >> 16) * 1000000 + (int64_t)(ts & 0xffff) * 15;
+}
+
+int64_t attr_now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+uint8_t *attr_key(char tag, const uint8_t *key, size_t klen, const char *name, size_t *outlen)
+{
+	size_t nlen = name ? strlen(name) + 1 : 0;
+	uint8_t *k = malloc(1 + klen + nlen);
+	if (k == NULL)
+		return NULL;
+	k[0] = (uint8_t)tag;
+	memcpy(k + 1, key, klen);
+	if (name) {
+		k[1 + klen] = '\0';
+		memcpy(k + 2 + klen, name, nlen - 1);
+	}
+	*outlen = 1 + klen + nlen;
+	return k;
+}

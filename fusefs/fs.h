@@ -1,0 +1,149 @@
+/*
+ * fs.h -- the state of a mounted wombatfs and what its modules share.
+ *
+ * Modules:
+ *   main.c      command line, options, start-up checks, daemon, session loop
+ *   names.c     key components <-> file names (the escape for odd keys)
+ *   attr.c      metadata records and keys in WB_KS_META
+ *   inode.c     inode numbers <-> node keys, kernel lookup counts
+ *   store.c     questions about the tree asked of the engine: does this
+ *               entry or directory exist, what are its attributes
+ *   dirlist.c   the children of a directory in order, streamed
+ *   filebuf.c   new contents of a file open for writing
+ *   ops_*.c     the FUSE low-level operations
+ *   errmap.c    engine errors -> errno, in one place
+ *
+ * Locking: `ns_mu` serializes every change to the namespace and every
+ * commit of file contents, so a check ("does the target exist?") and the
+ * write that depends on it are one step; reads take no lock. `tab_mu`
+ * guards the inode table; a node's own `mu` guards its open-file state.
+ * Order: ns_mu, then a node's mu, then tab_mu.
+ */
+#ifndef WOMBATFS_FS_H
+#define WOMBATFS_FS_H
+
+#define FUSE_USE_VERSION 34
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "attr.h"
+#include "filebuf.h"
+#include "names.h"
+#include "wombat.h"
+
+typedef struct fs_node {
+	uint64_t ino;
+	uint8_t *key; /* node key (attr.h): "a/b" file, "a/b/" directory, "" root */
+	size_t klen;
+	uint64_t nlookup; /* (tab_mu) kernel references */
+	bool unlinked;    /* (tab_mu) removed from the table by unlink/rmdir */
+	struct fs_node *ino_next, *key_next; /* (tab_mu) hash chains */
+
+	pthread_mutex_t mu;
+	int writers;      /* (mu) open handles that may write */
+	int handles;      /* (mu) open handles */
+	filebuf *buf;     /* (mu) new contents, NULL until the first write */
+	bool dirty;       /* (mu) buf differs from the store */
+	uint64_t cache_ts; /* (mu) version the kernel's page cache holds */
+} fs_node;
+
+typedef struct fs {
+	wb_db *db;
+	char *dbdir;
+	bool ro;
+	uid_t uid;
+	gid_t gid;
+	int64_t mount_ns;
+	double timeout;    /* seconds the kernel may cache entries and attributes */
+	uint64_t spill_at; /* bytes of a write buffer kept in memory */
+
+	pthread_mutex_t ns_mu;
+	pthread_mutex_t tab_mu;
+	fs_node **by_ino, **by_key; /* (tab_mu) hash tables of nbuckets */
+	size_t nbuckets, nnodes;
+	uint64_t next_ino;
+	fs_node *root;
+} fs_t;
+
+/* An entry as the store describes it. */
+typedef struct fs_entry {
+	mode_t type;         /* S_IFREG, S_IFDIR, ...; 0: no such entry */
+	bool has_record;     /* attributes come from an 'A' record */
+	bool has_value;      /* a user key holds the contents */
+	fs_attr attr;
+	uint64_t size;
+	uint8_t *target;     /* symlink target (malloc), NULL otherwise */
+	size_t target_len;
+} fs_entry;
+
+/* ---- inode.c ---- */
+int inode_init(fs_t *fs);
+void inode_destroy(fs_t *fs);
+fs_node *inode_get(fs_t *fs, fuse_ino_t ino);
+/* Finds or makes the node of key and adds one kernel reference. */
+fs_node *inode_ref(fs_t *fs, const uint8_t *key, size_t klen);
+/* The node of key if the kernel holds one, else NULL (no reference). */
+fs_node *inode_find(fs_t *fs, const uint8_t *key, size_t klen);
+void inode_forget(fs_t *fs, fuse_ino_t ino, uint64_t n);
+/* The key was removed: a later entry of that name gets a new node. */
+void inode_unlink(fs_t *fs, const uint8_t *key, size_t klen);
+/* Renames every node whose key starts with from (all of a directory's
+ * subtree when from ends with '/') to start with to instead. */
+int inode_rename(fs_t *fs, const uint8_t *from, size_t flen, const uint8_t *to, size_t tlen);
+/* Both at once (RENAME_EXCHANGE): a's nodes move to a_to, b's to b_to. */
+int inode_exchange(fs_t *fs, const uint8_t *a, size_t alen, const uint8_t *a_to, size_t a_tolen,
+		   const uint8_t *b, size_t blen, const uint8_t *b_to, size_t b_tolen);
+/* Calls fn for every node with open-file state (shutdown). */
+void inode_each(fs_t *fs, void (*fn)(fs_t *fs, fs_node *n));
+
+/* ---- store.c ---- */
+/* Fills e for the entry with node key (file or directory form). Returns 0
+ * (e->type 0 when missing) or a negative errno. */
+int store_entry(fs_t *fs, const uint8_t *key, size_t klen, fs_entry *e);
+void store_entry_free(fs_entry *e);
+/* 1 when anything lies below dirkey (ends with '/'), 0 when not, or -errno. */
+int store_dir_nonempty(fs_t *fs, const uint8_t *dirkey, size_t dlen);
+/* Resolves name in directory parent to the child's node key (malloc) and
+ * its entry. 0, -ENOENT, or another -errno. */
+int store_resolve(fs_t *fs, fs_node *parent, const char *name, uint8_t **key, size_t *klen,
+		  fs_entry *e);
+/* The child key for a name being created in parent (decoded, no lookup).
+ * -EINVAL for names that map to no key. is_dir appends '/'. */
+int store_child_key(fs_node *parent, const char *name, bool is_dir, uint8_t **key, size_t *klen);
+/* struct stat of an entry; ino from the node. */
+void store_fill_stat(fs_t *fs, const fs_entry *e, uint64_t ino, struct stat *st);
+/* Adds the entry's attribute record (or its removal) to batch b. */
+int store_put_attr(fs_t *fs, wb_batch *b, const uint8_t *key, size_t klen, const fs_attr *a,
+		   const void *target, size_t tlen);
+int store_get_attr(fs_t *fs, const uint8_t *key, size_t klen, fs_attr *a, bool *found);
+
+/* ---- errmap.c ---- */
+/* errno for an engine result; logs EIO-class errors with context. */
+int errmap(int wb_rc, const char *what, const uint8_t *key, size_t klen);
+
+/* ---- ops_*.c ---- */
+void ops_dir_init(struct fuse_lowlevel_ops *ops);
+void ops_file_init(struct fuse_lowlevel_ops *ops);
+void ops_xattr_init(struct fuse_lowlevel_ops *ops);
+/* Commits a node's buffered contents (caller holds ns_mu and n->mu). */
+int file_commit_locked(fs_t *fs, fs_node *n, bool sync);
+/* Gives n a buffer holding the committed contents of key (n->mu held). */
+int file_load_locked(fs_t *fs, fs_node *n, const uint8_t *key, size_t klen);
+/* Replies to a lookup-like request with the entry of key. */
+void reply_entry(fuse_req_t req, fs_t *fs, const uint8_t *key, size_t klen, const fs_entry *e);
+
+static inline fs_t *req_fs(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static inline bool key_is_dir(const uint8_t *key, size_t klen)
+{
+	return klen == 0 || key[klen - 1] == '/';
+}
+
+#endif /* WOMBATFS_FS_H */

@@ -1,0 +1,363 @@
+/*
+ * main.c -- wombatfs: mounts a Wombat database as a directory.
+ *
+ *   wombatfs DBDIR MOUNTPOINT [-f] [-d] [-s] [-o opt[,opt...]]
+ *
+ * Everything that can fail is checked before the command returns: the
+ * options, the mountpoint (an empty directory), the database (exists, not
+ * in use by another process). Without -f the work happens in a child that
+ * opens the database (its threads must live in the process that serves the
+ * mount) and mounts; the parent waits on a pipe and exits 0 only once the
+ * mount is usable, or 1 with the child's message. SIGTERM, SIGINT and
+ * unmount end the loop; open files are committed and the database is
+ * closed cleanly.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fs.h"
+
+struct cli {
+	char *dbdir;
+	char *mountpoint;
+	char *sync;
+	char *cache_size;
+	int ro;
+	int create;
+	int help;
+	int version;
+	int nonopts;
+};
+
+#define OPT(t, p) { t, offsetof(struct cli, p), 1 }
+static const struct fuse_opt cli_opts[] = {
+	OPT("sync=%s", sync),
+	OPT("cache_size=%s", cache_size),
+	OPT("create", create),
+	OPT("-h", help),
+	OPT("--help", help),
+	OPT("-V", version),
+	OPT("--version", version),
+	FUSE_OPT_END,
+};
+
+enum { KEY_RO };
+
+static int cli_proc(void *data, const char *arg, int key, struct fuse_args *out)
+{
+	struct cli *c = data;
+	if (key == FUSE_OPT_KEY_NONOPT) {
+		c->nonopts++;
+		if (c->nonopts == 1) {
+			c->dbdir = strdup(arg);
+			return 0; /* ours, not libfuse's */
+		}
+		if (c->nonopts == 2) {
+			c->mountpoint = strdup(arg);
+			return 1; /* fuse_parse_cmdline wants it too */
+		}
+		fprintf(stderr, "wombatfs: unexpected argument '%s'\n", arg);
+		return -1;
+	}
+	if (key == FUSE_OPT_KEY_OPT && strcmp(arg, "ro") == 0)
+		c->ro = 1; /* and libfuse mounts read-only */
+	return 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: wombatfs DBDIR MOUNTPOINT [-f] [-d] [-s] [-o opt[,opt...]]\n"
+		"\n"
+		"Mounts the Wombat database in DBDIR at MOUNTPOINT (an empty directory):\n"
+		"keys are files, key prefixes are directories. Unmount with\n"
+		"`fusermount3 -u MOUNTPOINT` or `umount MOUNTPOINT`.\n"
+		"\n"
+		"options:\n"
+		"  -f                     stay in the foreground\n"
+		"  -d                     debug output (implies -f)\n"
+		"  -s                     one thread\n"
+		"  -o ro                  read-only\n"
+		"  -o create              create DBDIR when it does not exist\n"
+		"  -o sync=MODE           always | interval (default) | none: when writes\n"
+		"                         reach the disk; fsync(2) always does\n"
+		"  -o cache_size=BYTES    block cache (K, M, G suffixes; default 256M)\n"
+		"  -o allow_other         let other users use the mount\n"
+		"  -o default_permissions the kernel checks permissions (always on)\n"
+		"  -o fsname=, subtype=   as mount(8) shows it (default DBDIR, wombat)\n");
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	switch (*end) {
+	case 'K': case 'k': v <<= 10; end++; break;
+	case 'M': case 'm': v <<= 20; end++; break;
+	case 'G': case 'g': v <<= 30; end++; break;
+	default: break;
+	}
+	if (*end != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* The mountpoint must be an empty directory. */
+static int check_mountpoint(const char *mp)
+{
+	struct stat st;
+	if (stat(mp, &st) != 0) {
+		fprintf(stderr, "wombatfs: mountpoint %s: %s\n", mp, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "wombatfs: mountpoint %s is not a directory\n", mp);
+		return -1;
+	}
+	DIR *d = opendir(mp);
+	if (d == NULL) {
+		fprintf(stderr, "wombatfs: mountpoint %s: %s\n", mp, strerror(errno));
+		return -1;
+	}
+	struct dirent *de;
+	int n = 0;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	if (n > 0) {
+		fprintf(stderr, "wombatfs: mountpoint %s is not empty\n", mp);
+		return -1;
+	}
+	return 0;
+}
+
+static void commit_open(fs_t *fs, fs_node *n)
+{
+	pthread_mutex_lock(&fs->ns_mu);
+	pthread_mutex_lock(&n->mu);
+	if (n->dirty && file_commit_locked(fs, n, false) != 0)
+		fprintf(stderr, "wombatfs: could not save an open file at unmount\n");
+	pthread_mutex_unlock(&n->mu);
+	pthread_mutex_unlock(&fs->ns_mu);
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC; /* O_TRUNC in open, not a setattr first */
+	if (getenv("WOMBATFS_NO_PLUS"))
+		conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS;
+	conn->max_write = 1u << 20;
+	conn->max_readahead = 1u << 20;
+}
+
+static void op_destroy(void *userdata)
+{
+	fs_t *fs = userdata;
+	inode_each(fs, commit_open);
+	wb_sync(fs->db);
+}
+
+/* Opens the database; prints why not. */
+static int open_db(fs_t *fs, const struct cli *c, uint64_t cache)
+{
+	wb_options o;
+	wb_options_init(&o);
+	o.create_if_missing = c->create;
+	o.read_only = c->ro;
+	if (cache)
+		o.block_cache_size = cache;
+	if (c->sync) {
+		if (strcmp(c->sync, "always") == 0)
+			o.sync = WB_SYNC_ALWAYS;
+		else if (strcmp(c->sync, "interval") == 0)
+			o.sync = WB_SYNC_INTERVAL;
+		else if (strcmp(c->sync, "none") == 0)
+			o.sync = WB_SYNC_NONE;
+	}
+	int rc = wb_open(fs->dbdir, &o, &fs->db);
+	if (rc != WB_OK) {
+		const char *why = wb_errmsg(NULL);
+		fprintf(stderr, "wombatfs: cannot open database %s: %s%s%s\n", fs->dbdir,
+			wb_strerror(rc), why && *why ? ": " : "", why ? why : "");
+		if (rc == WB_ENOTFOUND && !c->create)
+			fprintf(stderr, "wombatfs: (use -o create to make a new one)\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* Tells the waiting parent how the start went. */
+static void notify(int fd, char status)
+{
+	if (fd >= 0) {
+		ssize_t w = write(fd, &status, 1);
+		(void)w;
+		close(fd);
+	}
+}
+
+static int serve(fs_t *fs, const struct cli *c, uint64_t cache, struct fuse_session *se,
+		 const struct fuse_cmdline_opts *fo, int notify_fd)
+{
+	if (open_db(fs, c, cache) != 0) {
+		notify(notify_fd, 1);
+		return 1;
+	}
+	int ret = 1;
+	if (fuse_set_signal_handlers(se) != 0) {
+		fprintf(stderr, "wombatfs: cannot set signal handlers\n");
+	} else if (fuse_session_mount(se, fo->mountpoint) != 0) {
+		fprintf(stderr, "wombatfs: cannot mount at %s\n", fo->mountpoint);
+		fuse_remove_signal_handlers(se);
+	} else {
+		if (notify_fd >= 0) {
+			/* A daemon from here on: no terminal, no cwd. */
+			int fd = open("/dev/null", O_RDWR);
+			if (fd >= 0) {
+				dup2(fd, 0);
+				dup2(fd, 1);
+				dup2(fd, 2);
+				if (fd > 2)
+					close(fd);
+			}
+			if (chdir("/") != 0) { /* cannot fail on a sane system */
+			}
+		}
+		notify(notify_fd, 0);
+		notify_fd = -1;
+		struct fuse_loop_config *lc = fuse_loop_cfg_create();
+		if (fo->singlethread)
+			ret = fuse_session_loop(se);
+		else
+			ret = fuse_session_loop_mt(se, lc);
+		fuse_loop_cfg_destroy(lc);
+		ret = ret == 0 ? 0 : 1;
+		op_destroy(fs);
+		fuse_session_unmount(se);
+		fuse_remove_signal_handlers(se);
+	}
+	notify(notify_fd, 1);
+	int rc = wb_close(fs->db);
+	if (rc != WB_OK) {
+		syslog(LOG_ERR, "wombatfs: closing %s: %s", fs->dbdir, wb_strerror(rc));
+		ret = 1;
+	}
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct cli c = { 0 };
+	if (fuse_opt_parse(&args, &c, cli_opts, cli_proc) != 0)
+		return 2;
+	if (c.help) {
+		usage(stdout);
+		return 0;
+	}
+	if (c.version) {
+		printf("wombatfs %d.%d (libfuse %s)\n", WB_VERSION_MAJOR, WB_VERSION_MINOR,
+		       fuse_pkgversion());
+		return 0;
+	}
+	if (c.dbdir == NULL || c.mountpoint == NULL) {
+		usage(stderr);
+		return 2;
+	}
+	uint64_t cache = 0;
+	if (c.cache_size && parse_size(c.cache_size, &cache) != 0) {
+		fprintf(stderr, "wombatfs: bad cache_size '%s'\n", c.cache_size);
+		return 2;
+	}
+	if (c.sync && strcmp(c.sync, "always") && strcmp(c.sync, "interval") &&
+	    strcmp(c.sync, "none")) {
+		fprintf(stderr, "wombatfs: bad sync mode '%s' (always, interval or none)\n", c.sync);
+		return 2;
+	}
+	if (c.create && !c.ro)
+		mkdir(c.dbdir, 0755); /* wb_open reports what is wrong with it */
+	char dbdir[PATH_MAX];
+	if (realpath(c.dbdir, dbdir) == NULL) {
+		fprintf(stderr, "wombatfs: database %s: %s%s\n", c.dbdir, strerror(errno),
+			errno == ENOENT ? " (use -o create to make a new one)" : "");
+		return 1;
+	}
+	char opts[PATH_MAX + 64];
+	snprintf(opts, sizeof(opts), "-odefault_permissions,subtype=wombat,fsname=%s", dbdir);
+	/* fuse_opt_insert_arg keeps later -o fsname= from the user winning. */
+	if (fuse_opt_insert_arg(&args, 1, opts) != 0)
+		return 1;
+
+	struct fuse_cmdline_opts fo;
+	if (fuse_parse_cmdline(&args, &fo) != 0)
+		return 2;
+	if (check_mountpoint(fo.mountpoint) != 0)
+		return 1;
+
+	fs_t fs = { .dbdir = dbdir, .ro = c.ro, .uid = getuid(), .gid = getgid(),
+		    .mount_ns = attr_now_ns(), .timeout = 300.0, .spill_at = 16u << 20 };
+	pthread_mutex_init(&fs.ns_mu, NULL);
+	if (inode_init(&fs) != 0)
+		return 1;
+	struct fuse_lowlevel_ops ops = { .init = op_init };
+	ops_dir_init(&ops);
+	ops_file_init(&ops);
+	ops_xattr_init(&ops);
+	struct fuse_session *se = fuse_session_new(&args, &ops, sizeof(ops), &fs);
+	if (se == NULL)
+		return 2; /* libfuse said which option it did not know */
+
+	int ret;
+	if (fo.foreground) {
+		ret = serve(&fs, &c, cache, se, &fo, -1);
+	} else {
+		int pfd[2];
+		if (pipe(pfd) != 0) {
+			perror("wombatfs: pipe");
+			return 1;
+		}
+		pid_t pid = fork();
+		if (pid < 0) {
+			perror("wombatfs: fork");
+			return 1;
+		}
+		if (pid > 0) {
+			/* The parent: returns once the mount works, or with the failure. */
+			close(pfd[1]);
+			char status = 1;
+			if (read(pfd[0], &status, 1) != 1)
+				status = 1;
+			if (status != 0)
+				waitpid(pid, NULL, 0);
+			return status;
+		}
+		close(pfd[0]);
+		setsid();
+		ret = serve(&fs, &c, cache, se, &fo, pfd[1]);
+	}
+	fuse_session_destroy(se);
+	inode_destroy(&fs);
+	free(fo.mountpoint);
+	fuse_opt_free_args(&args);
+	free(c.dbdir);
+	free(c.mountpoint);
+	return ret;
+}

@@ -1,0 +1,316 @@
+/*
+ * store.c -- what the store says about an entry: does it exist, is it a
+ * file or a directory, its attributes (fs.h, attr.h).
+ *
+ * A directory exists when mkdir left its marker ('A' dirkey) or when any
+ * key, user or metadata, lies below it. A non-directory exists when its
+ * user key does (a regular file) or its 'A' record does (any type; a
+ * symlink or fifo has no user key). A plain name that is both a directory
+ * and a file shows the directory; the file is reached by its shadow name
+ * (names.h).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs.h"
+
+void store_entry_free(fs_entry *e)
+{
+	free(e->target);
+	e->target = NULL;
+}
+
+int store_get_attr(fs_t *fs, const uint8_t *key, size_t klen, fs_attr *a, bool *found)
+{
+	size_t mlen;
+	uint8_t *mk = attr_key(META_ATTR, key, klen, NULL, &mlen);
+	if (mk == NULL)
+		return -ENOMEM;
+	void *rec;
+	size_t rlen;
+	int rc = wb_get_ks(fs->db, WB_KS_META, mk, mlen, &rec, &rlen);
+	*found = false;
+	if (rc == WB_OK) {
+		*found = attr_decode(rec, rlen, a, NULL, NULL);
+		rc = *found ? 0 : errmap(WB_ECORRUPT, "attribute record", key, klen);
+		wb_free(rec);
+	} else {
+		rc = rc == WB_ENOTFOUND ? 0 : errmap(rc, "read attributes", key, klen);
+	}
+	free(mk);
+	return rc;
+}
+
+/* 1 when some key of keyspace ks starts with prefix, 0 when none. */
+static int prefix_exists(fs_t *fs, unsigned ks, const uint8_t *prefix, size_t plen)
+{
+	wb_iter_options io = { .keyspace = ks, .prefix = prefix, .prefix_len = plen };
+	wb_iter *it;
+	int rc = wb_iter_new(fs->db, &io, &it);
+	if (rc != WB_OK)
+		return errmap(rc, "iterate", prefix, plen);
+	wb_iter_seek_first(it);
+	rc = wb_iter_valid(it) ? 1 : wb_iter_status(it);
+	wb_iter_free(it);
+	return rc >= 0 ? rc : errmap(rc, "iterate", prefix, plen);
+}
+
+int store_dir_nonempty(fs_t *fs, const uint8_t *dirkey, size_t dlen)
+{
+	int rc = prefix_exists(fs, WB_KS_USER, dirkey, dlen); /* root: dlen 0, any key */
+	if (rc != 0)
+		return rc;
+	/* Metadata below it, but not the directory's own marker. */
+	size_t mlen;
+	uint8_t *mk = attr_key(META_ATTR, dirkey, dlen, NULL, &mlen);
+	if (mk == NULL)
+		return -ENOMEM;
+	wb_iter_options io = { .keyspace = WB_KS_META, .prefix = mk, .prefix_len = mlen };
+	wb_iter *it;
+	rc = wb_iter_new(fs->db, &io, &it);
+	if (rc == WB_OK) {
+		wb_iter_seek_first(it);
+		size_t kl = 0;
+		if (wb_iter_valid(it))
+			wb_iter_key(it, &kl);
+		if (kl == mlen) /* the marker itself: look past it */
+			wb_iter_next(it);
+		rc = wb_iter_valid(it) ? 1 : wb_iter_status(it);
+		wb_iter_free(it);
+	}
+	free(mk);
+	return rc >= 0 ? rc : errmap(rc, "iterate", dirkey, dlen);
+}
+
+static int dir_entry(fs_t *fs, const uint8_t *key, size_t klen, fs_entry *e)
+{
+	bool found;
+	int rc = store_get_attr(fs, key, klen, &e->attr, &found);
+	if (rc != 0)
+		return rc;
+	if (!found) {
+		rc = klen == 0 ? 1 : store_dir_nonempty(fs, key, klen);
+		if (rc <= 0)
+			return rc;
+		e->attr = (fs_attr){ .mode = S_IFDIR | 0755, .uid = fs->uid, .gid = fs->gid,
+				     .atime_ns = fs->mount_ns, .mtime_ns = fs->mount_ns,
+				     .ctime_ns = fs->mount_ns };
+	}
+	e->has_record = found;
+	e->type = S_IFDIR;
+	e->attr.mode = (e->attr.mode & 07777) | S_IFDIR;
+	e->size = 4096;
+	return 0;
+}
+
+int store_entry(fs_t *fs, const uint8_t *key, size_t klen, fs_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	if (key_is_dir(key, klen))
+		return dir_entry(fs, key, klen, e);
+	size_t mlen;
+	uint8_t *mk = attr_key(META_ATTR, key, klen, NULL, &mlen);
+	if (mk == NULL)
+		return -ENOMEM;
+	void *rec = NULL;
+	size_t rlen;
+	int rc = wb_get_ks(fs->db, WB_KS_META, mk, mlen, &rec, &rlen);
+	free(mk);
+	if (rc == WB_OK) {
+		const uint8_t *t;
+		size_t tlen;
+		if (!attr_decode(rec, rlen, &e->attr, &t, &tlen)) {
+			wb_free(rec);
+			return errmap(WB_ECORRUPT, "attribute record", key, klen);
+		}
+		e->has_record = true;
+		e->type = e->attr.mode & S_IFMT;
+		if (e->type == S_IFLNK) {
+			e->target = malloc(tlen + 1);
+			if (e->target == NULL) {
+				wb_free(rec);
+				return -ENOMEM;
+			}
+			memcpy(e->target, t, tlen);
+			e->target[tlen] = '\0';
+			e->target_len = tlen;
+			e->size = tlen;
+		}
+		wb_free(rec);
+		if (e->type != S_IFREG)
+			return 0;
+	} else if (rc != WB_ENOTFOUND) {
+		return errmap(rc, "read attributes", key, klen);
+	}
+	wb_key_info ki;
+	rc = wb_stat_key(fs->db, key, klen, &ki);
+	if (rc == WB_ENOTFOUND) {
+		if (e->has_record) /* a record whose file is gone: nothing there */
+			e->type = 0;
+		return 0;
+	}
+	if (rc != WB_OK)
+		return errmap(rc, "stat", key, klen);
+	e->has_value = true;
+	e->size = ki.value_len;
+	if (!e->has_record) {
+		int64_t t = attr_ts_ns(ki.ts);
+		e->type = S_IFREG;
+		e->attr = (fs_attr){ .mode = S_IFREG | 0644, .uid = fs->uid, .gid = fs->gid,
+				     .atime_ns = t, .mtime_ns = t, .ctime_ns = t };
+	}
+	return 0;
+}
+
+int store_child_key(fs_node *parent, const char *name, bool is_dir, uint8_t **key, size_t *klen)
+{
+	uint8_t comp[NAME_BUF];
+	size_t clen;
+	bool shadowed;
+	uint64_t hash;
+	enum name_kind k = names_decode(name, comp, &clen, &shadowed, &hash);
+	if (k == NAME_INVALID || k == NAME_LONG || shadowed)
+		return -EINVAL;
+	uint8_t *out = malloc(parent->klen + clen + 2);
+	if (out == NULL)
+		return -ENOMEM;
+	memcpy(out, parent->key, parent->klen);
+	memcpy(out + parent->klen, comp, clen);
+	*klen = parent->klen + clen;
+	if (is_dir)
+		out[(*klen)++] = '/';
+	*key = out;
+	return 0;
+}
+
+/* Finds the component a long name stands for among parent's children:
+ * they all start with the decoded start. */
+static int resolve_long(fs_t *fs, fs_node *parent, const uint8_t *start, size_t slen,
+			uint64_t hash, uint8_t **key, size_t *klen)
+{
+	size_t plen = parent->klen + slen;
+	uint8_t *prefix = malloc(plen);
+	if (prefix == NULL)
+		return -ENOMEM;
+	memcpy(prefix, parent->key, parent->klen);
+	memcpy(prefix + parent->klen, start, slen);
+	int rc = -ENOENT;
+	for (unsigned ks = WB_KS_USER; ks <= WB_KS_META && rc == -ENOENT; ks++) {
+		uint8_t *p = prefix;
+		size_t pl = plen;
+		if (ks == WB_KS_META && (p = attr_key(META_ATTR, prefix, plen, NULL, &pl)) == NULL)
+			break;
+		size_t skip = ks == WB_KS_META ? 1 : 0; /* the tag */
+		wb_iter_options io = { .keyspace = ks, .prefix = p, .prefix_len = pl };
+		wb_iter *it;
+		if (wb_iter_new(fs->db, &io, &it) == WB_OK) {
+			for (wb_iter_seek_first(it); wb_iter_valid(it); wb_iter_next(it)) {
+				size_t kl;
+				const uint8_t *k = wb_iter_key(it, &kl);
+				const uint8_t *c = k + skip + parent->klen;
+				size_t cl = kl - skip - parent->klen;
+				const uint8_t *slash = memchr(c, '/', cl);
+				if (slash)
+					cl = (size_t)(slash - c);
+				if (names_long_match(c, cl, hash)) {
+					*klen = parent->klen + cl + (slash ? 1 : 0);
+					if ((*key = malloc(*klen)) != NULL) {
+						memcpy(*key, k + skip, *klen);
+						rc = 0;
+					} else {
+						rc = -ENOMEM;
+					}
+					break;
+				}
+			}
+			wb_iter_free(it);
+		}
+		if (p != prefix)
+			free(p);
+	}
+	free(prefix);
+	return rc;
+}
+
+int store_resolve(fs_t *fs, fs_node *parent, const char *name, uint8_t **key, size_t *klen,
+		  fs_entry *e)
+{
+	uint8_t comp[NAME_BUF];
+	size_t clen;
+	bool shadowed;
+	uint64_t hash;
+	memset(e, 0, sizeof(*e));
+	*key = NULL;
+	enum name_kind k = names_decode(name, comp, &clen, &shadowed, &hash);
+	if (k == NAME_INVALID)
+		return -ENOENT;
+	int rc;
+	if (k == NAME_LONG) {
+		rc = resolve_long(fs, parent, comp, clen, hash, key, klen);
+		if (rc == 0)
+			rc = store_entry(fs, *key, *klen, e);
+	} else {
+		uint8_t *dk = malloc(parent->klen + clen + 1);
+		if (dk == NULL)
+			return -ENOMEM;
+		memcpy(dk, parent->key, parent->klen);
+		memcpy(dk + parent->klen, comp, clen);
+		dk[parent->klen + clen] = '/';
+		*key = dk;
+		*klen = parent->klen + clen + 1;
+		rc = store_entry(fs, dk, *klen, e); /* the directory of that name wins */
+		bool is_dir = rc == 0 && e->type != 0;
+		if (rc == 0 && (!is_dir || shadowed)) {
+			(*klen)--; /* the file of that name */
+			rc = store_entry(fs, dk, *klen, e);
+			if (rc == 0 && shadowed && !is_dir)
+				e->type = 0; /* a shadow name without its directory */
+		}
+	}
+	if (rc == 0 && e->type == 0)
+		rc = -ENOENT;
+	if (rc != 0) {
+		store_entry_free(e);
+		free(*key);
+		*key = NULL;
+	}
+	return rc;
+}
+
+void store_fill_stat(fs_t *fs, const fs_entry *e, uint64_t ino, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = e->attr.mode;
+	st->st_nlink = 1;
+	st->st_uid = e->attr.uid;
+	st->st_gid = e->attr.gid;
+	st->st_rdev = (dev_t)e->attr.rdev;
+	st->st_size = (off_t)e->size;
+	st->st_blksize = 4096;
+	st->st_blocks = (blkcnt_t)((e->size + 511) / 512);
+	st->st_atim.tv_sec = e->attr.atime_ns / 1000000000;
+	st->st_atim.tv_nsec = e->attr.atime_ns % 1000000000;
+	st->st_mtim.tv_sec = e->attr.mtime_ns / 1000000000;
+	st->st_mtim.tv_nsec = e->attr.mtime_ns % 1000000000;
+	st->st_ctim.tv_sec = e->attr.ctime_ns / 1000000000;
+	st->st_ctim.tv_nsec = e->attr.ctime_ns % 1000000000;
+}
+
+int store_put_attr(fs_t *fs, wb_batch *b, const uint8_t *key, size_t klen, const fs_attr *a,
+		   const void *target, size_t tlen)
+{
+	size_t mlen;
+	uint8_t *mk = attr_key(META_ATTR, key, klen, NULL, &mlen);
+	uint8_t *rec = malloc(ATTR_FIXED + tlen);
+	int rc = -ENOMEM;
+	if (mk && rec) {
+		size_t rlen = attr_encode(a, target, tlen, rec);
+		rc = wb_batch_put_ks(b, WB_KS_META, mk, mlen, rec, rlen);
+		rc = rc == WB_OK ? 0 : errmap(rc, "batch", key, klen);
+	}
+	free(mk);
+	free(rec);
+	return rc;
+}
