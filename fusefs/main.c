@@ -244,6 +244,10 @@ static int serve(fs_t *fs, const struct cli *c, uint64_t cache, struct fuse_sess
 		notify(notify_fd, 0);
 		notify_fd = -1;
 		struct fuse_loop_config *lc = fuse_loop_cfg_create();
+		/* Keep the workers: starting a thread per request costs more
+		 * than most requests. */
+		fuse_loop_cfg_set_idle_threads(lc, 16);
+		fuse_loop_cfg_set_max_threads(lc, 32);
 		if (fo->singlethread)
 			ret = fuse_session_loop(se);
 		else
