@@ -164,6 +164,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC; /* O_TRUNC in open, not a setattr first */
 	if (getenv("WOMBATFS_NO_PLUS"))
 		conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS;
+	if (getenv("WOMBATFS_WRITEBACK") && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
 	conn->max_write = 1u << 20;
 	conn->max_readahead = 1u << 20;
 }
@@ -243,16 +245,14 @@ static int serve(fs_t *fs, const struct cli *c, uint64_t cache, struct fuse_sess
 		}
 		notify(notify_fd, 0);
 		notify_fd = -1;
-		struct fuse_loop_config *lc = fuse_loop_cfg_create();
-		/* Keep the workers: starting a thread per request costs more
-		 * than most requests. */
-		fuse_loop_cfg_set_idle_threads(lc, 16);
-		fuse_loop_cfg_set_max_threads(lc, 32);
+		/* FUSE_USE_VERSION 34: the loop takes the 3.2 config struct. Keep
+		 * idle workers around: a thread per request costs more than most
+		 * requests. */
+		struct fuse_loop_config lc = { .clone_fd = 0, .max_idle_threads = 16 };
 		if (fo->singlethread)
 			ret = fuse_session_loop(se);
 		else
-			ret = fuse_session_loop_mt(se, lc);
-		fuse_loop_cfg_destroy(lc);
+			ret = fuse_session_loop_mt(se, &lc);
 		ret = ret == 0 ? 0 : 1;
 		op_destroy(fs);
 		fuse_session_unmount(se);
