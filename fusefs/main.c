@@ -253,7 +253,9 @@ static int serve(fs_t *fs, const struct cli *c, uint64_t cache, struct fuse_sess
 			ret = fuse_session_loop(se);
 		else
 			ret = fuse_session_loop_mt(se, &lc);
-		ret = ret == 0 ? 0 : 1;
+		/* libfuse's signal handler leaves the signal number as the
+		 * loop's result: SIGTERM, SIGINT and SIGHUP are a clean end. */
+		ret = ret == 0 || ret == SIGTERM || ret == SIGINT || ret == SIGHUP ? 0 : 1;
 		op_destroy(fs);
 		fuse_session_unmount(se);
 		fuse_remove_signal_handlers(se);

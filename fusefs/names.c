@@ -64,7 +64,8 @@ size_t names_encode(const uint8_t *comp, size_t len, bool shadowed, char *out)
 	n = ESC_LEN + escape_into(comp, len, out + ESC_LEN, NAME_MAX_LEN - ESC_LEN - mark, &used);
 	if (used < len) {
 		/* Too long even escaped: hash + the start. */
-		n = (size_t)snprintf(out, NAME_BUF, ESC "%c%016llx%c", LONG_MARK,
+		/* ESC as an argument: in the format "%%" would print one '%'. */
+		n = (size_t)snprintf(out, NAME_BUF, "%s%c%016llx%c", ESC, LONG_MARK,
 				     (unsigned long long)fnv1a(comp, len), LONG_MARK);
 		n += escape_into(comp, len, out + n, NAME_MAX_LEN - n - mark, &used);
 	}
@@ -129,7 +130,10 @@ enum name_kind names_decode(const char *name, uint8_t *out, size_t *len, bool *s
 	if (body > ESC_LEN && name[ESC_LEN] == LONG_MARK) {
 		unsigned long long h;
 		int used = 0;
+		/* The hash as names_encode writes it: 16 lower-case hex digits
+		 * (sscanf alone would take spaces, signs, "0x", upper case). */
 		if (body < LONG_HEAD || name[LONG_HEAD - 1] != LONG_MARK ||
+		    strspn(name + ESC_LEN + 1, "0123456789abcdef") != 16 ||
 		    sscanf(name + ESC_LEN + 1, "%16llx%n", &h, &used) != 1 || used != 16)
 			return NAME_INVALID;
 		*hash = h;
@@ -148,7 +152,10 @@ enum name_kind names_decode(const char *name, uint8_t *out, size_t *len, bool *s
 bool names_long_match(const uint8_t *comp, size_t len, uint64_t hash)
 {
 	char canon[NAME_BUF];
-	names_encode(comp, len, false, canon);
+	/* Shadowed: its name is one byte longer, so long for more components
+	 * (a file whose plain escape just fits is long once shadowed). The
+	 * caller compares the exact name (store_resolve). */
+	names_encode(comp, len, true, canon);
 	return canon[ESC_LEN] == LONG_MARK && fnv1a(comp, len) == hash;
 }
 

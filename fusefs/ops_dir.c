@@ -170,7 +170,8 @@ typedef struct dir_handle {
 	bool have_pending;    /* an entry that did not fit the last reply */
 	dirlist_entry pending;
 	uint8_t *pkey;        /* the pending entry's key (the list's buffer moves on) */
-	uint8_t *key;
+	fs_node *node;        /* the directory (held by the kernel while open) */
+	uint8_t *key;         /* its key when the listing began */
 	size_t klen;
 } dir_handle;
 
@@ -189,6 +190,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	pthread_mutex_init(&h->mu, NULL);
+	h->node = n;
 	fi->fh = (uintptr_t)h;
 	fi->cache_readdir = 0;
 	if (fuse_reply_open(req, fi) != 0) {
@@ -214,6 +216,14 @@ static int dir_next(fs_t *fs, dir_handle *h, dirlist_entry *out)
 		return 1;
 	}
 	if (h->list == NULL) {
+		/* From the start: where the directory is now (it may have moved). */
+		size_t klen;
+		uint8_t *key = node_key(fs, h->node, &klen);
+		if (key == NULL)
+			return -ENOMEM;
+		free(h->key);
+		h->key = key;
+		h->klen = klen;
 		int rc = dirlist_open(fs, h->key, h->klen, &h->list);
 		if (rc != 0)
 			return rc;

@@ -473,6 +473,19 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_s
 			rc = store_entry(fs, n->key, n->klen, &e);
 		}
 	}
+	if (rc == 0 && (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW))) {
+		/* futimens on a file open for writing (cp -p, tar): the writes
+		 * so far come before the new mtime, so commit them now -- the
+		 * commit at close would stamp its own time over it. */
+		pthread_mutex_lock(&n->mu);
+		bool was_dirty = n->dirty;
+		rc = file_commit_locked(fs, n, false); /* nothing to do when clean */
+		pthread_mutex_unlock(&n->mu);
+		if (rc == 0 && was_dirty) {
+			store_entry_free(&e);
+			rc = store_entry(fs, n->key, n->klen, &e);
+		}
+	}
 	if (rc == 0 && (to_set & ATTR_BITS)) {
 		apply_attr(&e.attr, st, to_set);
 		wb_batch *b;

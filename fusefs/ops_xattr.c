@@ -36,6 +36,13 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 		fuse_reply_err(req, E2BIG);
 		return;
 	}
+	if (strncmp(name, "system.posix_acl_", 17) == 0) {
+		/* No POSIX ACLs: stored as a plain attribute, an ACL that cp -a
+		 * or setfacl sets in place of chmod would leave the mode as it
+		 * was. EOPNOTSUPP makes them fall back to chmod. */
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
 	pthread_mutex_lock(&fs->ns_mu);
 	size_t klen;
 	uint8_t *key = xattr_key(fs, n, name, &klen);

@@ -169,9 +169,13 @@ int store_child_key(fs_node *parent, const char *name, bool is_dir, uint8_t **ke
 	size_t clen;
 	bool shadowed;
 	uint64_t hash;
+	if (strlen(name) > NAME_MAX_LEN)
+		return -ENAMETOOLONG; /* what every other filesystem says */
 	enum name_kind k = names_decode(name, comp, &clen, &shadowed, &hash);
 	if (k == NAME_INVALID || k == NAME_LONG || shadowed)
 		return -EINVAL;
+	if (clen == 0 && !is_dir)
+		return -EINVAL; /* its key would be the parent's node key */
 	uint8_t *out = malloc(parent->klen + clen + 2);
 	if (out == NULL)
 		return -ENOMEM;
@@ -242,32 +246,52 @@ int store_resolve(fs_t *fs, fs_node *parent, const char *name, uint8_t **key, si
 	uint64_t hash;
 	memset(e, 0, sizeof(*e));
 	*key = NULL;
+	if (strlen(name) > NAME_MAX_LEN)
+		return -ENAMETOOLONG; /* no key has such a name (names.h) */
 	enum name_kind k = names_decode(name, comp, &clen, &shadowed, &hash);
 	if (k == NAME_INVALID)
 		return -ENOENT;
-	int rc;
+	int rc = 0;
+	const uint8_t *c = comp;
+	uint8_t *found = NULL;
 	if (k == NAME_LONG) {
-		rc = resolve_long(fs, parent, comp, clen, hash, key, klen);
-		if (rc == 0)
-			rc = store_entry(fs, *key, *klen, e);
-	} else {
-		uint8_t *dk = malloc(parent->klen + clen + 1);
-		if (dk == NULL)
-			return -ENOMEM;
+		/* The hash finds the component; then, as for any name, only its
+		 * canonical spelling counts, and the shadow mark picks the file
+		 * when a directory has the same component. */
+		size_t flen = 0;
+		rc = resolve_long(fs, parent, comp, clen, hash, &found, &flen);
+		if (rc == 0) {
+			c = found + parent->klen;
+			clen = flen - parent->klen - (found[flen - 1] == '/' ? 1 : 0);
+			char canon[NAME_BUF];
+			names_encode(c, clen, shadowed, canon);
+			if (strcmp(canon, name) != 0)
+				rc = -ENOENT;
+		}
+	}
+	uint8_t *dk = rc == 0 ? malloc(parent->klen + clen + 1) : NULL;
+	if (rc == 0 && dk == NULL)
+		rc = -ENOMEM;
+	if (rc == 0) {
 		memcpy(dk, parent->key, parent->klen);
-		memcpy(dk + parent->klen, comp, clen);
+		memcpy(dk + parent->klen, c, clen);
 		dk[parent->klen + clen] = '/';
 		*key = dk;
 		*klen = parent->klen + clen + 1;
 		rc = store_entry(fs, dk, *klen, e); /* the directory of that name wins */
 		bool is_dir = rc == 0 && e->type != 0;
-		if (rc == 0 && (!is_dir || shadowed)) {
+		if (rc == 0 && clen == 0 && (!is_dir || shadowed)) {
+			/* A file with the empty name would have the directory's own
+			 * node key ("t/", or "" for the root): it cannot be shown. */
+			e->type = 0;
+		} else if (rc == 0 && (!is_dir || shadowed)) {
 			(*klen)--; /* the file of that name */
 			rc = store_entry(fs, dk, *klen, e);
 			if (rc == 0 && shadowed && !is_dir)
 				e->type = 0; /* a shadow name without its directory */
 		}
 	}
+	free(found);
 	if (rc == 0 && e->type == 0)
 		rc = -ENOENT;
 	if (rc != 0) {
