@@ -54,12 +54,6 @@ int dirlist_open(fs_t *fs, const uint8_t *dirkey, size_t dlen, dirlist **out)
 	}
 	memcpy(d->dirkey, dirkey, dlen);
 	int rc = side_open(fs, &d->user, WB_KS_USER, d->dirkey, dlen);
-	if (rc == 0 && wb_iter_valid(d->user.it)) {
-		size_t kl;
-		wb_iter_key(d->user.it, &kl);
-		if (kl == dlen) /* a key "t/": its node key is the directory's */
-			wb_iter_next(d->user.it);
-	}
 	d->meta.prefix = mprefix; /* owned even if the open fails */
 	if (rc == 0)
 		rc = side_open(fs, &d->meta, WB_KS_META, mprefix, mlen);

@@ -19,7 +19,8 @@ typedef struct dirlist dirlist;
 
 typedef struct dirlist_entry {
 	char name[NAME_BUF]; /* as shown (names.h) */
-	uint8_t *key;        /* the child's node key (owned by the list; valid until the next call) */
+	uint8_t *key;        /* the child's node key (owned by the list; valid until the
+			      * next call); e.type tells a directory's from a file's */
 	size_t klen;
 	fs_entry e;          /* type and attributes (no symlink target) */
 } dirlist_entry;

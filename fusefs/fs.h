@@ -39,6 +39,8 @@ typedef struct fs_node {
 	uint64_t ino;
 	uint8_t *key; /* node key (attr.h): "a/b" file, "a/b/" directory, "" root */
 	size_t klen;
+	bool dir;     /* a directory; a file's key ends in '/' only when its
+		       * name is empty ("t/" is the file %% in t) */
 	uint64_t nlookup; /* (tab_mu) kernel references */
 	bool unlinked;    /* (tab_mu) removed from the table by unlink/rmdir */
 	struct fs_node *ino_next, *key_next; /* (tab_mu) hash chains */
@@ -84,26 +86,29 @@ typedef struct fs_entry {
 int inode_init(fs_t *fs);
 void inode_destroy(fs_t *fs);
 fs_node *inode_get(fs_t *fs, fuse_ino_t ino);
-/* Finds or makes the node of key and adds one kernel reference. */
-fs_node *inode_ref(fs_t *fs, const uint8_t *key, size_t klen);
+/* Finds or makes the node of key (a directory or not) and adds one
+ * kernel reference. */
+fs_node *inode_ref(fs_t *fs, const uint8_t *key, size_t klen, bool dir);
 /* The node of key if the kernel holds one, else NULL (no reference). */
-fs_node *inode_find(fs_t *fs, const uint8_t *key, size_t klen);
+fs_node *inode_find(fs_t *fs, const uint8_t *key, size_t klen, bool dir);
 void inode_forget(fs_t *fs, fuse_ino_t ino, uint64_t n);
 /* The key was removed: a later entry of that name gets a new node. */
-void inode_unlink(fs_t *fs, const uint8_t *key, size_t klen);
-/* Renames every node whose key starts with from (all of a directory's
- * subtree when from ends with '/') to start with to instead. */
-int inode_rename(fs_t *fs, const uint8_t *from, size_t flen, const uint8_t *to, size_t tlen);
+void inode_unlink(fs_t *fs, const uint8_t *key, size_t klen, bool dir);
+/* Renames the node of from (and, for a directory, every node below it) so
+ * that its key starts with to instead. */
+int inode_rename(fs_t *fs, const uint8_t *from, size_t flen, bool dir, const uint8_t *to,
+		 size_t tlen);
 /* Both at once (RENAME_EXCHANGE): a's nodes move to a_to, b's to b_to. */
-int inode_exchange(fs_t *fs, const uint8_t *a, size_t alen, const uint8_t *a_to, size_t a_tolen,
-		   const uint8_t *b, size_t blen, const uint8_t *b_to, size_t b_tolen);
+int inode_exchange(fs_t *fs, const uint8_t *a, size_t alen, bool adir, const uint8_t *a_to,
+		   size_t a_tolen, const uint8_t *b, size_t blen, bool bdir, const uint8_t *b_to,
+		   size_t b_tolen);
 /* Calls fn for every node with open-file state (shutdown). */
 void inode_each(fs_t *fs, void (*fn)(fs_t *fs, fs_node *n));
 
 /* ---- store.c ---- */
-/* Fills e for the entry with node key (file or directory form). Returns 0
+/* Fills e for the directory or the non-directory with node key. Returns 0
  * (e->type 0 when missing) or a negative errno. */
-int store_entry(fs_t *fs, const uint8_t *key, size_t klen, fs_entry *e);
+int store_entry(fs_t *fs, const uint8_t *key, size_t klen, bool dir, fs_entry *e);
 void store_entry_free(fs_entry *e);
 /* 1 when anything lies below dirkey (ends with '/'), 0 when not, or -errno. */
 int store_dir_nonempty(fs_t *fs, const uint8_t *dirkey, size_t dlen);
@@ -144,6 +149,13 @@ static inline fs_t *req_fs(fuse_req_t req)
 static inline bool key_is_dir(const uint8_t *key, size_t klen)
 {
 	return klen == 0 || key[klen - 1] == '/';
+}
+
+/* Whether an entry can have metadata records: all but the file with the
+ * empty name, whose 'A' key would be its directory's marker. */
+static inline bool key_has_meta(const uint8_t *key, size_t klen, bool dir)
+{
+	return dir || !key_is_dir(key, klen);
 }
 
 #endif /* WOMBATFS_FS_H */

@@ -33,6 +33,11 @@ static size_t key_slot(const fs_t *fs, const uint8_t *k, size_t n)
 	return (size_t)hash_key(k, n) & (fs->nbuckets - 1);
 }
 
+static bool same(const fs_node *n, const uint8_t *key, size_t klen, bool dir)
+{
+	return n->dir == dir && n->klen == klen && memcmp(n->key, key, klen) == 0;
+}
+
 static void link_node(fs_t *fs, fs_node *n)
 {
 	size_t i = ino_slot(fs, n->ino);
@@ -96,7 +101,7 @@ static int grow(fs_t *fs)
 	return 0;
 }
 
-static fs_node *node_new(fs_t *fs, const uint8_t *key, size_t klen)
+static fs_node *node_new(fs_t *fs, const uint8_t *key, size_t klen, bool dir)
 {
 	fs_node *n = calloc(1, sizeof(*n));
 	if (n == NULL || (n->key = malloc(klen ? klen : 1)) == NULL) {
@@ -105,6 +110,7 @@ static fs_node *node_new(fs_t *fs, const uint8_t *key, size_t klen)
 	}
 	memcpy(n->key, key, klen);
 	n->klen = klen;
+	n->dir = dir;
 	n->ino = fs->next_ino++;
 	pthread_mutex_init(&n->mu, NULL);
 	return n;
@@ -127,7 +133,7 @@ int inode_init(fs_t *fs)
 	fs->next_ino = FUSE_ROOT_ID;
 	if (grow(fs) != 0)
 		return -ENOMEM;
-	fs->root = node_new(fs, (const uint8_t *)"", 0);
+	fs->root = node_new(fs, (const uint8_t *)"", 0, true);
 	if (fs->root == NULL)
 		return -ENOMEM;
 	fs->root->nlookup = 1;
@@ -159,30 +165,30 @@ fs_node *inode_get(fs_t *fs, fuse_ino_t ino)
 	return n;
 }
 
-static fs_node *find_locked(fs_t *fs, const uint8_t *key, size_t klen)
+static fs_node *find_locked(fs_t *fs, const uint8_t *key, size_t klen, bool dir)
 {
 	fs_node *n = fs->by_key[key_slot(fs, key, klen)];
-	while (n && (n->klen != klen || memcmp(n->key, key, klen) != 0))
+	while (n && !same(n, key, klen, dir))
 		n = n->key_next;
 	return n;
 }
 
-fs_node *inode_find(fs_t *fs, const uint8_t *key, size_t klen)
+fs_node *inode_find(fs_t *fs, const uint8_t *key, size_t klen, bool dir)
 {
 	pthread_mutex_lock(&fs->tab_mu);
-	fs_node *n = find_locked(fs, key, klen);
+	fs_node *n = find_locked(fs, key, klen, dir);
 	pthread_mutex_unlock(&fs->tab_mu);
 	return n;
 }
 
-fs_node *inode_ref(fs_t *fs, const uint8_t *key, size_t klen)
+fs_node *inode_ref(fs_t *fs, const uint8_t *key, size_t klen, bool dir)
 {
 	pthread_mutex_lock(&fs->tab_mu);
-	fs_node *n = find_locked(fs, key, klen);
+	fs_node *n = find_locked(fs, key, klen, dir);
 	if (n == NULL) {
 		if (fs->nnodes >= fs->nbuckets)
 			grow(fs); /* a full table still works, only slower */
-		n = node_new(fs, key, klen);
+		n = node_new(fs, key, klen, dir);
 		if (n != NULL) {
 			link_node(fs, n);
 			fs->nnodes++;
@@ -223,10 +229,10 @@ void inode_forget(fs_t *fs, fuse_ino_t ino, uint64_t count)
 		node_free(n);
 }
 
-void inode_unlink(fs_t *fs, const uint8_t *key, size_t klen)
+void inode_unlink(fs_t *fs, const uint8_t *key, size_t klen, bool dir)
 {
 	pthread_mutex_lock(&fs->tab_mu);
-	fs_node *n = find_locked(fs, key, klen);
+	fs_node *n = find_locked(fs, key, klen, dir);
 	if (n != NULL && n != fs->root) {
 		unlink_key(fs, n);
 		n->unlinked = true;
@@ -234,17 +240,16 @@ void inode_unlink(fs_t *fs, const uint8_t *key, size_t klen)
 	pthread_mutex_unlock(&fs->tab_mu);
 }
 
-/* Appends to *list the nodes whose key is `from` or, for a directory
- * key, starts with it. */
-static int collect(fs_t *fs, const uint8_t *from, size_t flen, fs_node ***list, size_t *count,
-		   size_t *cap)
+/* Appends to *list the node of `from` and, for a directory, every node
+ * whose key starts with it. */
+static int collect(fs_t *fs, const uint8_t *from, size_t flen, bool dir, fs_node ***list,
+		   size_t *count, size_t *cap)
 {
-	bool subtree = key_is_dir(from, flen);
 	for (size_t i = 0; i < fs->nbuckets; i++)
 		for (fs_node *n = fs->by_ino[i]; n; n = n->ino_next) {
 			if (n->unlinked || n->klen < flen || memcmp(n->key, from, flen) != 0)
 				continue;
-			if (!subtree && n->klen != flen)
+			if (!dir && !same(n, from, flen, false))
 				continue;
 			if (*count == *cap) {
 				*cap = *cap ? *cap * 2 : 64;
@@ -277,17 +282,18 @@ static int rekey(fs_t *fs, fs_node *n, size_t flen, const uint8_t *to, size_t tl
 	return 0;
 }
 
-int inode_exchange(fs_t *fs, const uint8_t *a, size_t alen, const uint8_t *a_to, size_t a_tolen,
-		   const uint8_t *b, size_t blen, const uint8_t *b_to, size_t b_tolen)
+int inode_exchange(fs_t *fs, const uint8_t *a, size_t alen, bool adir, const uint8_t *a_to,
+		   size_t a_tolen, const uint8_t *b, size_t blen, bool bdir, const uint8_t *b_to,
+		   size_t b_tolen)
 {
 	pthread_mutex_lock(&fs->tab_mu);
 	/* Collect both sides first: re-keying while walking would revisit. */
 	fs_node **list = NULL;
 	size_t na = 0, cap = 0, n = 0;
-	int rc = collect(fs, a, alen, &list, &na, &cap);
+	int rc = collect(fs, a, alen, adir, &list, &na, &cap);
 	n = na;
 	if (rc == 0 && b != NULL)
-		rc = collect(fs, b, blen, &list, &n, &cap);
+		rc = collect(fs, b, blen, bdir, &list, &n, &cap);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		int r = i < na ? rekey(fs, list[i], alen, a_to, a_tolen)
 			       : rekey(fs, list[i], blen, b_to, b_tolen);
@@ -299,9 +305,10 @@ int inode_exchange(fs_t *fs, const uint8_t *a, size_t alen, const uint8_t *a_to,
 	return rc;
 }
 
-int inode_rename(fs_t *fs, const uint8_t *from, size_t flen, const uint8_t *to, size_t tlen)
+int inode_rename(fs_t *fs, const uint8_t *from, size_t flen, bool dir, const uint8_t *to,
+		 size_t tlen)
 {
-	return inode_exchange(fs, from, flen, to, tlen, NULL, 0, NULL, 0);
+	return inode_exchange(fs, from, flen, dir, to, tlen, NULL, 0, false, NULL, 0);
 }
 
 void inode_each(fs_t *fs, void (*fn)(fs_t *fs, fs_node *n))

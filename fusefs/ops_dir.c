@@ -45,7 +45,7 @@ static void apply_buffer(fs_node *n, struct stat *st)
 
 void reply_entry(fuse_req_t req, fs_t *fs, const uint8_t *key, size_t klen, const fs_entry *e)
 {
-	fs_node *n = inode_ref(fs, key, klen);
+	fs_node *n = inode_ref(fs, key, klen, e->type == S_IFDIR);
 	if (n == NULL) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -119,7 +119,7 @@ static int node_entry(fs_t *fs, fs_node *n, fs_entry *e)
 	uint8_t *key = node_key(fs, n, &klen);
 	if (key == NULL)
 		return -ENOMEM;
-	int rc = n->unlinked ? 0 : store_entry(fs, key, klen, e);
+	int rc = n->unlinked ? 0 : store_entry(fs, key, klen, n->dir, e);
 	if (n->unlinked)
 		memset(e, 0, sizeof(*e));
 	free(key);
@@ -286,7 +286,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		}
 		size_t need;
 		if (plus && real) {
-			fs_node *n = inode_ref(fs, de.key, de.klen);
+			fs_node *n = inode_ref(fs, de.key, de.klen, de.e.type == S_IFDIR);
 			if (n == NULL) {
 				rc = -ENOMEM;
 				break;
@@ -305,7 +305,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 						      h->pos + 1);
 		} else {
 			if (real) {
-				fs_node *n = inode_find(fs, de.key, de.klen);
+				fs_node *n = inode_find(fs, de.key, de.klen,
+								de.e.type == S_IFDIR);
 				st.st_ino = n ? n->ino : 0xffffffffull; /* unknown until looked up */
 			}
 			need = fuse_add_direntry(req, buf + used, size - used, name, &st, h->pos + 1);
@@ -393,10 +394,13 @@ static int delete_prefix(fs_t *fs, wb_batch *b, unsigned ks, const uint8_t *pref
 	return rc == WB_OK ? 0 : errmap(rc, "delete", prefix, plen);
 }
 
-/* Adds to b the removal of a non-directory entry: value, record, xattrs. */
-static int delete_entry(fs_t *fs, wb_batch *b, const uint8_t *key, size_t klen)
+/* Adds to b the removal of an entry (an empty directory's marker): value,
+ * record, xattrs. */
+static int delete_entry(fs_t *fs, wb_batch *b, const uint8_t *key, size_t klen, bool dir)
 {
-	int rc = wb_batch_delete(b, key, klen);
+	int rc = dir ? WB_OK : wb_batch_delete(b, key, klen);
+	if (!key_has_meta(key, klen, dir))
+		return rc == WB_OK ? 0 : errmap(rc, "delete", key, klen);
 	size_t mlen;
 	uint8_t *mk = attr_key(META_ATTR, key, klen, NULL, &mlen);
 	if (mk == NULL)
@@ -473,7 +477,7 @@ static int change_new_key(change *c, const char *name, bool is_dir)
 	if (rc != 0)
 		return rc;
 	fs_entry pe;
-	rc = store_entry(c->fs, c->parent->key, c->parent->klen, &pe);
+	rc = store_entry(c->fs, c->parent->key, c->parent->klen, true, &pe);
 	if (rc == 0 && pe.type == 0)
 		rc = -ENOENT; /* the directory was removed meanwhile */
 	store_entry_free(&pe);
@@ -511,7 +515,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 /* A file being unlinked while open keeps its contents for its readers. */
 static int keep_open_contents(fs_t *fs, const uint8_t *key, size_t klen)
 {
-	fs_node *n = inode_find(fs, key, klen);
+	fs_node *n = inode_find(fs, key, klen, false);
 	if (n == NULL)
 		return 0;
 	pthread_mutex_lock(&n->mu);
@@ -531,7 +535,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc == 0 && c.e.type == S_IFDIR)
 		rc = -EISDIR;
 	if (rc == 0)
-		rc = delete_entry(c.fs, c.b, c.key, c.klen);
+		rc = delete_entry(c.fs, c.b, c.key, c.klen, false);
 	if (rc == 0)
 		rc = keep_parent(c.fs, c.b, c.parent->key, c.parent->klen);
 	if (rc == 0)
@@ -539,7 +543,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc == 0)
 		rc = commit(c.fs, c.b, c.key, c.klen);
 	if (rc == 0)
-		inode_unlink(c.fs, c.key, c.klen);
+		inode_unlink(c.fs, c.key, c.klen, false);
 	fuse_reply_err(req, -rc);
 	change_end(&c);
 }
@@ -557,13 +561,13 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = ne < 0 ? ne : ne > 0 ? -ENOTEMPTY : 0;
 	}
 	if (rc == 0)
-		rc = delete_entry(c.fs, c.b, c.key, c.klen);
+		rc = delete_entry(c.fs, c.b, c.key, c.klen, true);
 	if (rc == 0)
 		rc = keep_parent(c.fs, c.b, c.parent->key, c.parent->klen);
 	if (rc == 0)
 		rc = commit(c.fs, c.b, c.key, c.klen);
 	if (rc == 0)
-		inode_unlink(c.fs, c.key, c.klen);
+		inode_unlink(c.fs, c.key, c.klen, true);
 	fuse_reply_err(req, -rc);
 	change_end(&c);
 }
@@ -692,12 +696,11 @@ static int move_keys(fs_t *fs, wb_batch *b, unsigned ks, const uint8_t *from, si
 
 /* Adds to b one phase of moving the entry at node key `from` to `to`: its
  * value, record and xattrs, and for a directory everything below it. */
-static int move_entry(fs_t *fs, wb_batch *b, const uint8_t *from, size_t flen, const uint8_t *to,
-		      size_t tlen, enum move_phase phase)
+static int move_entry(fs_t *fs, wb_batch *b, const uint8_t *from, size_t flen, bool dir,
+		      const uint8_t *to, size_t tlen, enum move_phase phase)
 {
-	bool dir = key_is_dir(from, flen);
 	int rc = move_keys(fs, b, WB_KS_USER, from, flen, to, tlen, dir, phase);
-	for (int i = 0; rc == 0 && i < 2; i++) {
+	for (int i = 0; rc == 0 && key_has_meta(from, flen, dir) && i < 2; i++) {
 		char tag = i == 0 ? META_ATTR : META_XATTR;
 		/* A file's xattrs are 'X' key 0x00 name: end the prefix at the NUL. */
 		const char *nul = !dir && tag == META_XATTR ? "" : NULL;
@@ -713,26 +716,27 @@ static int move_entry(fs_t *fs, wb_batch *b, const uint8_t *from, size_t flen, c
 }
 
 /* Adds to b a whole move: deletions, then puts. */
-static int move_whole(fs_t *fs, wb_batch *b, const uint8_t *from, size_t flen, const uint8_t *to,
-		      size_t tlen)
+static int move_whole(fs_t *fs, wb_batch *b, const uint8_t *from, size_t flen, bool dir,
+		      const uint8_t *to, size_t tlen)
 {
-	int rc = move_entry(fs, b, from, flen, to, tlen, MOVE_DELETE);
-	return rc ? rc : move_entry(fs, b, from, flen, to, tlen, MOVE_PUT);
+	int rc = move_entry(fs, b, from, flen, dir, to, tlen, MOVE_DELETE);
+	return rc ? rc : move_entry(fs, b, from, flen, dir, to, tlen, MOVE_PUT);
 }
 
 /* Adds to b the swap of two entries (RENAME_EXCHANGE). a_to/b_to are the
  * keys each takes at the other's name (a file and a directory swap key
  * forms). */
-static int exchange(fs_t *fs, wb_batch *b, const uint8_t *a, size_t alen, const uint8_t *a_to,
-		    size_t a_tolen, const uint8_t *bk, size_t blen, const uint8_t *b_to, size_t b_tolen)
+static int exchange(fs_t *fs, wb_batch *b, const uint8_t *a, size_t alen, bool adir,
+		    const uint8_t *a_to, size_t a_tolen, const uint8_t *bk, size_t blen, bool bdir,
+		    const uint8_t *b_to, size_t b_tolen)
 {
-	int rc = move_entry(fs, b, a, alen, a_to, a_tolen, MOVE_DELETE);
+	int rc = move_entry(fs, b, a, alen, adir, a_to, a_tolen, MOVE_DELETE);
 	if (rc == 0)
-		rc = move_entry(fs, b, bk, blen, b_to, b_tolen, MOVE_DELETE);
+		rc = move_entry(fs, b, bk, blen, bdir, b_to, b_tolen, MOVE_DELETE);
 	if (rc == 0)
-		rc = move_entry(fs, b, a, alen, a_to, a_tolen, MOVE_PUT);
+		rc = move_entry(fs, b, a, alen, adir, a_to, a_tolen, MOVE_PUT);
 	if (rc == 0)
-		rc = move_entry(fs, b, bk, blen, b_to, b_tolen, MOVE_PUT);
+		rc = move_entry(fs, b, bk, blen, bdir, b_to, b_tolen, MOVE_PUT);
 	return rc;
 }
 
@@ -783,39 +787,46 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		if (rc == -ENOENT)
 			rc = store_child_key(np, newname, c.e.type == S_IFDIR, &tkey, &tklen);
 	}
+	bool sdir = c.e.type == S_IFDIR, tdir = te.type == S_IFDIR;
 	if (rc == 0)
 		rc = rename_check(&c, &te, tkey, tklen, flags);
+	/* Onto the file with the empty name (it can have no records): only
+	 * what can be created there may go there. */
+	if (rc == 0 && !key_has_meta(tkey, tklen, tdir || (te.type == 0 && sdir)))
+		rc = -EINVAL;
 	/* A directory cannot move below itself (nor swap with its own child). */
 	if (rc == 0 && (has_prefix(tkey, tklen, c.key, c.klen) ||
 			((flags & RENAME_EXCHANGE) && has_prefix(c.key, c.klen, tkey, tklen))))
 		rc = -EINVAL;
-	if (rc == 0 && tklen == c.klen && memcmp(tkey, c.key, c.klen) == 0) {
+	if (rc == 0 && tklen == c.klen && memcmp(tkey, c.key, c.klen) == 0 &&
+	    (te.type == 0 || tdir == sdir)) {
 		fuse_reply_err(req, 0); /* the same entry: nothing to do */
 		goto out;
 	}
 	if (rc == 0)
 		rc = keep_parent(c.fs, c.b, c.parent->key, c.parent->klen);
 	if (rc == 0 && (flags & RENAME_EXCHANGE)) {
-		rc = store_child_key(np, newname, c.e.type == S_IFDIR, &a_to, &a_tolen);
+		rc = store_child_key(np, newname, sdir, &a_to, &a_tolen);
 		if (rc == 0)
-			rc = store_child_key(c.parent, name, te.type == S_IFDIR, &b_to, &b_tolen);
+			rc = store_child_key(c.parent, name, tdir, &b_to, &b_tolen);
 		if (rc == 0)
-			rc = exchange(c.fs, c.b, c.key, c.klen, a_to, a_tolen, tkey, tklen, b_to,
-				      b_tolen);
+			rc = exchange(c.fs, c.b, c.key, c.klen, sdir, a_to, a_tolen, tkey, tklen, tdir,
+				      b_to, b_tolen);
 	} else if (rc == 0) {
 		if (te.type != 0)
-			rc = delete_entry(c.fs, c.b, tkey, tklen);
+			rc = delete_entry(c.fs, c.b, tkey, tklen, tdir);
 		if (rc == 0)
-			rc = move_whole(c.fs, c.b, c.key, c.klen, tkey, tklen);
+			rc = move_whole(c.fs, c.b, c.key, c.klen, sdir, tkey, tklen);
 	}
 	if (rc == 0)
 		rc = commit(c.fs, c.b, c.key, c.klen);
 	if (rc == 0 && (flags & RENAME_EXCHANGE)) {
-		rc = inode_exchange(c.fs, c.key, c.klen, a_to, a_tolen, tkey, tklen, b_to, b_tolen);
+		rc = inode_exchange(c.fs, c.key, c.klen, sdir, a_to, a_tolen, tkey, tklen, tdir, b_to,
+				    b_tolen);
 	} else if (rc == 0) {
 		if (te.type != 0)
-			inode_unlink(c.fs, tkey, tklen);
-		rc = inode_rename(c.fs, c.key, c.klen, tkey, tklen);
+			inode_unlink(c.fs, tkey, tklen, tdir);
+		rc = inode_rename(c.fs, c.key, c.klen, sdir, tkey, tklen);
 	}
 	fuse_reply_err(req, -rc);
 out:

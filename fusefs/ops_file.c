@@ -106,7 +106,7 @@ int file_commit_locked(fs_t *fs, fs_node *n, bool sync)
 				    "write", n->key, n->klen);
 		fs_attr a;
 		bool found = false;
-		if (rc == 0)
+		if (rc == 0 && key_has_meta(n->key, n->klen, n->dir))
 			rc = store_get_attr(fs, n->key, n->klen, &a, &found);
 		if (rc == 0 && found) {
 			a.mtime_ns = a.ctime_ns = attr_now_ns();
@@ -224,7 +224,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 				    .ctime_ns = now };
 		rc = store_child_key(p, name, false, &key, &klen);
 		fs_entry pe;
-		if (rc == 0 && (rc = store_entry(fs, p->key, p->klen, &pe)) == 0 && pe.type == 0)
+		if (rc == 0 && (rc = store_entry(fs, p->key, p->klen, true, &pe)) == 0 && pe.type == 0)
 			rc = -ENOENT; /* the directory went away */
 		if (rc == 0 && wb_batch_new(&b) != WB_OK)
 			rc = -ENOMEM;
@@ -241,7 +241,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		created = rc == 0;
 	}
 	fs_node *n = NULL;
-	if (rc == 0 && (n = inode_ref(fs, key, klen)) == NULL)
+	if (rc == 0 && (n = inode_ref(fs, key, klen, false)) == NULL)
 		rc = -ENOMEM;
 	if (rc == 0) {
 		pthread_mutex_lock(&n->mu);
@@ -458,7 +458,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_s
 	}
 	pthread_mutex_lock(&fs->ns_mu);
 	fs_entry e = { 0 };
-	int rc = n->unlinked ? -ENOENT : store_entry(fs, n->key, n->klen, &e);
+	int rc = n->unlinked ? -ENOENT : store_entry(fs, n->key, n->klen, n->dir, &e);
 	if (rc == 0 && e.type == 0)
 		rc = -ENOENT;
 	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
@@ -470,7 +470,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_s
 			rc = truncate_node(fs, n, (uint64_t)st->st_size);
 		if (rc == 0) { /* the record's mtime may have moved */
 			store_entry_free(&e);
-			rc = store_entry(fs, n->key, n->klen, &e);
+			rc = store_entry(fs, n->key, n->klen, n->dir, &e);
 		}
 	}
 	if (rc == 0 && (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW))) {
@@ -483,9 +483,11 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_s
 		pthread_mutex_unlock(&n->mu);
 		if (rc == 0 && was_dirty) {
 			store_entry_free(&e);
-			rc = store_entry(fs, n->key, n->klen, &e);
+			rc = store_entry(fs, n->key, n->klen, n->dir, &e);
 		}
 	}
+	if (rc == 0 && (to_set & ATTR_BITS) && !key_has_meta(n->key, n->klen, n->dir))
+		rc = -EPERM; /* the file with the empty name keeps default attributes */
 	if (rc == 0 && (to_set & ATTR_BITS)) {
 		apply_attr(&e.attr, st, to_set);
 		wb_batch *b;

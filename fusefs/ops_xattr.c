@@ -14,13 +14,23 @@
 
 #define XATTR_SIZE_MAX_ 65536 /* bytes in one value, as Linux allows */
 
-/* The record key of xattr name on node n (a copy under tab_mu). */
+/* The record key of xattr name on node n (a copy under tab_mu). NULL
+ * with *klen 0 for the file with the empty name, which has no records. */
 static uint8_t *xattr_key(fs_t *fs, fs_node *n, const char *name, size_t *klen)
 {
 	pthread_mutex_lock(&fs->tab_mu);
-	uint8_t *k = attr_key(META_XATTR, n->key, n->klen, name, klen);
+	uint8_t *k = NULL;
+	*klen = 0;
+	if (key_has_meta(n->key, n->klen, n->dir))
+		k = attr_key(META_XATTR, n->key, n->klen, name, klen);
 	pthread_mutex_unlock(&fs->tab_mu);
 	return k;
+}
+
+/* errno when xattr_key gave nothing: out of memory, or no records here. */
+static int no_key(size_t klen)
+{
+	return klen == 0 ? ENOTSUP : ENOMEM;
 }
 
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
@@ -46,7 +56,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 	pthread_mutex_lock(&fs->ns_mu);
 	size_t klen;
 	uint8_t *key = xattr_key(fs, n, name, &klen);
-	int rc = key ? 0 : -ENOMEM;
+	int rc = key ? 0 : -no_key(klen);
 	if (rc == 0 && (flags & (XATTR_CREATE | XATTR_REPLACE))) {
 		wb_key_info ki;
 		int found = wb_stat_key_ks(fs->db, WB_KS_META, key, klen, &ki);
@@ -83,7 +93,8 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	size_t klen, vlen;
 	uint8_t *key = xattr_key(fs, n, name, &klen);
 	void *val = NULL;
-	int rc = key ? wb_get_ks(fs->db, WB_KS_META, key, klen, &val, &vlen) : WB_ENOMEM;
+	int rc = key ? wb_get_ks(fs->db, WB_KS_META, key, klen, &val, &vlen)
+		     : klen == 0 ? WB_ENOTFOUND : WB_ENOMEM;
 	if (rc == WB_ENOTFOUND)
 		fuse_reply_err(req, ENODATA);
 	else if (rc != WB_OK)
@@ -110,6 +121,10 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	uint8_t *prefix = xattr_key(fs, n, "", &plen); /* 'X' key 0x00 */
 	wb_iter_options io = { .keyspace = WB_KS_META, .prefix = prefix, .prefix_len = plen };
 	wb_iter *it = NULL;
+	if (prefix == NULL && plen == 0) {
+		fuse_reply_xattr(req, 0); /* the empty-named file: none */
+		return;
+	}
 	int rc = prefix ? wb_iter_new(fs->db, &io, &it) : WB_ENOMEM;
 	char *list = NULL;
 	size_t used = 0, cap = 0;
@@ -159,7 +174,8 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	size_t klen;
 	uint8_t *key = xattr_key(fs, n, name, &klen);
 	wb_key_info ki;
-	int rc = key ? wb_stat_key_ks(fs->db, WB_KS_META, key, klen, &ki) : WB_ENOMEM;
+	int rc = key ? wb_stat_key_ks(fs->db, WB_KS_META, key, klen, &ki)
+		     : klen == 0 ? WB_ENOTFOUND : WB_ENOMEM;
 	int err = rc == WB_ENOTFOUND ? -ENODATA : errmap(rc, "removexattr", n->key, n->klen);
 	if (err == 0) {
 		wb_batch *b;

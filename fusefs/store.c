@@ -104,19 +104,24 @@ static int dir_entry(fs_t *fs, const uint8_t *key, size_t klen, fs_entry *e)
 	return 0;
 }
 
-int store_entry(fs_t *fs, const uint8_t *key, size_t klen, fs_entry *e)
+int store_entry(fs_t *fs, const uint8_t *key, size_t klen, bool dir, fs_entry *e)
 {
 	memset(e, 0, sizeof(*e));
-	if (key_is_dir(key, klen))
+	if (dir)
 		return dir_entry(fs, key, klen, e);
-	size_t mlen;
-	uint8_t *mk = attr_key(META_ATTR, key, klen, NULL, &mlen);
-	if (mk == NULL)
-		return -ENOMEM;
+	if (klen == 0)
+		return 0; /* no key is empty */
+	int rc = WB_ENOTFOUND;
 	void *rec = NULL;
 	size_t rlen;
-	int rc = wb_get_ks(fs->db, WB_KS_META, mk, mlen, &rec, &rlen);
-	free(mk);
+	if (key_has_meta(key, klen, false)) {
+		size_t mlen;
+		uint8_t *mk = attr_key(META_ATTR, key, klen, NULL, &mlen);
+		if (mk == NULL)
+			return -ENOMEM;
+		rc = wb_get_ks(fs->db, WB_KS_META, mk, mlen, &rec, &rlen);
+		free(mk);
+	}
 	if (rc == WB_OK) {
 		const uint8_t *t;
 		size_t tlen;
@@ -278,15 +283,13 @@ int store_resolve(fs_t *fs, fs_node *parent, const char *name, uint8_t **key, si
 		dk[parent->klen + clen] = '/';
 		*key = dk;
 		*klen = parent->klen + clen + 1;
-		rc = store_entry(fs, dk, *klen, e); /* the directory of that name wins */
+		rc = store_entry(fs, dk, *klen, true, e); /* the directory of that name wins */
 		bool is_dir = rc == 0 && e->type != 0;
-		if (rc == 0 && clen == 0 && (!is_dir || shadowed)) {
-			/* A file with the empty name would have the directory's own
-			 * node key ("t/", or "" for the root): it cannot be shown. */
-			e->type = 0;
-		} else if (rc == 0 && (!is_dir || shadowed)) {
-			(*klen)--; /* the file of that name */
-			rc = store_entry(fs, dk, *klen, e);
+		if (rc == 0 && (!is_dir || shadowed)) {
+			/* The file of that name; with the empty name its key is the
+			 * directory's ("t/" is the file %% in t). */
+			(*klen)--;
+			rc = store_entry(fs, dk, *klen, false, e);
 			if (rc == 0 && shadowed && !is_dir)
 				e->type = 0; /* a shadow name without its directory */
 		}
