@@ -263,7 +263,10 @@ int wb_stat_key_ks(wb_db *db, unsigned ks, const void *key, size_t klen, wb_key_
 /* Adds to b: put `to` with the current value of `from` (a value-log value
  * moves as its pointer; no bytes are copied) and delete `from`. Reads `from`
  * now (WB_ENOTFOUND when missing); the batch applies what was read then,
- * even if `from` changes before wb_write. Errors: WB_ENOTFOUND, WB_EINVAL,
+ * even if `from` changes before wb_write. Moving a key onto itself adds
+ * nothing. wb_write of the batch fails with WB_ECONFLICT (and applies
+ * nothing) when value-log reclaim removed the moved value's segment in
+ * between: redo the move. Errors: WB_ENOTFOUND, WB_EINVAL,
  * WB_ENOMEM, WB_ECORRUPT, WB_EIO. */
 int wb_batch_move(wb_db *db, wb_batch *b, const void *from, size_t flen, const void *to,
 		  size_t tlen);

@@ -224,6 +224,11 @@ int wb_batch_move_ks(wb_db *db, wb_batch *b, unsigned ks, const void *from, size
 		return err_set(WB_EINVAL, "key length %zu is outside 1..%u", tlen, WB_MAX_KEY_LEN);
 	read_ctx_t c = { .mode = READ_RAW };
 	int rc = lookup(db, (uint8_t)ks, from, flen, &c);
+	bool same = flen == tlen && memcmp(from, to, flen) == 0;
+	if (rc == WB_OK && same) { /* a move onto itself changes nothing */
+		free(c.raw);
+		return WB_OK;
+	}
 	if (rc == WB_OK)
 		rc = batch_add(b, c.meta & META_VALUE_PTR, (uint8_t)ks, slice_make(to, tlen),
 			       slice_make(c.raw, c.raw_len));

@@ -326,8 +326,12 @@ static void condemn(wb_db *db, scan_t *s, bool on, uint64_t *races)
 }
 
 /* Takes the picked segments out of the live set into the retired list and
- * records them dead in the MANIFEST. */
-static int retire(wb_db *db, scan_t *s)
+ * records them dead in the MANIFEST -- unless a move into one of them was
+ * checked since the pass last looked (vlog.races moved past races): then
+ * nothing is retired and a later pass tries again. The test and the
+ * retirement happen under vlog.mu, where the leader checks moved pointers,
+ * so a move is either counted before or refused (WB_ECONFLICT) after. */
+static int retire(wb_db *db, scan_t *s, uint64_t races)
 {
 	version_edit_t e;
 	edit_init(&e);
@@ -337,7 +341,7 @@ static int retire(wb_db *db, scan_t *s)
 	vlog_t *v = &db->vlog;
 	pthread_mutex_lock(&v->mu);
 	int rc = WB_OK;
-	for (int i = 0; i < s->n && rc == WB_OK; i++) {
+	for (int i = 0; i < s->n && rc == WB_OK && v->races == races; i++) {
 		if (!s->c[i].picked)
 			continue;
 		vlog_seg_t *seg = s->c[i].seg;
@@ -483,7 +487,7 @@ static int pass(wb_db *db, bool force)
 		if (rc == WB_OK && settled)
 			rc = wb_sync(db);
 		if (rc == WB_OK && settled)
-			rc = retire(db, &s);
+			rc = retire(db, &s, races);
 		condemn(db, &s, false, NULL); /* whatever was not retired */
 	}
 	for (int i = 0; i < s.n; i++)
