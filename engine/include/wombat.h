@@ -54,11 +54,17 @@ extern "C" {
 
 /* Limits. */
 #define WB_MAX_KEY_LEN 65536u                 /* bytes in a key */
-#define WB_MAX_VALUE_LEN (((uint64_t)1 << 32) - 2) /* bytes in a value (meta byte + value fit 32 bits) */
+/* Bytes in a value given whole to wb_put / wb_batch_put (meta byte + value
+ * fit 32 bits). */
+#define WB_MAX_VALUE_LEN (((uint64_t)1 << 32) - 2)
+/* Bytes in a value written through a streaming writer (wb_writer_*): it
+ * always goes to the value log, whose entries have 64-bit lengths. */
+#define WB_MAX_STREAM_LEN ((uint64_t)1 << 40)
 
 typedef struct wb_db wb_db;
 typedef struct wb_iter wb_iter;
 typedef struct wb_batch wb_batch;
+typedef struct wb_writer wb_writer;
 
 /* ------------------------------------------------------------------ */
 /* The environment: every file and directory operation the engine makes goes
@@ -136,6 +142,14 @@ typedef struct wb_options {
 	uint64_t compaction_rate_limit; /* bytes/s written by compaction; 0 = unlimited (default 0) */
 	uint64_t pending_slowdown_bytes; /* compaction debt at which writes are delayed (default 64 GiB) */
 	uint64_t pending_stop_bytes;     /* compaction debt at which writes wait (default 256 GiB) */
+	/* Value log (DESIGN.md 3.7). Values of at least value_threshold bytes
+	 * are stored in NNNNNN.vlog segments and the tree keeps a pointer; a
+	 * value reaches the disk once. 0 keeps every value in the tree. */
+	size_t value_threshold;      /* bytes; 0 or >= 64 (default 4096) */
+	uint64_t vlog_segment_size;  /* a segment is sealed past this (default 256 MiB) */
+	double vlog_gc_ratio;        /* reclaim a sealed segment whose obsolete share is at least this (default 0.5) */
+	uint64_t vlog_gc_rate_limit; /* bytes/s the reclaim thread rewrites; 0 = unlimited (default 0) */
+	unsigned vlog_gc_interval_ms; /* the reclaim thread also looks this often (default 1000) */
 	const wb_env *env;       /* NULL means wb_env_default() */
 } wb_options;
 
@@ -186,13 +200,16 @@ int wb_put(wb_db *db, const void *key, size_t klen, const void *val, size_t vlen
 int wb_delete(wb_db *db, const void *key, size_t klen);
 
 /* Reads the newest value of key into a new buffer *val of *vlen bytes (freed
- * with wb_free; a 0-byte value still gets a non-NULL buffer).
+ * with wb_free; a 0-byte value still gets a non-NULL buffer). A value in the
+ * value log is read whole and its entry's checksum checked.
  * Errors: WB_ENOTFOUND, WB_EINVAL, WB_ECORRUPT, WB_EIO, WB_ENOMEM. */
 int wb_get(wb_db *db, const void *key, size_t klen, void **val, size_t *vlen);
 
 /* Reads up to len bytes of key's value starting at offset into buf;
  * *nread is less than len when the value ends first (0 at or past the end).
- * Errors as wb_get. */
+ * For a value in the value log only the requested bytes are read, so the
+ * entry's checksum is NOT checked (wb_get and wb_verify check it; the
+ * pointer's bounds are). Errors as wb_get. */
 int wb_get_range(wb_db *db, const void *key, size_t klen, uint64_t offset, void *buf,
 		 size_t len, size_t *nread);
 
@@ -201,8 +218,9 @@ typedef struct wb_key_info {
 	uint64_t ts;        /* commit timestamp of this version: (unix_ms << 16) | counter */
 } wb_key_info;
 
-/* Tells whether key exists, its value length and version timestamp, without
- * copying the value. Errors: WB_ENOTFOUND, WB_EINVAL, WB_ECORRUPT, WB_EIO. */
+/* Tells whether key exists, its value length (64 bits: value-log values may
+ * exceed 4 GiB) and version timestamp, without reading the value.
+ * Errors: WB_ENOTFOUND, WB_EINVAL, WB_ECORRUPT, WB_EIO. */
 int wb_stat_key(wb_db *db, const void *key, size_t klen, wb_key_info *info);
 
 /* Makes every write acknowledged so far durable (fsync of the log), whatever
@@ -242,6 +260,42 @@ int wb_batch_delete_ks(wb_batch *b, unsigned ks, const void *key, size_t klen);
 int wb_get_ks(wb_db *db, unsigned ks, const void *key, size_t klen, void **val, size_t *vlen);
 int wb_stat_key_ks(wb_db *db, unsigned ks, const void *key, size_t klen, wb_key_info *info);
 
+/* Adds to b: put `to` with the current value of `from` (a value-log value
+ * moves as its pointer; no bytes are copied) and delete `from`. Reads `from`
+ * now (WB_ENOTFOUND when missing); the batch applies what was read then,
+ * even if `from` changes before wb_write. Moving a key onto itself adds
+ * nothing. wb_write of the batch fails with WB_ECONFLICT (and applies
+ * nothing) when value-log reclaim removed the moved value's segment in
+ * between: redo the move. Errors: WB_ENOTFOUND, WB_EINVAL,
+ * WB_ENOMEM, WB_ECORRUPT, WB_EIO. */
+int wb_batch_move(wb_db *db, wb_batch *b, const void *from, size_t flen, const void *to,
+		  size_t tlen);
+/* The same within keyspace ks (WB_EINVAL for an unknown one). */
+int wb_batch_move_ks(wb_db *db, wb_batch *b, unsigned ks, const void *from, size_t flen,
+		     const void *to, size_t tlen);
+
+/* ------------------------------------------------------------------ */
+/* Streaming writer: a value of any size (up to WB_MAX_STREAM_LEN) written
+ * in pieces with bounded memory, straight into a value-log segment of its
+ * own. Nothing is visible until commit. A crash before commit leaves no
+ * key; the segment is removed at the next open. A writer belongs to one
+ * thread. Writes follow the sync option like every write. */
+
+/* Starts a value for key (user keyspace). Errors: WB_EINVAL (key),
+ * WB_EREADONLY, WB_ENOMEM, WB_EIO, WB_ENOSPC. On error *out is NULL. */
+int wb_writer_begin(wb_db *db, const void *key, size_t klen, wb_writer **out);
+/* Appends len bytes to the value. Errors: WB_EIO, WB_ENOSPC, WB_EINVAL (over
+ * WB_MAX_STREAM_LEN); after an error only wb_writer_abort is useful. */
+int wb_writer_write(wb_writer *w, const void *buf, size_t len);
+/* Makes the value visible under its key. When `with` is not NULL, the
+ * value's pointer is added to that batch and everything commits as ONE
+ * atomic write (the filesystem commits a file's bytes together with its
+ * metadata); `with` is left as it was. Frees w whatever the result.
+ * Errors as wb_write, and any error of an earlier wb_writer_write. */
+int wb_writer_commit(wb_writer *w, wb_batch *with);
+/* Drops the value and frees w. NULL is fine. */
+void wb_writer_abort(wb_writer *w);
+
 /* ------------------------------------------------------------------ */
 /* Iterators: a consistent snapshot of the database taken when the iterator
  * is created; writes made afterwards are not seen. */
@@ -274,7 +328,9 @@ void wb_iter_prev(wb_iter *it);
 /* 1 when positioned on an entry; 0 at either end or after an error. */
 int wb_iter_valid(const wb_iter *it);
 /* REQUIRES: wb_iter_valid(it). The returned memory stays valid until the
- * iterator moves or is freed. */
+ * iterator moves or is freed. A value-log value is read (and its checksum
+ * checked) on the first wb_iter_value at each position; if that read fails
+ * it returns NULL with *vlen = 0 and wb_iter_status tells why. */
 const void *wb_iter_key(const wb_iter *it, size_t *klen);
 const void *wb_iter_value(const wb_iter *it, size_t *vlen);
 /* Version timestamp of the current entry. REQUIRES: wb_iter_valid(it) */
@@ -299,7 +355,15 @@ int wb_flush(wb_db *db);
  * waits for the work to finish. Errors: WB_EIO, WB_ENOSPC, WB_EREADONLY. */
 int wb_compact_range(wb_db *db, const void *begin, size_t blen, const void *end, size_t elen);
 
-/* Reads every table and log file and checks every checksum. On the first bad
+/* Runs one pass of value-log space reclaim now: every sealed segment whose
+ * obsolete share is at least vlog_gc_ratio has its live values rewritten
+ * and is deleted once no snapshot or iterator can still read it (one that
+ * is still held is deleted by the background thread later).
+ * *reclaimed_bytes (may be NULL) gets the bytes of the segments deleted by
+ * this call. Errors: WB_EIO, WB_ENOSPC, WB_ECORRUPT, WB_EREADONLY. */
+int wb_vlog_gc(wb_db *db, uint64_t *reclaimed_bytes);
+
+/* Reads every table, log file and value-log entry and checks every checksum. On the first bad
  * block, returns WB_ECORRUPT and wb_errmsg names the file and offset.
  * progress may be NULL; it is called with each file name checked. */
 int wb_verify(wb_db *db, void (*progress)(void *arg, const char *file), void *arg);

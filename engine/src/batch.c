@@ -54,6 +54,8 @@ int batch_add(wb_batch *b, uint8_t meta, uint8_t ks, slice_t key, slice_t value)
 	p += value.len;
 	b->len = (size_t)(p - b->rep);
 	put_u32(b->rep + 8, get_u32(b->rep + 8) + 1);
+	if (meta & META_VALUE_PTR)
+		b->has_ptr = true;
 	return WB_OK;
 }
 
@@ -156,6 +158,7 @@ void wb_batch_clear(wb_batch *b)
 	memset(b->rep, 0, BATCH_HEADER_SIZE);
 	b->len = BATCH_HEADER_SIZE;
 	b->error = WB_OK;
+	b->has_ptr = false;
 }
 
 int wb_batch_put(wb_batch *b, const void *key, size_t klen, const void *val, size_t vlen)

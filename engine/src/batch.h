@@ -21,6 +21,7 @@ struct wb_batch {
 	uint8_t *rep; /* header + entries */
 	size_t len, cap;
 	int error;    /* sticky WB_ENOMEM */
+	bool has_ptr; /* holds a value-log pointer (a move): led alone, checked */
 };
 
 /* Checks a user key against the limits: WB_OK or WB_EINVAL. */

@@ -9,18 +9,22 @@
  *   db_flush.c   the flush thread: frozen memtables to L0 tables
  *   manifest.c   MANIFEST and CURRENT files
  *   stats.c      counters and their text/JSON reports
+ *   vlog.c       value-log segments (vlog.h); vlog_gc.c their space reclaim
+ *   writer.c     streaming writes of large values (wb_writer_*)
  *
  * Background threads (all started by wb_open, joined by wb_close):
  *   "wb-flush"   db_flush.c  waits for frozen memtables, writes them as L0 tables
  *   "wb-sync"    db_write.c  fsyncs the WAL every sync_interval_ms (sync=interval)
  *   "wb-compact-N" compaction.c  picks and runs compactions (compaction_threads of them)
+ *   "wb-vlog-gc" vlog_gc.c  reclaims value-log segments that are mostly garbage
  *
  * Locking. `mu` protects the fields marked (mu). The write leader (the
  * writer at the head of the queue) owns the active memtable's insertion side
  * and the WAL appends, and releases mu while it does I/O. `wal_mu` guards
  * the WAL pointer against being closed while the sync thread syncs it.
- * `manifest_mu` serializes MANIFEST appends. Order: manifest_mu, then mu,
- * then wal_mu.
+ * `manifest_mu` serializes MANIFEST appends. `vlog.mu` guards the set of
+ * value-log segments (vlog.h). Order: manifest_mu, then mu, then wal_mu,
+ * then vlog.mu.
  */
 #ifndef WB_DB_IMPL_H
 #define WB_DB_IMPL_H
@@ -35,6 +39,7 @@
 #include "ratelimit.h"
 #include "stats.h"
 #include "version.h"
+#include "vlog.h"
 #include "wombat.h"
 
 #define MAX_IMMUTABLE 16
@@ -42,6 +47,7 @@
 #define MAX_BUSY 4096
 
 struct writer;
+struct db_snapshot;
 
 struct wb_db {
 	char *dir;
@@ -65,6 +71,7 @@ struct wb_db {
 	uint64_t flush_attempts;     /* (mu) flushes finished, failed or not (for wb_flush) */
 	int fatal_error;             /* (mu) sticky: the WAL failed; writes fail until reopen */
 	bool closing;                /* (mu) */
+	bool replay_cut;             /* (open only) replay stopped at a lost value */
 	bool flushing;               /* (mu) a flush is in progress */
 
 	pthread_mutex_t wal_mu;
@@ -110,11 +117,26 @@ struct wb_db {
 	int nobsolete, obsolete_cap; /* (mu) */
 	_Atomic int obsolete_pending; /* nobsolete, readable without mu (a hint) */
 
+	/* Value log (vlog.c, vlog_gc.c). */
+	vlog_t vlog;
+	pthread_t gc_thread;
+	bool gc_started;
+	pthread_cond_t gc_cv;        /* (mu) wakes the reclaim thread */
+	pthread_cond_t gc_done_cv;   /* (mu) a reclaim pass began: stalled writers go on */
+	pthread_mutex_t gc_mu;       /* one reclaim pass at a time */
+	rate_limiter_t gc_limiter;   /* paces reclaim rewrites */
+
+	/* (mu) Every snapshot taken and not yet released, oldest first, each
+	 * numbered from snap_seq: a dead value-log segment waits until every
+	 * snapshot numbered before its death is gone. */
+	struct db_snapshot *snap_head, *snap_tail;
+	uint64_t snap_seq;
+
 	stats_t stats;
 };
 
 /* Database file names, in a caller buffer of at least PATH_MAX bytes. */
-enum file_type { FILE_WAL, FILE_SST, FILE_MANIFEST, FILE_CURRENT, FILE_LOCK, FILE_TEMP };
+enum file_type { FILE_WAL, FILE_SST, FILE_MANIFEST, FILE_CURRENT, FILE_LOCK, FILE_TEMP, FILE_VLOG };
 void db_filename(char *buf, size_t len, const char *dir, enum file_type type, uint64_t number);
 /* Parses a directory entry name; false when it is not one of ours. */
 bool db_parse_filename(const char *name, enum file_type *type, uint64_t *number);
@@ -126,7 +148,15 @@ int db_list_wals(wb_db *db, uint64_t **wals, int *n, uint64_t *max_number);
 
 /* db_write.c */
 int db_write_batch(wb_db *db, wb_batch *b, bool sync);
+/* A conditional write (value-log reclaim): entry i of b is applied only if
+ * the newest version of its key holds exactly the pointer expect[i] when
+ * the leader applies it, checked and applied as one step; the others are
+ * left out (*skipped counts them). The batch is committed alone. */
+int db_write_cond(wb_db *db, wb_batch *b, const vptr_t *expect, int *skipped);
 int db_force_switch(wb_db *db); /* freezes the active memtable if not empty */
+/* Returns once every write that was leading or queued when it was called
+ * is applied and visible. Can't fail (WB_OK). */
+int db_write_barrier(wb_db *db);
 void *db_sync_thread(void *arg);
 
 /* db_flush.c */
@@ -158,14 +188,24 @@ int manifest_recover(wb_db *db, version_edit_t *state);
 /* Pins the current state for a read: memtables and version referenced;
  * *read_ts the newest fully applied commit. Release with db_snapshot_release. */
 typedef struct db_snapshot {
+	wb_db *db;
 	memtable_t *mem;
 	memtable_t *imm[MAX_IMMUTABLE];
 	int nimm;
 	version_t *version;
 	uint64_t read_ts;
+	uint64_t seq;                     /* (mu) see wb_db.snap_head */
+	struct db_snapshot *prev, *next;  /* (mu) */
 } db_snapshot_t;
 
 void db_snapshot_take(wb_db *db, db_snapshot_t *s);
 void db_snapshot_release(db_snapshot_t *s);
+/* The number of the oldest snapshot still held, or of the next one when
+ * none is. REQUIRES: mu. */
+uint64_t db_oldest_snapshot(wb_db *db);
+
+/* db_read.c: the newest version of tree_key in s at or below read_ts;
+ * found() as in memtable_get. WB_ENOTFOUND when there is none. */
+int db_snapshot_get(db_snapshot_t *s, slice_t tree_key, uint64_t read_ts, found_fn found, void *arg);
 
 #endif /* WB_DB_IMPL_H */

@@ -55,6 +55,9 @@ struct wb_iter {
 	buf_t lower, upper; /* tree keys; lower inclusive, upper exclusive */
 	buf_t key;          /* tree key of the current entry */
 	buf_t value;        /* payload of the current entry */
+	bool is_ptr;        /* value is a value-log pointer, not yet read */
+	void *loaded;       /* the value it points at, once read (malloc'ed) */
+	size_t loaded_len;
 	buf_t target;       /* scratch internal key for seeks */
 	uint64_t ts;
 	uint8_t ks; /* keyspace of every key this iterator shows */
@@ -80,6 +83,8 @@ static bool set_target(wb_iter *it, slice_t tree_key, uint64_t ts)
 
 static void stop(wb_iter *it)
 {
+	free(it->loaded);
+	it->loaded = NULL;
 	it->valid = false;
 	if (it->status == WB_OK)
 		it->status = iter_status(it->merge);
@@ -123,6 +128,9 @@ static void find_next(wb_iter *it, bool skipping)
 			break;
 		}
 		it->ts = ikey_ts(k);
+		it->is_ptr = v.data[0] & META_VALUE_PTR;
+		free(it->loaded);
+		it->loaded = NULL;
 		it->valid = true;
 		it->dir = DIR_FORWARD;
 		return;
@@ -160,6 +168,9 @@ static void find_prev(wb_iter *it)
 			found = true;
 			deleted = v.data[0] & META_TOMBSTONE;
 			it->ts = ikey_ts(k);
+			it->is_ptr = v.data[0] & META_VALUE_PTR;
+		free(it->loaded);
+		it->loaded = NULL;
 			if (!deleted && buf_set(&it->value, v.data + 1, v.len - 1, NULL, 0) != WB_OK) {
 				it->status = WB_ENOMEM;
 				stop(it);
@@ -290,8 +301,25 @@ const void *wb_iter_key(const wb_iter *it, size_t *klen)
 	return it->key.p + 1;
 }
 
-const void *wb_iter_value(const wb_iter *it, size_t *vlen)
+const void *wb_iter_value(const wb_iter *cit, size_t *vlen)
 {
+	wb_iter *it = (wb_iter *)cit; /* reading a pointed-at value is a cache fill */
+	if (it->is_ptr) {
+		*vlen = 0;
+		if (it->loaded == NULL) {
+			vptr_t p;
+			int rc = vptr_decode(bslice(&it->value), &p)
+					 ? vlog_read_value(it->db, &p, &it->loaded, NULL, NULL, NULL)
+					 : err_set(WB_ECORRUPT, "malformed value pointer");
+			if (rc != WB_OK) {
+				it->status = rc;
+				return NULL;
+			}
+			it->loaded_len = (size_t)p.value_len;
+		}
+		*vlen = it->loaded_len;
+		return it->loaded;
+	}
 	*vlen = it->value.len;
 	return it->value.p ? it->value.p : (const void *)"";
 }
@@ -406,6 +434,7 @@ void wb_iter_free(wb_iter *it)
 	free(it->upper.p);
 	free(it->key.p);
 	free(it->value.p);
+	free(it->loaded);
 	free(it->target.p);
 	free(it);
 }

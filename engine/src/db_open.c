@@ -8,11 +8,17 @@
  *      a directory holding tables or logged writes is damage, not a new
  *      database);
  *   3. open every table (footer, index, filter checked);
- *   4. replay every WAL at or above the log number into memtables (a torn
- *      tail from a crash is dropped; damage in the middle is an error);
+ *   4. open the value-log segments the MANIFEST names; replay every WAL at
+ *      or above the log number into memtables (a torn tail from a crash is
+ *      dropped; damage in the middle is an error). A batch holding a value
+ *      pointer whose bytes did not survive was never synced: replay stops
+ *      there, and the memtables are written to tables at once so that the
+ *      cut stays where it is (vlog.h);
  *   5. start a new WAL and write a fresh MANIFEST; the replayed memtables
  *      are queued for the flush thread, their WALs deleted once flushed;
- *   6. delete files no longer referenced; start the background threads.
+ *   6. delete files no longer referenced (value-log segments no edit and no
+ *      replayed pointer names: a stream that never committed); start the
+ *      background threads.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -47,6 +53,9 @@ void db_filename(char *buf, size_t len, const char *dir, enum file_type type, ui
 	case FILE_TEMP:
 		snprintf(buf, len, "%s/%06llu.tmp", dir, n);
 		break;
+	case FILE_VLOG:
+		snprintf(buf, len, "%s/%06llu.vlog", dir, n);
+		break;
 	}
 }
 
@@ -77,6 +86,8 @@ bool db_parse_filename(const char *name, enum file_type *type, uint64_t *number)
 		*type = FILE_SST;
 	else if (strcmp(end, ".tmp") == 0)
 		*type = FILE_TEMP;
+	else if (strcmp(end, ".vlog") == 0)
+		*type = FILE_VLOG;
 	else
 		return false;
 	return true;
@@ -100,6 +111,10 @@ void wb_options_init(wb_options *o)
 	o->l0_stop_trigger = 36;
 	o->pending_slowdown_bytes = (uint64_t)64 << 30;
 	o->pending_stop_bytes = (uint64_t)256 << 30;
+	o->value_threshold = 4096;
+	o->vlog_segment_size = (uint64_t)256 << 20;
+	o->vlog_gc_ratio = 0.5;
+	o->vlog_gc_interval_ms = 1000;
 }
 
 static int check_options(const wb_options *o)
@@ -127,6 +142,12 @@ static int check_options(const wb_options *o)
 		return err_set(WB_EINVAL, "pending_stop_bytes must be >= pending_slowdown_bytes");
 	if (o->sst_target_size < 4096)
 		return err_set(WB_EINVAL, "sst_target_size must be at least 4096");
+	if (o->value_threshold != 0 && o->value_threshold < 64)
+		return err_set(WB_EINVAL, "value_threshold must be 0 (off) or at least 64");
+	if (o->vlog_segment_size < (64u << 10))
+		return err_set(WB_EINVAL, "vlog_segment_size must be at least 64 KiB");
+	if (!(o->vlog_gc_ratio > 0.0 && o->vlog_gc_ratio <= 1.0))
+		return err_set(WB_EINVAL, "vlog_gc_ratio must be in (0, 1]");
 	return WB_OK;
 }
 
@@ -144,11 +165,36 @@ void db_snapshot_take(wb_db *db, db_snapshot_t *s)
 	s->version = db->current;
 	version_ref(s->version);
 	s->read_ts = atomic_load(&db->visible_ts);
+	s->db = db;
+	s->seq = db->snap_seq++;
+	s->next = NULL;
+	s->prev = db->snap_tail;
+	if (db->snap_tail != NULL)
+		db->snap_tail->next = s;
+	else
+		db->snap_head = s;
+	db->snap_tail = s;
 	pthread_mutex_unlock(&db->mu);
+}
+
+uint64_t db_oldest_snapshot(wb_db *db)
+{
+	return db->snap_head != NULL ? db->snap_head->seq : db->snap_seq;
 }
 
 void db_snapshot_release(db_snapshot_t *s)
 {
+	wb_db *db = s->db;
+	pthread_mutex_lock(&db->mu);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		db->snap_head = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	else
+		db->snap_tail = s->prev;
+	pthread_mutex_unlock(&db->mu);
 	memtable_unref(s->mem);
 	for (int i = 0; i < s->nimm; i++)
 		memtable_unref(s->imm[i]);
@@ -215,6 +261,19 @@ typedef struct replay {
 	uint64_t max_ts;
 } replay_t;
 
+/* WB_ENOTFOUND when an entry of the batch points at value-log bytes that
+ * did not survive. */
+static int check_pointers(void *arg, uint8_t meta, slice_t tree_key, slice_t value, uint64_t ts)
+{
+	wb_db *db = arg;
+	if (!(meta & META_VALUE_PTR))
+		return WB_OK;
+	vptr_t p;
+	if (!vptr_decode(value, &p))
+		return WB_ECORRUPT;
+	return vlog_check_ptr(db, &p);
+}
+
 static int replay_entry(void *arg, uint8_t meta, slice_t tree_key, slice_t value, uint64_t ts)
 {
 	replay_t *r = arg;
@@ -225,7 +284,7 @@ static int replay_entry(void *arg, uint8_t meta, slice_t tree_key, slice_t value
 
 /* Replays one WAL into memtables queued on db->imm (a new one whenever the
  * current one fills up). */
-static int replay_wal(wb_db *db, uint64_t number, uint64_t *max_ts)
+static int replay_wal(wb_db *db, uint64_t number, uint64_t *max_ts, bool *cut)
 {
 	char path[PATH_MAX];
 	db_filename(path, sizeof(path), db->dir, FILE_WAL, number);
@@ -254,7 +313,19 @@ static int replay_wal(wb_db *db, uint64_t number, uint64_t *max_ts)
 			slice_t one;
 			rc = batch_split(&rest, &one);
 			if (rc == WB_OK)
+				rc = batch_iterate(one, check_pointers, db);
+			if (rc == WB_ENOTFOUND) {
+				/* Never synced (a sync covers the value log first), so
+				 * neither is anything after it: the prefix ends here. */
+				*cut = true;
+				break;
+			}
+			if (rc == WB_OK)
 				rc = batch_iterate(one, replay_entry, &rp);
+		}
+		if (*cut) {
+			rc = WB_OK;
+			break;
 		}
 		if (rc == WB_ECORRUPT)
 			rc = err_set(rc, "%s record %llu: malformed write batch", path, (unsigned long long)records);
@@ -265,6 +336,10 @@ static int replay_wal(wb_db *db, uint64_t number, uint64_t *max_ts)
 	log_reader_close(r);
 	if (rc == WB_ENOTFOUND)
 		rc = WB_OK;
+	if (rp.mem != NULL && memtable_count(rp.mem) == 0 && db->nimm > 0 && db->imm[db->nimm - 1] == rp.mem) {
+		memtable_unref(rp.mem);
+		db->nimm--;
+	}
 	*max_ts = rp.max_ts;
 	return rc;
 }
@@ -349,6 +424,8 @@ static int recover(wb_db *db, bool *fresh)
 	for (int i = 0; i < state.ndiscards && rc == WB_OK; i++)
 		rc = edit_add_discard(&db->discard_totals, state.discards[i].segment,
 				      state.discards[i].bytes);
+	if (rc == WB_OK)
+		rc = vlog_recover(db, &state);
 	if (rc != WB_OK) {
 		edit_destroy(&state);
 		return rc;
@@ -366,10 +443,10 @@ static int recover(wb_db *db, bool *fresh)
 	uint64_t *wals = NULL, max_number = 0, max_ts = 0;
 	int nwals = 0;
 	rc = db_list_wals(db, &wals, &nwals, &max_number);
-	for (int i = 0; rc == WB_OK && i < nwals; i++) {
+	for (int i = 0; rc == WB_OK && i < nwals && !db->replay_cut; i++) {
 		if (wals[i] < db->log_number)
 			continue;
-		rc = replay_wal(db, wals[i], &max_ts);
+		rc = replay_wal(db, wals[i], &max_ts, &db->replay_cut);
 	}
 	/* A crash can leave files numbered past the MANIFEST's next file. */
 	if (max_number >= db->next_file)
@@ -404,6 +481,9 @@ static int remove_obsolete(void *arg, const char *name)
 			for (int i = 0; i < db->current->nfiles[l] && !keep; i++)
 				keep = db->current->files[l][i]->number == number;
 		break;
+	case FILE_VLOG:
+		keep = vlog_is_live(db, number);
+		break;
 	default:
 		break;
 	}
@@ -415,9 +495,45 @@ static int remove_obsolete(void *arg, const char *name)
 	return WB_OK;
 }
 
+/* After a cut replay: the replayed memtables become L0 tables now, so
+ * that the WALs holding the batches after the cut are never replayed
+ * again (new writes go to a new WAL that a later replay would reach). */
+static int flush_replayed(wb_db *db)
+{
+	version_edit_t e;
+	edit_init(&e);
+	int rc = WB_OK;
+	for (int i = 0; i < db->nimm && rc == WB_OK; i++) {
+		file_meta_t *f = NULL;
+		rc = db_build_table(db, db->imm[i], db->next_file++, &f);
+		if (rc == WB_OK && f != NULL)
+			rc = edit_add_file(&e, 0, f);
+		file_meta_unref(f);
+	}
+	if (rc == WB_OK)
+		rc = db->env->sync_dir(db->env->ctx, db->dir);
+	version_t *nv = NULL;
+	if (rc == WB_OK)
+		rc = version_apply(db->current, &e, &nv);
+	edit_destroy(&e);
+	if (rc != WB_OK)
+		return rc;
+	version_unref(db->current);
+	db->current = nv;
+	for (int i = 0; i < db->nimm; i++)
+		memtable_unref(db->imm[i]);
+	db->nimm = 0;
+	return WB_OK;
+}
+
 /* Makes the recovered state the live one: a new WAL, a fresh MANIFEST. */
 static int start_writing(wb_db *db)
 {
+	if (db->replay_cut) {
+		int rc = flush_replayed(db);
+		if (rc != WB_OK)
+			return rc;
+	}
 	uint64_t wal = db->next_file++;
 	uint64_t manifest = db->next_file++;
 	char path[PATH_MAX];
@@ -446,6 +562,7 @@ static void db_free(wb_db *db)
 {
 	log_writer_close(db->wal);
 	log_writer_close(db->manifest);
+	vlog_destroy(&db->vlog);
 	memtable_unref(db->mem);
 	for (int i = 0; i < db->nimm; i++)
 		memtable_unref(db->imm[i]);
@@ -475,6 +592,10 @@ static void db_free(wb_db *db)
 	pthread_cond_destroy(&db->room_cv);
 	pthread_cond_destroy(&db->flushed_cv);
 	pthread_cond_destroy(&db->sync_cv);
+	pthread_cond_destroy(&db->gc_cv);
+	pthread_cond_destroy(&db->gc_done_cv);
+	pthread_mutex_destroy(&db->gc_mu);
+	rate_limiter_destroy(&db->gc_limiter);
 	free(db->dir);
 	free(db);
 }
@@ -500,6 +621,10 @@ static int start_threads(wb_db *db)
 		name[11] = (char)('1' + db->ncompact_threads); /* at most MAX_COMPACT_THREADS */
 		pthread_setname_np(*t, name);
 	}
+	if (pthread_create(&db->gc_thread, NULL, vlog_gc_thread, db) != 0)
+		return err_set(WB_ENOMEM, "cannot start the value-log reclaim thread");
+	pthread_setname_np(db->gc_thread, "wb-vlog-gc");
+	db->gc_started = true;
 	pthread_mutex_lock(&db->mu);
 	pthread_cond_broadcast(&db->compact_cv); /* the tree may need work already */
 	if (db->nimm > 0)
@@ -517,6 +642,8 @@ static void stop_threads(wb_db *db)
 	pthread_cond_broadcast(&db->flushed_cv);
 	pthread_cond_broadcast(&db->sync_cv);
 	pthread_cond_broadcast(&db->compact_cv);
+	pthread_cond_broadcast(&db->gc_cv);
+	pthread_cond_broadcast(&db->gc_done_cv);
 	/* A wb_compact_range on another thread notices `closing` and returns. */
 	while (db->manual_compactions > 0)
 		pthread_cond_wait(&db->compact_cv, &db->mu);
@@ -528,7 +655,9 @@ static void stop_threads(wb_db *db)
 		pthread_join(db->flush_thread, NULL);
 	if (db->sync_started)
 		pthread_join(db->sync_thread, NULL);
-	db->flush_started = db->sync_started = false;
+	if (db->gc_started)
+		pthread_join(db->gc_thread, NULL);
+	db->flush_started = db->sync_started = db->gc_started = false;
 }
 
 int wb_open(const char *dir, const wb_options *opts, wb_db **out)
@@ -552,7 +681,12 @@ int wb_open(const char *dir, const wb_options *opts, wb_db **out)
 	pthread_cond_init(&db->flushed_cv, NULL);
 	pthread_cond_init(&db->sync_cv, NULL);
 	pthread_cond_init(&db->compact_cv, NULL);
+	pthread_cond_init(&db->gc_cv, NULL);
+	pthread_cond_init(&db->gc_done_cv, NULL);
+	pthread_mutex_init(&db->gc_mu, NULL);
+	vlog_init(&db->vlog);
 	rate_limiter_init(&db->limiter, db->opts.compaction_rate_limit);
+	rate_limiter_init(&db->gc_limiter, db->opts.vlog_gc_rate_limit);
 	db->cache = block_cache_new(db->opts.block_cache_size);
 	hlc_init(&db->clock);
 	if (db->dir == NULL || db->cache == NULL) {
@@ -609,7 +743,9 @@ int wb_close(wb_db *db)
 	stop_threads(db);
 	int rc = WB_OK;
 	if (db->wal != NULL && !db->opts.read_only) {
-		rc = log_writer_sync(db->wal);
+		rc = vlog_sync(db);
+		if (rc == WB_OK)
+			rc = log_writer_sync(db->wal);
 	}
 	db_free(db);
 	return rc;

@@ -7,14 +7,21 @@
  * version at or below the read timestamp decides; a tombstone means "not
  * found" without looking further. Any thread; no lock held during the
  * search.
+ *
+ * A version holding a value-log pointer is resolved while the snapshot is
+ * still held (so its segment cannot be reclaimed meanwhile): wb_get reads
+ * and checks the whole entry, wb_get_range reads only the bytes asked for,
+ * wb_stat_key reads nothing (the pointer carries the length).
  */
 #include <stdlib.h>
 
 #include "db_impl.h"
 #include "error.h"
+#include "batch.h"
 #include "ikey.h"
+#include "vptr.h"
 
-enum read_mode { READ_ALL, READ_RANGE, READ_INFO };
+enum read_mode { READ_ALL, READ_RANGE, READ_INFO, READ_RAW };
 
 typedef struct read_ctx {
 	enum read_mode mode;
@@ -29,7 +36,38 @@ typedef struct read_ctx {
 	size_t *nread;
 	/* READ_INFO */
 	wb_key_info *info;
+	/* READ_RAW: the stored meta byte and payload, copied */
+	wb_db *db;
+	uint8_t meta;
+	uint8_t *raw;
+	size_t raw_len;
 } read_ctx_t;
+
+static int on_pointer(read_ctx_t *c, slice_t ikey, slice_t payload)
+{
+	vptr_t p;
+	if (!vptr_decode(payload, &p))
+		return err_set(WB_ECORRUPT, "malformed value pointer");
+	switch (c->mode) {
+	case READ_ALL: {
+		if (p.value_len > SIZE_MAX)
+			return WB_ENOMEM;
+		int rc = vlog_read_value(c->db, &p, c->val, NULL, NULL, NULL);
+		if (rc == WB_OK)
+			*c->vlen = (size_t)p.value_len;
+		return rc;
+	}
+	case READ_RANGE:
+		return vlog_read_range(c->db, &p, c->offset, c->buf, c->len, c->nread);
+	case READ_INFO:
+		c->info->value_len = p.value_len;
+		c->info->ts = ikey_ts(ikey);
+		return WB_OK;
+	case READ_RAW:
+		break;
+	}
+	return WB_OK;
+}
 
 static int on_found(void *arg, slice_t ikey, slice_t value)
 {
@@ -42,9 +80,20 @@ static int on_found(void *arg, slice_t ikey, slice_t value)
 		c->deleted = true;
 		return WB_OK;
 	}
+	if (c->mode == READ_RAW) {
+		c->meta = meta;
+		c->raw = malloc(payload.len ? payload.len : 1);
+		if (c->raw == NULL)
+			return WB_ENOMEM;
+		memcpy(c->raw, payload.data, payload.len);
+		c->raw_len = payload.len;
+		return WB_OK;
+	}
 	if (meta & META_VALUE_PTR)
-		return err_set(WB_ENOTSUP, "value-log pointers are not supported by this build");
+		return on_pointer(c, ikey, payload);
 	switch (c->mode) {
+	case READ_RAW:
+		break;
 	case READ_ALL: {
 		void *p = malloc(payload.len ? payload.len : 1);
 		if (p == NULL)
@@ -73,6 +122,16 @@ static int on_found(void *arg, slice_t ikey, slice_t value)
 	return WB_OK;
 }
 
+int db_snapshot_get(db_snapshot_t *s, slice_t tree_key, uint64_t read_ts, found_fn found, void *arg)
+{
+	int rc = s->mem ? memtable_get(s->mem, tree_key, read_ts, found, arg) : WB_ENOTFOUND;
+	for (int i = s->nimm - 1; rc == WB_ENOTFOUND && i >= 0; i--)
+		rc = memtable_get(s->imm[i], tree_key, read_ts, found, arg);
+	if (rc == WB_ENOTFOUND)
+		rc = version_get(s->version, tree_key, read_ts, found, arg);
+	return rc;
+}
+
 static int lookup(wb_db *db, uint8_t ks, const void *key, size_t klen, read_ctx_t *c)
 {
 	if (klen == 0 || klen > WB_MAX_KEY_LEN)
@@ -85,12 +144,9 @@ static int lookup(wb_db *db, uint8_t ks, const void *key, size_t klen, read_ctx_
 	slice_t tree_key = slice_make(tk, klen + 1);
 
 	db_snapshot_t s;
+	c->db = db;
 	db_snapshot_take(db, &s);
-	int rc = s.mem ? memtable_get(s.mem, tree_key, s.read_ts, on_found, c) : WB_ENOTFOUND;
-	for (int i = s.nimm - 1; rc == WB_ENOTFOUND && i >= 0; i--)
-		rc = memtable_get(s.imm[i], tree_key, s.read_ts, on_found, c);
-	if (rc == WB_ENOTFOUND)
-		rc = version_get(s.version, tree_key, s.read_ts, on_found, c);
+	int rc = db_snapshot_get(&s, tree_key, s.read_ts, on_found, c);
 	db_snapshot_release(&s);
 	/* This read may have held the last reference to tables a compaction
 	 * replaced; one atomic load when there are none. */
@@ -151,6 +207,35 @@ int wb_stat_key_ks(wb_db *db, unsigned ks, const void *key, size_t klen, wb_key_
 	read_ctx_t c = { .mode = READ_INFO, .info = info };
 	STAT_ADD(db, stat_keys, 1);
 	return lookup(db, (uint8_t)ks, key, klen, &c);
+}
+
+int wb_batch_move(wb_db *db, wb_batch *b, const void *from, size_t flen, const void *to, size_t tlen)
+{
+	return wb_batch_move_ks(db, b, WB_KS_USER, from, flen, to, tlen);
+}
+
+int wb_batch_move_ks(wb_db *db, wb_batch *b, unsigned ks, const void *from, size_t flen,
+		     const void *to, size_t tlen)
+{
+	err_clear();
+	if (ks > KS_LAST)
+		return err_set(WB_EINVAL, "unknown keyspace %u", ks);
+	if (batch_check_key(tlen) != WB_OK)
+		return err_set(WB_EINVAL, "key length %zu is outside 1..%u", tlen, WB_MAX_KEY_LEN);
+	read_ctx_t c = { .mode = READ_RAW };
+	int rc = lookup(db, (uint8_t)ks, from, flen, &c);
+	bool same = flen == tlen && memcmp(from, to, flen) == 0;
+	if (rc == WB_OK && same) { /* a move onto itself changes nothing */
+		free(c.raw);
+		return WB_OK;
+	}
+	if (rc == WB_OK)
+		rc = batch_add(b, c.meta & META_VALUE_PTR, (uint8_t)ks, slice_make(to, tlen),
+			       slice_make(c.raw, c.raw_len));
+	if (rc == WB_OK)
+		rc = batch_add(b, META_TOMBSTONE, (uint8_t)ks, slice_make(from, flen), slice_make(NULL, 0));
+	free(c.raw);
+	return rc;
 }
 
 void wb_free(void *p)

@@ -1,7 +1,8 @@
 /*
  * db_verify.c -- wb_verify: read every live file and check every checksum.
  *
- * Tables: every block (sst_reader_verify). Logs: every record of the
+ * Tables: every block (sst_reader_verify). Value-log segments: every
+ * entry, walked from the header (vlog_verify). Logs: every record of the
  * MANIFEST and of each WAL still needed. A torn tail is not damage (it is
  * what a crash leaves, and the active WAL may be mid-append while we read);
  * damage in the middle of a log is. Runs alongside normal use: the version
@@ -73,5 +74,7 @@ int wb_verify(wb_db *db, void (*progress)(void *arg, const char *file), void *ar
 		rc = verify_log(db, path, LOG_KIND_WAL);
 	}
 	free(wals);
+	if (rc == WB_OK)
+		rc = vlog_verify(db, progress, arg);
 	return rc;
 }

@@ -10,6 +10,16 @@
  * the writers it carried. It drops mu during the I/O and the inserts, so
  * new writers keep queuing behind it; nobody else touches the active
  * memtable's insert side or the WAL's append side. See DESIGN.md 3.3.
+ *
+ * Large values: before the WAL append the leader moves every value of at
+ * least value_threshold bytes into the value log and logs a pointer
+ * instead (vlog_convert_record); before any WAL sync it syncs the value
+ * log (vlog_sync), so a synced record never points at lost bytes.
+ *
+ * Conditional writes (value-log reclaim, db_write_cond) are led alone: the
+ * leader drops every entry whose key's newest version no longer holds the
+ * expected pointer, with no other write in between, so a reclaim can never
+ * bring back a value that was overwritten, deleted or moved meanwhile.
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -25,6 +35,9 @@
 
 struct writer {
 	wb_batch *batch; /* NULL: a request to freeze the memtable */
+	const vptr_t *cond; /* db_write_cond: expected pointer per entry */
+	int *skipped;
+	bool barrier; /* db_write_barrier: leads, writes nothing */
 	bool sync;
 	bool done;
 	int status;
@@ -126,6 +139,8 @@ static int make_room(wb_db *db, bool force)
 		/* The frozen log must be durable before the new one takes writes:
 		 * otherwise a crash could keep later writes and lose earlier ones. */
 		bool sync_failed = false;
+		if (rc == WB_OK)
+			rc = vlog_sync(db);
 		if (rc == WB_OK) {
 			rc = log_writer_sync(db->wal);
 			STAT_ADD(db, wal_syncs, 1);
@@ -193,7 +208,9 @@ static int build_group(wb_db *db, struct writer *lead, struct writer **last, sli
 	*last = lead;
 	*sync = false;
 	for (w = lead; w != NULL && w->batch != NULL; w = w->next) {
-		if (n > 0 && (total + w->batch->len > limit || (w->sync && !lead->sync)))
+		if (n > 0 && (total + w->batch->len > limit || (w->sync && !lead->sync) ||
+			      w->cond != NULL || lead->cond != NULL || w->batch->has_ptr ||
+			      lead->batch->has_ptr))
 			break;
 		total += w->batch->len;
 		*sync |= w->sync;
@@ -225,6 +242,128 @@ static int build_group(wb_db *db, struct writer *lead, struct writer **last, sli
 	return WB_OK;
 }
 
+typedef struct cond_ctx {
+	db_snapshot_t *snap;
+	const vptr_t *expect;
+	int i;
+	uint8_t *out;
+	uint32_t kept;
+	int skipped;
+} cond_ctx_t;
+
+typedef struct newest {
+	bool found;
+	vptr_t p;
+} newest_t;
+
+static int on_newest(void *arg, slice_t ikey, slice_t value)
+{
+	newest_t *n = arg;
+	n->found = value.len > 0 && (value.data[0] & META_VALUE_PTR) &&
+		   vptr_decode(slice_make(value.data + 1, value.len - 1), &n->p);
+	return WB_OK;
+}
+
+static int keep_if_current(void *arg, uint8_t meta, slice_t tree_key, slice_t value, uint64_t ts)
+{
+	cond_ctx_t *c = arg;
+	newest_t n = { false, { 0, 0, 0, 0 } };
+	int rc = db_snapshot_get(c->snap, tree_key, TS_MAX, on_newest, &n);
+	if (rc != WB_OK && rc != WB_ENOTFOUND)
+		return rc;
+	if (rc == WB_OK && n.found && vptr_equal(&n.p, &c->expect[c->i])) {
+		uint8_t *p = c->out;
+		*p++ = meta;
+		p += put_varint64(p, tree_key.len);
+		memcpy(p, tree_key.data, tree_key.len);
+		p += tree_key.len;
+		p += put_varint64(p, value.len);
+		memcpy(p, value.data, value.len);
+		c->out = p + value.len;
+		c->kept++;
+	} else {
+		c->skipped++;
+	}
+	c->i++;
+	return WB_OK;
+}
+
+/* The conditional batch of lead, reduced to the entries whose key still
+ * holds the expected pointer, into *buf (NULL: none left). REQUIRES: mu
+ * not held; the caller leads alone, so nothing changes under the check. */
+static int filter_cond(wb_db *db, struct writer *lead, slice_t rec, uint8_t **buf, slice_t *out)
+{
+	db_snapshot_t s;
+	db_snapshot_take(db, &s);
+	cond_ctx_t c = { .snap = &s, .expect = lead->cond };
+	*buf = c.out = malloc(rec.len);
+	int rc = c.out ? WB_OK : WB_ENOMEM;
+	if (rc == WB_OK) {
+		memcpy(c.out, rec.data, BATCH_HEADER_SIZE);
+		c.out += BATCH_HEADER_SIZE;
+		rc = batch_iterate(rec, keep_if_current, &c);
+	}
+	db_snapshot_release(&s);
+	if (rc != WB_OK || c.kept == 0) {
+		free(*buf);
+		*buf = NULL;
+		*out = slice_make(NULL, 0);
+	} else {
+		put_u32(*buf + 8, c.kept);
+		*out = slice_make(*buf, (size_t)(c.out - *buf));
+	}
+	*lead->skipped = c.skipped;
+	return rc;
+}
+
+typedef struct ptr_check {
+	vlog_t *v;
+	uint64_t races;
+	uint64_t stale;
+} ptr_check_t;
+
+static int check_ptr(void *arg, uint8_t meta, slice_t tree_key, slice_t value, uint64_t ts)
+{
+	ptr_check_t *c = arg;
+	vptr_t p;
+	if (!(meta & META_VALUE_PTR))
+		return WB_OK;
+	if (!vptr_decode(value, &p))
+		return WB_EINVAL;
+	vlog_t *v = c->v;
+	for (int i = 0; i < v->nsegs; i++)
+		if (v->segs[i]->number == p.segment) {
+			c->races += v->segs[i]->condemned;
+			return WB_OK;
+		}
+	for (int i = 0; i < v->nretired; i++)
+		if (v->retired[i].seg->number == p.segment)
+			c->stale = p.segment;
+	for (int i = 0; i < v->ndead; i++)
+		if (v->dead[i].segment == p.segment)
+			c->stale = p.segment;
+	return WB_OK;
+}
+
+/* A batch carrying pointers (wb_batch_move) may have read them before a
+ * reclaim pass emptied their segment. Into a segment being emptied: the
+ * pass is told to look again (it waits for this write, see
+ * db_write_barrier). Into one already emptied: WB_ECONFLICT, the move must
+ * be redone. REQUIRES: mu not held. */
+static int check_moved_pointers(wb_db *db, slice_t rec)
+{
+	ptr_check_t c = { &db->vlog, 0, 0 };
+	pthread_mutex_lock(&db->vlog.mu);
+	int rc = batch_iterate(rec, check_ptr, &c);
+	if (rc == WB_OK && c.stale != 0)
+		rc = err_set(WB_ECONFLICT, "a moved value in %06llu.vlog was reclaimed before the write; redo the move",
+			     (unsigned long long)c.stale);
+	if (rc == WB_OK)
+		db->vlog.races += c.races;
+	pthread_mutex_unlock(&db->vlog.mu);
+	return rc == WB_EINVAL ? err_set(WB_EINVAL, "malformed value pointer in a batch") : rc;
+}
+
 static int lead_group(wb_db *db, struct writer *lead, struct writer **last)
 {
 	slice_t rec;
@@ -241,7 +380,31 @@ static int lead_group(wb_db *db, struct writer *lead, struct writer **last)
 	log_writer_t *wal = db->wal;
 	pthread_mutex_unlock(&db->mu);
 
-	rc = log_writer_add(wal, rec);
+	uint8_t *filtered = NULL, *converted = NULL;
+	if (lead->cond != NULL) {
+		rc = filter_cond(db, lead, rec, &filtered, &rec);
+		if (rc != WB_OK || rec.len == 0) {
+			free(buf);
+			pthread_mutex_lock(&db->mu);
+			return rc;
+		}
+	}
+	if (lead->batch->has_ptr)
+		rc = check_moved_pointers(db, rec);
+	if (rc == WB_OK)
+		rc = vlog_convert_record(db, rec, &converted, &rec);
+	if (rc != WB_OK) {
+		free(buf);
+		free(filtered);
+		pthread_mutex_lock(&db->mu);
+		return rc;
+	}
+	if (sync) {
+		rc = vlog_sync(db);
+		sync_failed = rc != WB_OK;
+	}
+	if (rc == WB_OK)
+		rc = log_writer_add(wal, rec);
 	if (rc == WB_OK) {
 		atomic_store(&db->wal_size, log_writer_size(wal));
 		STAT_ADD(db, wal_bytes, rec.len);
@@ -258,9 +421,11 @@ static int lead_group(wb_db *db, struct writer *lead, struct writer **last)
 	int apply_rc = WB_OK;
 	if (rc == WB_OK)
 		apply_rc = apply_record(mem, rec);
-	free(buf);
 
 	pthread_mutex_lock(&db->mu);
+	free(buf);
+	free(filtered);
+	free(converted);
 	if (apply_rc != WB_OK) {
 		/* Logged but not in the memtable: reads would miss an acknowledged
 		 * write, so stop accepting writes until the database is reopened. */
@@ -276,6 +441,32 @@ static int lead_group(wb_db *db, struct writer *lead, struct writer **last)
 	return rc;
 }
 
+static int enqueue(wb_db *db, struct writer *wp);
+
+/* Holds a writer back while value-log reclaim is VLOG_GC_STALL segments
+ * behind (outside the queue: reclaim's own rewrites need the leader). */
+static void wait_for_reclaim(wb_db *db)
+{
+	if (db->opts.value_threshold == 0 ||
+	    atomic_load(&db->vlog.sealed_since_gc) < VLOG_GC_STALL || !db->gc_started)
+		return;
+	uint64_t t0 = stats_now_micros();
+	pthread_mutex_lock(&db->mu);
+	pthread_cond_signal(&db->gc_cv);
+	while (!db->closing && atomic_load(&db->vlog.sealed_since_gc) >= VLOG_GC_STALL) {
+		struct timespec t;
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_nsec += 10 * 1000000;
+		if (t.tv_nsec >= 1000000000) {
+			t.tv_sec++;
+			t.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&db->gc_done_cv, &db->mu, &t);
+	}
+	pthread_mutex_unlock(&db->mu);
+	atomic_fetch_add(&db->vlog.stall_micros, stats_now_micros() - t0);
+}
+
 int db_write_batch(wb_db *db, wb_batch *b, bool sync)
 {
 	if (b != NULL && b->error != WB_OK)
@@ -284,7 +475,15 @@ int db_write_batch(wb_db *db, wb_batch *b, bool sync)
 		return WB_OK;
 	if (db->opts.read_only)
 		return WB_EREADONLY;
+	if (b != NULL)
+		wait_for_reclaim(db);
 	struct writer w = { .batch = b, .sync = sync || db->opts.sync == WB_SYNC_ALWAYS };
+	return enqueue(db, &w);
+}
+
+static int enqueue(wb_db *db, struct writer *wp)
+{
+	struct writer w = *wp;
 	pthread_cond_init(&w.cv, NULL);
 
 	pthread_mutex_lock(&db->mu);
@@ -302,7 +501,8 @@ int db_write_batch(wb_db *db, wb_batch *b, bool sync)
 	}
 
 	struct writer *last = &w;
-	int rc = make_room(db, b == NULL);
+	wb_batch *b = w.batch;
+	int rc = w.barrier ? WB_OK : make_room(db, b == NULL);
 	if (rc == WB_OK && b != NULL)
 		rc = lead_group(db, &w, &last);
 
@@ -325,6 +525,24 @@ int db_write_batch(wb_db *db, wb_batch *b, bool sync)
 	pthread_mutex_unlock(&db->mu);
 	pthread_cond_destroy(&w.cv);
 	return rc;
+}
+
+int db_write_cond(wb_db *db, wb_batch *b, const vptr_t *expect, int *skipped)
+{
+	*skipped = 0;
+	if (get_u32(b->rep + 8) == 0)
+		return WB_OK;
+	if (db->opts.read_only)
+		return WB_EREADONLY;
+	struct writer w = { .batch = b, .cond = expect, .skipped = skipped,
+			    .sync = db->opts.sync == WB_SYNC_ALWAYS };
+	return enqueue(db, &w);
+}
+
+int db_write_barrier(wb_db *db)
+{
+	struct writer w = { .barrier = true };
+	return enqueue(db, &w);
 }
 
 int db_force_switch(wb_db *db)
@@ -399,7 +617,10 @@ static int sync_wal(wb_db *db)
 	if (db->wal != NULL) {
 		uint64_t size = atomic_load(&db->wal_size);
 		if (size > atomic_load(&db->wal_synced_size)) {
-			rc = log_writer_sync(db->wal);
+			/* The values the records point at first. */
+			rc = vlog_sync(db);
+			if (rc == WB_OK)
+				rc = log_writer_sync(db->wal);
 			STAT_ADD(db, wal_syncs, 1);
 			if (rc == WB_OK)
 				atomic_store(&db->wal_synced_size, size);

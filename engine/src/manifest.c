@@ -63,9 +63,15 @@ int manifest_write_snapshot(wb_db *db, version_t *v, uint64_t number)
 	e.last_ts = hlc_last(&db->clock);
 	int rc = WB_OK;
 	for (int i = 0; i < db->discard_totals.ndiscards && rc == WB_OK; i++)
-		rc = edit_add_discard(&e, db->discard_totals.discards[i].segment,
-				      db->discard_totals.discards[i].bytes);
+		if (!vlog_is_dead(db, db->discard_totals.discards[i].segment))
+			rc = edit_add_discard(&e, db->discard_totals.discards[i].segment,
+					      db->discard_totals.discards[i].bytes);
+	uint64_t log_number = db->log_number;
 	pthread_mutex_unlock(&db->mu);
+	uint64_t *segs = NULL;
+	int nsegs = 0;
+	if (rc == WB_OK)
+		rc = vlog_manifest_add(db, &e, true, log_number, &segs, &nsegs);
 	for (int l = 0; l < NUM_LEVELS && rc == WB_OK; l++)
 		for (int i = 0; i < v->nfiles[l] && rc == WB_OK; i++)
 			rc = edit_add_file(&e, l, v->files[l][i]);
@@ -74,8 +80,10 @@ int manifest_write_snapshot(wb_db *db, version_t *v, uint64_t number)
 	if (rc == WB_OK)
 		rc = edit_encode(&e, &buf, &len);
 	edit_destroy(&e);
-	if (rc != WB_OK)
+	if (rc != WB_OK) {
+		free(segs);
 		return rc;
+	}
 
 	log_writer_t *w = NULL;
 	rc = log_writer_create(db->env, path, LOG_KIND_MANIFEST, &w);
@@ -90,8 +98,12 @@ int manifest_write_snapshot(wb_db *db, version_t *v, uint64_t number)
 	if (rc != WB_OK && !renamed) {
 		log_writer_close(w);
 		db->env->remove(db->env->ctx, path);
+		free(segs);
 		return rc;
 	}
+	if (rc == WB_OK)
+		vlog_mark_recorded(db, segs, nsegs);
+	free(segs);
 	/* Once CURRENT was renamed it may name the new file: edits go there. */
 	uint64_t old = db->manifest_number;
 	log_writer_close(db->manifest);
@@ -125,11 +137,20 @@ int manifest_log_edit(wb_db *db, version_edit_t *e, bool *appended)
 			return rc;
 		db->manifest_broken = false;
 	}
+	/* Value-log segments made since the last edit ride along: every edit
+	 * that lets a WAL go (a flush) thus names the segments it points into. */
+	uint64_t *segs;
+	int nsegs;
+	rc = vlog_manifest_add(db, e, false, 0, &segs, &nsegs);
+	if (rc != WB_OK)
+		return rc;
 	uint8_t *buf;
 	size_t len;
 	rc = edit_encode(e, &buf, &len);
-	if (rc != WB_OK)
+	if (rc != WB_OK) {
+		free(segs);
 		return rc;
+	}
 	rc = log_writer_add(db->manifest, slice_make(buf, len));
 	if (rc == WB_OK && appended != NULL)
 		*appended = true;
@@ -138,6 +159,9 @@ int manifest_log_edit(wb_db *db, version_edit_t *e, bool *appended)
 	free(buf);
 	if (rc != WB_OK)
 		db->manifest_broken = true;
+	else
+		vlog_mark_recorded(db, segs, nsegs);
+	free(segs);
 	return rc;
 }
 
@@ -213,6 +237,22 @@ int manifest_recover(wb_db *db, version_edit_t *state)
 		}
 		for (int i = 0; i < e.ndiscards && rc == WB_OK; i++)
 			rc = edit_add_discard(state, e.discards[i].segment, e.discards[i].bytes);
+		/* Live segments: named and not removed since. */
+		for (int i = 0; i < e.nsegments && rc == WB_OK; i++) {
+			bool dup = false;
+			for (int j = 0; j < state->nsegments && !dup; j++)
+				dup = state->segments[j] == e.segments[i];
+			if (!dup)
+				rc = edit_add_segment(state, e.segments[i]);
+		}
+		for (int i = 0; i < e.ndead_segments && rc == WB_OK; i++) {
+			int k = 0;
+			for (int j = 0; j < state->nsegments; j++)
+				if (state->segments[j] != e.dead_segments[i].segment)
+					state->segments[k++] = state->segments[j];
+			state->nsegments = k;
+			rc = edit_delete_segment(state, e.dead_segments[i].segment, e.dead_segments[i].wal);
+		}
 		version_t *nv;
 		rc = version_apply(v, &e, &nv);
 		edit_destroy(&e);

@@ -58,6 +58,21 @@ static void sb_printf(sbuf_t *b, const char *fmt, ...)
 	}
 }
 
+/* vlog_stats writes through this. */
+static void sb_sink(void *arg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void sb_sink(void *arg, const char *fmt, ...)
+{
+	char *line = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vasprintf(&line, fmt, ap);
+	va_end(ap);
+	if (n >= 0)
+		sb_printf(arg, "%s", line);
+	free(line);
+}
+
 typedef struct counter {
 	const char *name;
 	uint64_t value;
@@ -159,6 +174,7 @@ int wb_stats_text(wb_db *db, char **out)
 			  (unsigned long long)db->discard_totals.discards[i].segment,
 			  (unsigned long long)db->discard_totals.discards[i].bytes);
 	pthread_mutex_unlock(&db->mu);
+	vlog_stats(db, false, sb_sink, &b);
 	sb_printf(&b, "last commit ts: %llu\n", (unsigned long long)s.last_ts);
 	for (int i = 0; i < n; i++)
 		sb_printf(&b, "%-20s %llu\n", c[i].name, (unsigned long long)c[i].value);
@@ -193,7 +209,8 @@ int wb_stats_json(wb_db *db, char **out)
 			  (unsigned long long)db->discard_totals.discards[i].segment,
 			  (unsigned long long)db->discard_totals.discards[i].bytes);
 	pthread_mutex_unlock(&db->mu);
-	sb_printf(&b, "]");
+	sb_printf(&b, "],");
+	vlog_stats(db, true, sb_sink, &b);
 	for (int i = 0; i < n; i++)
 		sb_printf(&b, ",\"%s\":%llu", c[i].name, (unsigned long long)c[i].value);
 	sb_printf(&b, "}");

@@ -18,6 +18,8 @@ enum edit_tag {
 	TAG_NEW_FILE = 4,
 	TAG_DELETED_FILE = 5,
 	TAG_VLOG_DISCARD = 6,
+	TAG_VLOG_SEGMENT = 7,
+	TAG_VLOG_DEAD_SEGMENT = 8,
 };
 
 file_meta_t *file_meta_new(uint64_t number, uint64_t size, slice_t smallest, slice_t largest)
@@ -332,6 +334,8 @@ void edit_destroy(version_edit_t *e)
 	free(e->added);
 	free(e->deleted);
 	free(e->discards);
+	free(e->segments);
+	free(e->dead_segments);
 	edit_init(e);
 }
 
@@ -384,6 +388,34 @@ int edit_add_discard(version_edit_t *e, uint64_t segment, uint64_t bytes)
 	return WB_OK;
 }
 
+int edit_add_segment(version_edit_t *e, uint64_t segment)
+{
+	if (e->nsegments == e->segments_cap) {
+		int cap = e->segments_cap ? e->segments_cap * 2 : 4;
+		uint64_t *n = realloc(e->segments, (size_t)cap * sizeof(*n));
+		if (n == NULL)
+			return WB_ENOMEM;
+		e->segments = n;
+		e->segments_cap = cap;
+	}
+	e->segments[e->nsegments++] = segment;
+	return WB_OK;
+}
+
+int edit_delete_segment(version_edit_t *e, uint64_t segment, uint64_t wal)
+{
+	if (e->ndead_segments == e->dead_segments_cap) {
+		int cap = e->dead_segments_cap ? e->dead_segments_cap * 2 : 4;
+		vlog_deleted_t *n = realloc(e->dead_segments, (size_t)cap * sizeof(*n));
+		if (n == NULL)
+			return WB_ENOMEM;
+		e->dead_segments = n;
+		e->dead_segments_cap = cap;
+	}
+	e->dead_segments[e->ndead_segments++] = (vlog_deleted_t){ segment, wal };
+	return WB_OK;
+}
+
 int edit_encode(const version_edit_t *e, uint8_t **out, size_t *len)
 {
 	size_t cap = 64;
@@ -391,6 +423,8 @@ int edit_encode(const version_edit_t *e, uint8_t **out, size_t *len)
 		cap += 12 * VARINT64_MAX + e->added[i].meta->smallest_len + e->added[i].meta->largest_len;
 	cap += (size_t)e->ndeleted * 3 * VARINT64_MAX;
 	cap += (size_t)e->ndiscards * 3 * VARINT64_MAX;
+	cap += (size_t)e->nsegments * 2 * VARINT64_MAX;
+	cap += (size_t)e->ndead_segments * 3 * VARINT64_MAX;
 	uint8_t *buf = malloc(cap), *p = buf;
 	if (buf == NULL)
 		return WB_ENOMEM;
@@ -410,6 +444,15 @@ int edit_encode(const version_edit_t *e, uint8_t **out, size_t *len)
 		p += put_varint64(p, TAG_VLOG_DISCARD);
 		p += put_varint64(p, e->discards[i].segment);
 		p += put_varint64(p, e->discards[i].bytes);
+	}
+	for (int i = 0; i < e->nsegments; i++) {
+		p += put_varint64(p, TAG_VLOG_SEGMENT);
+		p += put_varint64(p, e->segments[i]);
+	}
+	for (int i = 0; i < e->ndead_segments; i++) {
+		p += put_varint64(p, TAG_VLOG_DEAD_SEGMENT);
+		p += put_varint64(p, e->dead_segments[i].segment);
+		p += put_varint64(p, e->dead_segments[i].wal);
 	}
 	for (int i = 0; i < e->ndeleted; i++) {
 		p += put_varint64(p, TAG_DELETED_FILE);
@@ -501,6 +544,16 @@ int edit_decode(slice_t rec, version_edit_t *e)
 			if ((p = get_varint64(p, end, &a)) == NULL || (p = get_varint64(p, end, &b)) == NULL)
 				goto corrupt;
 			rc = edit_add_discard(e, a, b);
+			break;
+		case TAG_VLOG_SEGMENT:
+			if ((p = get_varint64(p, end, &a)) == NULL)
+				goto corrupt;
+			rc = edit_add_segment(e, a);
+			break;
+		case TAG_VLOG_DEAD_SEGMENT:
+			if ((p = get_varint64(p, end, &a)) == NULL || (p = get_varint64(p, end, &b)) == NULL)
+				goto corrupt;
+			rc = edit_delete_segment(e, a, b);
 			break;
 		default:
 			goto corrupt;

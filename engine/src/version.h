@@ -92,6 +92,15 @@ typedef struct vlog_discard {
 	uint64_t bytes;
 } vlog_discard_t;
 
+/* A value-log segment removed by its space reclaim, and the WAL that was
+ * current then: replay of older WALs may meet pointers into it (versions
+ * the reclaim had already replaced), so the MANIFEST remembers the segment
+ * until every WAL at or below that number is gone. */
+typedef struct vlog_deleted {
+	uint64_t segment;
+	uint64_t wal;
+} vlog_deleted_t;
+
 typedef struct version_edit {
 	bool has_log_number, has_next_file, has_last_ts;
 	uint64_t log_number; /* WALs older than this are flushed */
@@ -103,6 +112,10 @@ typedef struct version_edit {
 	int ndeleted, deleted_cap;
 	vlog_discard_t *discards; /* one entry per segment, bytes to add */
 	int ndiscards, discards_cap;
+	uint64_t *segments; /* value-log segments that became live */
+	int nsegments, segments_cap;
+	vlog_deleted_t *dead_segments; /* value-log segments removed */
+	int ndead_segments, dead_segments_cap;
 } version_edit_t;
 
 void edit_init(version_edit_t *e);
@@ -112,6 +125,10 @@ int edit_add_file(version_edit_t *e, int level, file_meta_t *f);
 int edit_delete_file(version_edit_t *e, int level, uint64_t number);
 /* Adds bytes to the segment's discard count in e. WB_OK or WB_ENOMEM. */
 int edit_add_discard(version_edit_t *e, uint64_t segment, uint64_t bytes);
+
+/* Records a live value-log segment / a removed one. WB_OK or WB_ENOMEM. */
+int edit_add_segment(version_edit_t *e, uint64_t segment);
+int edit_delete_segment(version_edit_t *e, uint64_t segment, uint64_t wal);
 
 /* Encodes e into a malloc'ed buffer (*out, caller frees). WB_OK or WB_ENOMEM. */
 int edit_encode(const version_edit_t *e, uint8_t **out, size_t *len);

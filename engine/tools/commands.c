@@ -57,71 +57,93 @@ static bool buf_reserve(struct buf *b, size_t n)
 
 /* Reads all of stdin into a new buffer *out (free it) of *len bytes.
  * Returns EXIT_OK or EXIT_FAIL after saying why. */
-static int read_stdin(char **out, size_t *len)
+#define STREAM_CHUNK (1u << 20)
+
+/* Reads from stdin until buf (cap bytes) is full or the input ends;
+ * *eof tells which. */
+static int read_chunk(char *buf, size_t cap, size_t *len, bool *eof)
 {
-	size_t cap = 1 << 16, n = 0;
-	struct stat st;
-	/* A file redirected to stdin tells its size: one allocation, no copies. */
-	if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-	    (uint64_t)st.st_size < SIZE_MAX / 2)
-		cap = (size_t)st.st_size + 1;
-	char *buf = malloc(cap);
-	if (buf == NULL)
-		return cli_fail("reading stdin: out of memory");
-	for (;;) {
-		if (n == cap) {
-			char *p = cap < SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
-			if (p == NULL) {
-				free(buf);
-				return cli_fail("reading stdin: out of memory after %zu bytes", n);
-			}
-			buf = p;
-			cap *= 2;
-		}
+	size_t n = 0;
+	*eof = false;
+	while (n < cap) {
 		ssize_t r = read(STDIN_FILENO, buf + n, cap - n);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0) {
-			int e = errno;
-			free(buf);
-			return cli_fail("reading stdin: %s", strerror(e));
-		}
-		if (r == 0)
+		if (r < 0)
+			return cli_fail("reading stdin: %s", strerror(errno));
+		if (r == 0) {
+			*eof = true;
 			break;
+		}
 		n += (size_t)r;
 	}
-	*out = buf;
 	*len = n;
 	return EXIT_OK;
 }
 
+/* A value from stdin: up to STREAM_CHUNK bytes are read before the
+ * database is opened (so a slow producer of a small value does not keep it
+ * locked) and stored with one put; a longer one is streamed through a
+ * wb_writer, STREAM_CHUNK bytes at a time, whatever its size. */
+static int put_stdin(struct cli *cli, const char *name, const char *key, size_t klen)
+{
+	char *buf = malloc(STREAM_CHUNK);
+	if (buf == NULL)
+		return cli_fail("reading stdin: out of memory");
+	size_t n;
+	bool eof;
+	int st = read_chunk(buf, STREAM_CHUNK, &n, &eof);
+	if (st == EXIT_OK)
+		st = cli_open(cli, OPEN_CREATE);
+	if (st == EXIT_OK && eof) {
+		int rc = wb_put(cli->db, key, klen, buf, n);
+		if (rc != WB_OK)
+			st = cli_fail("put %s: %s", name, cli_reason(cli, rc));
+	} else if (st == EXIT_OK) {
+		wb_writer *w;
+		int rc = wb_writer_begin(cli->db, key, klen, &w);
+		while (rc == WB_OK) {
+			rc = wb_writer_write(w, buf, n);
+			if (rc != WB_OK || eof)
+				break;
+			st = read_chunk(buf, STREAM_CHUNK, &n, &eof);
+			if (st != EXIT_OK)
+				break;
+		}
+		if (rc == WB_OK && st == EXIT_OK) {
+			rc = wb_writer_commit(w, NULL);
+		} else if (rc == WB_OK) {
+			wb_writer_abort(w); /* stdin failed: nothing stored */
+		} else {
+			wb_writer_abort(w);
+		}
+		if (rc != WB_OK)
+			st = cli_fail("put %s: %s", name, cli_reason(cli, rc));
+	}
+	free(buf);
+	return st;
+}
+
 static int cmd_put(struct cli *cli, const struct command *cmd, int argc, char **argv)
 {
-	char *pos[2], *key = NULL, *from_stdin = NULL;
-	size_t klen, vlen = 0;
+	char *pos[2], *key = NULL;
+	size_t klen;
 	int n, st = cli_args(cmd, argc, argv, no_flags, pos, 2, 2, &n);
 	if (st == EXIT_OK)
 		st = cli_key(cmd, "KEY", pos[0], false, &key, &klen);
 	if (st != EXIT_OK)
 		return st;
-	const char *value = pos[1];
-	/* stdin is read before the database is opened, so a slow producer
-	 * does not keep the database locked. */
-	if (strcmp(value, "-") == 0) {
-		st = read_stdin(&from_stdin, &vlen);
-		value = from_stdin;
+	if (strcmp(pos[1], "-") == 0) {
+		st = put_stdin(cli, pos[0], key, klen);
 	} else {
-		vlen = strlen(value);
-	}
-	if (st == EXIT_OK)
 		st = cli_open(cli, OPEN_CREATE);
-	if (st == EXIT_OK) {
-		int rc = wb_put(cli->db, key, klen, value, vlen);
-		if (rc != WB_OK)
-			st = cli_fail("put %s: %s", pos[0], cli_reason(cli, rc));
+		if (st == EXIT_OK) {
+			int rc = wb_put(cli->db, key, klen, pos[1], strlen(pos[1]));
+			if (rc != WB_OK)
+				st = cli_fail("put %s: %s", pos[0], cli_reason(cli, rc));
+		}
 	}
 	free(key);
-	free(from_stdin);
 	return st;
 }
 
@@ -147,17 +169,26 @@ static int cmd_get(struct cli *cli, const struct command *cmd, int argc, char **
 	size_t klen;
 	int st = key_command(cli, cmd, argc, argv, OPEN_READ, &name, &key, &klen);
 	if (st == EXIT_OK) {
-		void *value;
-		size_t vlen;
-		int rc = wb_get(cli->db, key, klen, &value, &vlen);
-		if (rc == WB_ENOTFOUND) {
-			st = cli_fail("%s: not found", name);
-		} else if (rc != WB_OK) {
-			st = cli_fail("get %s: %s", name, cli_reason(cli, rc));
-		} else {
-			cli_write(cli, value, vlen);
-			wb_free(value);
+		/* In STREAM_CHUNK pieces: memory stays bounded whatever the size. */
+		wb_key_info info;
+		int rc = wb_stat_key(cli->db, key, klen, &info);
+		char *buf = rc == WB_OK ? malloc(STREAM_CHUNK) : NULL;
+		if (rc == WB_OK && buf == NULL)
+			rc = WB_ENOMEM;
+		for (uint64_t off = 0; rc == WB_OK && off < info.value_len;) {
+			size_t got;
+			rc = wb_get_range(cli->db, key, klen, off, buf, STREAM_CHUNK, &got);
+			if (rc == WB_OK && got == 0)
+				break; /* replaced by a shorter value meanwhile */
+			if (rc == WB_OK && cli_write(cli, buf, got) != 0)
+				break;
+			off += got;
 		}
+		free(buf);
+		if (rc == WB_ENOTFOUND)
+			st = cli_fail("%s: not found", name);
+		else if (rc != WB_OK)
+			st = cli_fail("get %s: %s", name, cli_reason(cli, rc));
 	}
 	free(key);
 	return st;
@@ -515,6 +546,24 @@ static void verify_file(void *arg, const char *file)
 		fprintf(stderr, "checking %s\n", file);
 }
 
+static int cmd_gc(struct cli *cli, const struct command *cmd, int argc, char **argv)
+{
+	char *pos[1];
+	int n, st = cli_args(cmd, argc, argv, no_flags, pos, 0, 0, &n);
+	if (st == EXIT_OK)
+		st = cli_open(cli, OPEN_WRITE);
+	if (st == EXIT_OK) {
+		uint64_t reclaimed = 0;
+		int rc = wb_vlog_gc(cli->db, &reclaimed);
+		if (rc != WB_OK)
+			return cli_fail("gc: %s", cli_reason(cli, rc));
+		char msg[64];
+		int len = snprintf(msg, sizeof(msg), "reclaimed %llu bytes\n", (unsigned long long)reclaimed);
+		cli_write(cli, msg, (size_t)len);
+	}
+	return st;
+}
+
 static int cmd_verify(struct cli *cli, const struct command *cmd, int argc, char **argv)
 {
 	char *pos[1];
@@ -536,11 +585,13 @@ static int cmd_verify(struct cli *cli, const struct command *cmd, int argc, char
 const struct command commands[] = {
 	{ "put", cmd_put, "KEY VALUE", "store VALUE under KEY (VALUE -: read it from stdin)",
 	  "Replaces any value KEY had. VALUE is stored byte for byte as given; VALUE\n"
-	  "\"-\" reads the value from standard input instead (any bytes, NULs included;\n"
-	  "it must fit in memory). KEY is unescaped (see wombat --help). Creates the\n"
-	  "database when it is missing.\n" },
+	  "\"-\" reads the value from standard input instead (any bytes, NULs included,\n"
+	  "any size: past 1 MiB it is streamed into the value log with bounded\n"
+	  "memory). KEY is unescaped (see wombat --help). Creates the database when\n"
+	  "it is missing.\n" },
 	{ "get", cmd_get, "KEY", "write KEY's value to stdout",
-	  "Writes the value of KEY to standard output exactly as stored: no newline is\n"
+	  "Writes the value of KEY to standard output exactly as stored (read in 1 MiB\n"
+	  "pieces, so memory stays bounded whatever its size): no newline is\n"
 	  "added and nothing is escaped. KEY is unescaped (see wombat --help). A missing\n"
 	  "key prints \"wombat: KEY: not found\" on stderr and exits 1.\n" },
 	{ "del", cmd_del, "KEY", "remove KEY",
@@ -577,6 +628,10 @@ const struct command commands[] = {
 	{ "stats", cmd_stats, "[--json]", "print statistics",
 	  "Prints the files and bytes per level, memtable usage and the engine's\n"
 	  "counters (for this process) as text, or with --json as one JSON object.\n" },
+	{ "gc", cmd_gc, "", "reclaim value-log space now",
+	  "Runs one pass of value-log space reclaim: every sealed value-log segment\n"
+	  "whose obsolete share is at least vlog_gc_ratio has its live values\n"
+	  "rewritten and is deleted. Prints \"reclaimed N bytes\".\n" },
 	{ "verify", cmd_verify, "", "check every checksum in the database",
 	  "Reads every table and log file and checks every checksum. Prints \"ok: N\n"
 	  "files checked\", or exits 1 with a message naming the first damaged file\n"

@@ -1,0 +1,859 @@
+/*
+ * vlog.c -- value-log segments: creating, appending, reading and checking
+ * entries, the leader's move of large values out of a WAL record, syncing
+ * before the WAL, recovery and verify (vlog.h; docs/format.md "Value log").
+ *
+ * Segment = header (16 bytes) then entries back to back:
+ *   header  u64 magic | u32 version | u32 masked crc32c of the 12 bytes before
+ *   entry   header (24) | value | tree_key | trailer (12)
+ *           header  u8 meta | 3 zero bytes | u32 klen | u64 vlen | u64 ts
+ *           trailer u64 vlen | u32 masked crc32c of the entry's bytes before it
+ * The value comes first so that a pointer (which carries the value length)
+ * locates any byte of the value without reading the header. A streamed
+ * entry writes vlen = VLOG_STREAMED in its header (its length is not known
+ * yet) and is then the only entry of its segment; its trailer has the length.
+ */
+#include "vlog.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "batch.h"
+#include "crc32c.h"
+#include "db_impl.h"
+#include "error.h"
+#include "ikey.h"
+
+#define CHUNK (1u << 20)
+
+void vlog_init(vlog_t *v)
+{
+	memset(v, 0, sizeof(*v));
+	pthread_mutex_init(&v->mu, NULL);
+}
+
+void vlog_seg_unref(vlog_seg_t *s)
+{
+	if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	if (s->file != NULL)
+		s->env->close(s->file);
+	free(s);
+}
+
+void vlog_destroy(vlog_t *v)
+{
+	for (int i = 0; i < v->nsegs; i++)
+		vlog_seg_unref(v->segs[i]);
+	for (int i = 0; i < v->nretired; i++)
+		vlog_seg_unref(v->retired[i].seg);
+	free(v->segs);
+	free(v->dead);
+	free(v->retired);
+	pthread_mutex_destroy(&v->mu);
+}
+
+/* ---- the set of segments ---- */
+
+static vlog_seg_t *seg_new(wb_db *db, uint64_t number, wb_env_file *f)
+{
+	vlog_seg_t *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->env = db->env;
+	s->number = number;
+	s->file = f;
+	s->live = UINT64_MAX;
+	atomic_init(&s->refs, 1);
+	return s;
+}
+
+/* Index of the first segment >= number. REQUIRES: vmu. */
+static int find(const vlog_t *v, uint64_t number)
+{
+	int lo = 0, hi = v->nsegs;
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+		if (v->segs[mid]->number < number)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Adds s (taking over the caller's reference). REQUIRES: vmu. */
+static int insert(vlog_t *v, vlog_seg_t *s)
+{
+	if (v->nsegs == v->cap) {
+		int cap = v->cap ? v->cap * 2 : 16;
+		vlog_seg_t **n = realloc(v->segs, (size_t)cap * sizeof(*n));
+		if (n == NULL)
+			return WB_ENOMEM;
+		v->segs = n;
+		v->cap = cap;
+	}
+	int i = find(v, s->number);
+	memmove(v->segs + i + 1, v->segs + i, (size_t)(v->nsegs - i) * sizeof(*v->segs));
+	v->segs[i] = s;
+	v->nsegs++;
+	return WB_OK;
+}
+
+vlog_seg_t *vlog_get(wb_db *db, uint64_t number)
+{
+	vlog_t *v = &db->vlog;
+	pthread_mutex_lock(&v->mu);
+	int i = find(v, number);
+	vlog_seg_t *s = NULL;
+	if (i < v->nsegs && v->segs[i]->number == number) {
+		s = v->segs[i];
+		atomic_fetch_add(&s->refs, 1);
+	} else {
+		/* A retired segment stays readable until its readers are gone. */
+		for (int j = 0; j < v->nretired; j++)
+			if (v->retired[j].seg->number == number) {
+				s = v->retired[j].seg;
+				atomic_fetch_add(&s->refs, 1);
+				break;
+			}
+	}
+	pthread_mutex_unlock(&v->mu);
+	return s;
+}
+
+bool vlog_is_live(wb_db *db, uint64_t number)
+{
+	vlog_seg_t *s = vlog_get(db, number);
+	vlog_seg_unref(s);
+	return s != NULL;
+}
+
+bool vlog_is_dead(wb_db *db, uint64_t number)
+{
+	vlog_t *v = &db->vlog;
+	pthread_mutex_lock(&v->mu);
+	bool dead = false;
+	for (int i = 0; i < v->ndead && !dead; i++)
+		dead = v->dead[i].segment == number;
+	pthread_mutex_unlock(&v->mu);
+	return dead;
+}
+
+static void seg_path(wb_db *db, uint64_t number, char *path)
+{
+	db_filename(path, PATH_MAX, db->dir, FILE_VLOG, number);
+}
+
+int vlog_create(wb_db *db, bool streaming, vlog_seg_t **out)
+{
+	*out = NULL;
+	pthread_mutex_lock(&db->mu);
+	uint64_t number = db->next_file++;
+	pthread_mutex_unlock(&db->mu);
+	char path[PATH_MAX];
+	seg_path(db, number, path);
+	wb_env_file *f;
+	int rc = db->env->open(db->env->ctx, path,
+			       WB_ENV_READ | WB_ENV_WRITE | WB_ENV_CREATE | WB_ENV_TRUNCATE, &f);
+	if (rc != WB_OK)
+		return err_set(rc, "%s: cannot create: %s", path, wb_strerror(rc));
+	uint8_t h[VLOG_HEADER_SIZE];
+	put_u64(h, VLOG_MAGIC);
+	put_u32(h + 8, VLOG_FORMAT_VERSION);
+	put_u32(h + 12, crc32c_mask(crc32c(h, 12)));
+	rc = db->env->append(f, h, sizeof(h));
+	/* The name must be durable before any WAL sync can promise a pointer
+	 * into the file. */
+	if (rc == WB_OK)
+		rc = db->env->sync_dir(db->env->ctx, db->dir);
+	vlog_seg_t *s = rc == WB_OK ? seg_new(db, number, f) : NULL;
+	if (rc == WB_OK && s == NULL)
+		rc = WB_ENOMEM;
+	if (rc != WB_OK) {
+		db->env->close(f);
+		db->env->remove(db->env->ctx, path);
+		return err_set(rc, "%s: cannot create: %s", path, wb_strerror(rc));
+	}
+	atomic_store(&s->size, VLOG_HEADER_SIZE);
+	s->writable = true;
+	s->streaming = streaming;
+	pthread_mutex_lock(&db->vlog.mu);
+	rc = insert(&db->vlog, s);
+	if (rc == WB_OK)
+		atomic_fetch_add(&s->refs, 1);
+	pthread_mutex_unlock(&db->vlog.mu);
+	if (rc != WB_OK) {
+		vlog_seg_unref(s);
+		db->env->remove(db->env->ctx, path);
+		return rc;
+	}
+	*out = s;
+	return WB_OK;
+}
+
+int vlog_append(wb_db *db, vlog_seg_t *s, const void *buf, size_t len)
+{
+	int rc = db->env->append(s->file, buf, len);
+	if (rc != WB_OK) {
+		s->broken = true;
+		return err_set(rc, "%06llu.vlog offset %llu: append failed: %s",
+			       (unsigned long long)s->number, (unsigned long long)atomic_load(&s->size),
+			       wb_strerror(rc));
+	}
+	atomic_fetch_add(&s->size, len);
+	return WB_OK;
+}
+
+void vlog_encode_header(uint8_t *p, uint32_t klen, uint64_t vlen, uint64_t ts)
+{
+	memset(p, 0, 4);
+	put_u32(p + 4, klen);
+	put_u64(p + 8, vlen);
+	put_u64(p + 16, ts);
+}
+
+void vlog_encode_trailer(uint8_t *p, uint64_t vlen, uint32_t crc)
+{
+	put_u64(p, vlen);
+	put_u32(p + 8, crc32c_mask(crc32c_extend(crc, p, 8)));
+}
+
+/* ---- the leader's conversion of a record ---- */
+
+typedef struct conv {
+	wb_db *db;
+	uint8_t *out; /* next byte of the new record */
+	uint8_t *wbuf; /* pending appends to the active segment */
+	size_t wlen;
+	uint64_t threshold;
+	int rc;
+} conv_t;
+
+static int flush_wbuf(conv_t *c)
+{
+	if (c->wlen == 0)
+		return WB_OK;
+	int rc = vlog_append(c->db, c->db->vlog.active, c->wbuf, c->wlen);
+	c->wlen = 0;
+	return rc;
+}
+
+/* The active segment with room, rotated when full or broken. */
+static int active_segment(conv_t *c)
+{
+	wb_db *db = c->db;
+	vlog_seg_t *a = db->vlog.active;
+	if (a != NULL && !a->broken && atomic_load(&a->size) < db->opts.vlog_segment_size)
+		return WB_OK;
+	int rc = flush_wbuf(c);
+	if (rc != WB_OK)
+		return rc;
+	vlog_seg_t *n;
+	rc = vlog_create(db, false, &n);
+	if (rc != WB_OK)
+		return rc;
+	pthread_mutex_lock(&db->vlog.mu);
+	db->vlog.active = n;
+	if (a != NULL)
+		a->writable = false;
+	pthread_mutex_unlock(&db->vlog.mu);
+	atomic_fetch_add(&db->vlog.sealed_since_gc, 1);
+	if (a != NULL) {
+		vlog_seg_unref(a); /* the set keeps its own reference */
+		pthread_mutex_lock(&db->mu);
+		pthread_cond_signal(&db->gc_cv); /* a sealed segment to look at */
+		pthread_mutex_unlock(&db->mu);
+	}
+	return WB_OK;
+}
+
+static int convert_entry(void *arg, uint8_t meta, slice_t tree_key, slice_t value, uint64_t ts)
+{
+	conv_t *c = arg;
+	uint8_t *p = c->out;
+	if (meta != 0 || value.len < c->threshold) {
+		*p++ = meta;
+		p += put_varint64(p, tree_key.len);
+		memcpy(p, tree_key.data, tree_key.len);
+		p += tree_key.len;
+		p += put_varint64(p, value.len);
+		memcpy(p, value.data, value.len);
+		c->out = p + value.len;
+		return WB_OK;
+	}
+	int rc = active_segment(c);
+	if (rc != WB_OK)
+		return rc;
+	vlog_seg_t *a = c->db->vlog.active;
+	vptr_t ptr = { a->number, atomic_load(&a->size) + c->wlen,
+		       VLOG_ENTRY_OVERHEAD + tree_key.len + value.len, value.len };
+	uint8_t h[VLOG_ENTRY_HEADER], t[VLOG_ENTRY_TRAILER];
+	vlog_encode_header(h, (uint32_t)tree_key.len, value.len, ts);
+	uint32_t crc = crc32c_extend(0, h, sizeof(h));
+	crc = crc32c_extend(crc, value.data, value.len);
+	crc = crc32c_extend(crc, tree_key.data, tree_key.len);
+	vlog_encode_trailer(t, value.len, crc);
+	if (c->wlen + ptr.length > CHUNK) {
+		/* Big values go straight from the batch to the file. */
+		rc = flush_wbuf(c);
+		if (rc == WB_OK)
+			rc = vlog_append(c->db, a, h, sizeof(h));
+		if (rc == WB_OK)
+			rc = vlog_append(c->db, a, value.data, value.len);
+		if (rc == WB_OK) {
+			memcpy(c->wbuf, tree_key.data, tree_key.len);
+			memcpy(c->wbuf + tree_key.len, t, sizeof(t));
+			c->wlen = tree_key.len + sizeof(t);
+		}
+		if (rc != WB_OK)
+			return rc;
+	} else {
+		uint8_t *w = c->wbuf + c->wlen;
+		memcpy(w, h, sizeof(h));
+		memcpy(w + sizeof(h), value.data, value.len);
+		memcpy(w + sizeof(h) + value.len, tree_key.data, tree_key.len);
+		memcpy(w + sizeof(h) + value.len + tree_key.len, t, sizeof(t));
+		c->wlen += ptr.length;
+	}
+	atomic_fetch_add(&c->db->vlog.appended, ptr.length);
+	*p++ = META_VALUE_PTR;
+	p += put_varint64(p, tree_key.len);
+	memcpy(p, tree_key.data, tree_key.len);
+	p += tree_key.len;
+	uint8_t enc[VPTR_MAX_LEN];
+	size_t n = vptr_encode(enc, &ptr);
+	p += put_varint64(p, n + 0); /* payload only; the meta byte is separate */
+	memcpy(p, enc, n);
+	c->out = p + n;
+	return WB_OK;
+}
+
+/* Does any put in the record reach the threshold? */
+static int find_big(void *arg, uint8_t meta, slice_t tree_key, slice_t value, uint64_t ts)
+{
+	conv_t *c = arg;
+	return meta == 0 && value.len >= c->threshold ? WB_EEXIST : WB_OK;
+}
+
+int vlog_convert_record(wb_db *db, slice_t rec, uint8_t **out, slice_t *out_rec)
+{
+	*out = NULL;
+	*out_rec = rec;
+	conv_t c = { .db = db, .threshold = db->opts.value_threshold };
+	if (c.threshold == 0)
+		return WB_OK;
+	slice_t rest = rec, one;
+	bool big = false;
+	while (!big && rest.len > 0) {
+		if (batch_split(&rest, &one) != WB_OK)
+			return WB_ECORRUPT;
+		big = batch_iterate(one, find_big, &c) == WB_EEXIST;
+	}
+	if (!big)
+		return WB_OK;
+	/* A pointer entry is never longer than the value it replaces (the
+	 * threshold is at least 64 bytes). */
+	uint8_t *buf = malloc(rec.len);
+	c.wbuf = malloc(CHUNK + WB_MAX_KEY_LEN + 64);
+	if (buf == NULL || c.wbuf == NULL) {
+		free(buf);
+		free(c.wbuf);
+		return WB_ENOMEM;
+	}
+	c.out = buf;
+	int rc = WB_OK;
+	rest = rec;
+	while (rc == WB_OK && rest.len > 0) {
+		rc = batch_split(&rest, &one);
+		if (rc != WB_OK)
+			break;
+		uint8_t *start = c.out;
+		memcpy(start, one.data, BATCH_HEADER_SIZE);
+		c.out += BATCH_HEADER_SIZE;
+		rc = batch_iterate(one, convert_entry, &c);
+	}
+	if (rc == WB_OK)
+		rc = flush_wbuf(&c);
+	free(c.wbuf);
+	if (rc != WB_OK) {
+		free(buf);
+		return rc;
+	}
+	*out = buf;
+	*out_rec = slice_make(buf, (size_t)(c.out - buf));
+	return WB_OK;
+}
+
+int vlog_sync(wb_db *db)
+{
+	vlog_t *v = &db->vlog;
+	int rc = WB_OK;
+	for (;;) {
+		vlog_seg_t *s = NULL;
+		uint64_t size = 0;
+		pthread_mutex_lock(&v->mu);
+		for (int i = 0; i < v->nsegs; i++) {
+			vlog_seg_t *x = v->segs[i];
+			size = atomic_load(&x->size);
+			if (!x->streaming && size > atomic_load(&x->synced)) {
+				s = x;
+				atomic_fetch_add(&s->refs, 1);
+				break;
+			}
+		}
+		pthread_mutex_unlock(&v->mu);
+		if (s == NULL)
+			return WB_OK;
+		rc = db->env->sync(s->file);
+		if (rc == WB_OK) {
+			/* Only grow: another sync may have covered more meanwhile. */
+			uint64_t old = atomic_load(&s->synced);
+			while (old < size && !atomic_compare_exchange_weak(&s->synced, &old, size))
+				;
+		}
+		vlog_seg_unref(s);
+		if (rc != WB_OK)
+			return err_set(rc, "%06llu.vlog: sync failed: %s", (unsigned long long)s->number,
+				       wb_strerror(rc));
+	}
+}
+
+/* ---- reading ---- */
+
+static int read_full(wb_db *db, vlog_seg_t *s, uint64_t off, void *buf, size_t len)
+{
+	size_t got = 0;
+	while (got < len) {
+		size_t n;
+		int rc = db->env->read_at(s->file, off + got, (uint8_t *)buf + got, len - got, &n);
+		if (rc != WB_OK)
+			return err_set(rc, "%06llu.vlog offset %llu: read failed: %s",
+				       (unsigned long long)s->number, (unsigned long long)(off + got),
+				       wb_strerror(rc));
+		if (n == 0)
+			return err_set(WB_ECORRUPT, "%06llu.vlog offset %llu: entry runs past the end",
+				       (unsigned long long)s->number, (unsigned long long)(off + got));
+		got += n;
+	}
+	return WB_OK;
+}
+
+static int get_seg(wb_db *db, const vptr_t *p, vlog_seg_t **out)
+{
+	vlog_seg_t *s = *out = vlog_get(db, p->segment);
+	if (s == NULL)
+		return err_set(WB_ECORRUPT, "value pointer into %06llu.vlog, which does not exist",
+			       (unsigned long long)p->segment);
+	if (p->offset < VLOG_HEADER_SIZE || p->length < VLOG_ENTRY_OVERHEAD + 2 + p->value_len ||
+	    p->offset + p->length > atomic_load(&s->size) || p->offset + p->length < p->offset) {
+		vlog_seg_unref(s);
+		*out = NULL;
+		return err_set(WB_ECORRUPT, "%06llu.vlog offset %llu: pointer of %llu bytes runs past the end",
+			       (unsigned long long)p->segment, (unsigned long long)p->offset,
+			       (unsigned long long)p->length);
+	}
+	return WB_OK;
+}
+
+int vlog_read_range(wb_db *db, const vptr_t *p, uint64_t off, void *buf, size_t len, size_t *nread)
+{
+	*nread = 0;
+	if (off >= p->value_len || len == 0)
+		return WB_OK;
+	if (len > p->value_len - off)
+		len = (size_t)(p->value_len - off);
+	vlog_seg_t *s;
+	int rc = get_seg(db, p, &s);
+	if (rc != WB_OK)
+		return rc;
+	rc = read_full(db, s, p->offset + VLOG_ENTRY_HEADER + off, buf, len);
+	vlog_seg_unref(s);
+	if (rc == WB_OK)
+		*nread = len;
+	return rc;
+}
+
+/* Checks header and trailer of the entry at p against p. */
+static int check_frame(const vptr_t *p, const uint8_t *h, const uint8_t *t, uint64_t *ts)
+{
+	uint64_t klen = p->length - VLOG_ENTRY_OVERHEAD - p->value_len;
+	uint64_t hv = get_u64(h + 8);
+	if (get_u32(h + 4) != klen || (hv != p->value_len && hv != VLOG_STREAMED) ||
+	    get_u64(t) != p->value_len)
+		return err_set(WB_ECORRUPT, "%06llu.vlog offset %llu: entry framing does not match its pointer",
+			       (unsigned long long)p->segment, (unsigned long long)p->offset);
+	if (ts != NULL)
+		*ts = get_u64(h + 16);
+	return WB_OK;
+}
+
+static int bad_crc(const vptr_t *p)
+{
+	return err_set(WB_ECORRUPT, "%06llu.vlog offset %llu: entry checksum mismatch",
+		       (unsigned long long)p->segment, (unsigned long long)p->offset);
+}
+
+int vlog_read_value(wb_db *db, const vptr_t *p, void **val, uint8_t **key, size_t *klen,
+		    uint64_t *ts)
+{
+	*val = NULL;
+	vlog_seg_t *s;
+	int rc = get_seg(db, p, &s);
+	if (rc != WB_OK)
+		return rc;
+	if (p->length > SIZE_MAX) {
+		vlog_seg_unref(s);
+		return WB_ENOMEM;
+	}
+	uint8_t *e = malloc((size_t)p->length);
+	if (e == NULL) {
+		vlog_seg_unref(s);
+		return WB_ENOMEM;
+	}
+	rc = read_full(db, s, p->offset, e, (size_t)p->length);
+	vlog_seg_unref(s);
+	const uint8_t *t = e + p->length - VLOG_ENTRY_TRAILER;
+	if (rc == WB_OK)
+		rc = check_frame(p, e, t, ts);
+	if (rc == WB_OK &&
+	    crc32c_mask(crc32c(e, (size_t)p->length - 4)) != get_u32(t + 8))
+		rc = bad_crc(p);
+	size_t kl = (size_t)(p->length - VLOG_ENTRY_OVERHEAD - p->value_len);
+	if (rc == WB_OK && key != NULL) {
+		*key = malloc(kl);
+		if (*key == NULL)
+			rc = WB_ENOMEM;
+		else
+			memcpy(*key, e + VLOG_ENTRY_HEADER + p->value_len, kl);
+		*klen = kl;
+	}
+	if (rc != WB_OK) {
+		free(e);
+		return rc;
+	}
+	memmove(e, e + VLOG_ENTRY_HEADER, (size_t)p->value_len);
+	*val = e;
+	return WB_OK;
+}
+
+int vlog_check_entry(wb_db *db, vlog_seg_t *s, const vptr_t *p)
+{
+	uint8_t *buf = malloc(CHUNK);
+	if (buf == NULL)
+		return WB_ENOMEM;
+	uint8_t h[VLOG_ENTRY_HEADER], t[VLOG_ENTRY_TRAILER];
+	int rc = read_full(db, s, p->offset, h, sizeof(h));
+	if (rc == WB_OK)
+		rc = read_full(db, s, p->offset + p->length - sizeof(t), t, sizeof(t));
+	if (rc == WB_OK)
+		rc = check_frame(p, h, t, NULL);
+	uint32_t crc = crc32c_extend(0, h, sizeof(h));
+	uint64_t off = p->offset + sizeof(h), end = p->offset + p->length - sizeof(t);
+	while (rc == WB_OK && off < end) {
+		size_t n = end - off < CHUNK ? (size_t)(end - off) : CHUNK;
+		rc = read_full(db, s, off, buf, n);
+		crc = crc32c_extend(crc, buf, n);
+		off += n;
+	}
+	free(buf);
+	if (rc == WB_OK && crc32c_mask(crc32c_extend(crc, t, 8)) != get_u32(t + 8))
+		rc = bad_crc(p);
+	return rc;
+}
+
+/* ---- open ---- */
+
+/* Opens segment `number` for reading and checks its header. */
+static int open_segment(wb_db *db, uint64_t number, vlog_seg_t **out)
+{
+	char path[PATH_MAX];
+	seg_path(db, number, path);
+	wb_env_file *f;
+	int rc = db->env->open(db->env->ctx, path, WB_ENV_READ, &f);
+	if (rc != WB_OK)
+		return rc;
+	uint64_t size = 0;
+	uint8_t h[VLOG_HEADER_SIZE];
+	size_t n = 0;
+	rc = db->env->size(f, &size);
+	if (rc == WB_OK)
+		rc = db->env->read_at(f, 0, h, sizeof(h), &n);
+	if (rc == WB_OK && (n < sizeof(h) || get_u64(h) != VLOG_MAGIC))
+		rc = err_set(WB_EFORMAT, "%s: not a value-log segment", path);
+	else if (rc == WB_OK && crc32c_mask(crc32c(h, 12)) != get_u32(h + 12))
+		rc = err_set(WB_ECORRUPT, "%s offset 0: header checksum mismatch", path);
+	else if (rc == WB_OK && get_u32(h + 8) != VLOG_FORMAT_VERSION)
+		rc = err_set(WB_EFORMAT, "%s: unknown value-log format version %u", path, get_u32(h + 8));
+	vlog_seg_t *s = rc == WB_OK ? seg_new(db, number, f) : NULL;
+	if (rc == WB_OK && s == NULL)
+		rc = WB_ENOMEM;
+	if (rc != WB_OK) {
+		db->env->close(f);
+		return rc;
+	}
+	atomic_store(&s->size, size);
+	atomic_store(&s->synced, size);
+	*out = s;
+	return WB_OK;
+}
+
+int vlog_recover(wb_db *db, const version_edit_t *state)
+{
+	vlog_t *v = &db->vlog;
+	for (int i = 0; i < state->nsegments; i++) {
+		vlog_seg_t *s;
+		int rc = open_segment(db, state->segments[i], &s);
+		if (rc == WB_ENOTFOUND)
+			return err_set(WB_ECORRUPT, "value-log segment %06llu.vlog listed in the MANIFEST is missing",
+				       (unsigned long long)state->segments[i]);
+		if (rc != WB_OK)
+			return rc;
+		s->recorded = true;
+		pthread_mutex_lock(&v->mu);
+		rc = insert(v, s);
+		pthread_mutex_unlock(&v->mu);
+		if (rc != WB_OK) {
+			vlog_seg_unref(s);
+			return rc;
+		}
+	}
+	for (int i = 0; i < state->ndead_segments; i++) {
+		if (v->ndead == v->dead_cap) {
+			int cap = v->dead_cap ? v->dead_cap * 2 : 8;
+			vlog_deleted_t *n = realloc(v->dead, (size_t)cap * sizeof(*n));
+			if (n == NULL)
+				return WB_ENOMEM;
+			v->dead = n;
+			v->dead_cap = cap;
+		}
+		v->dead[v->ndead++] = state->dead_segments[i];
+	}
+	return WB_OK;
+}
+
+int vlog_check_ptr(wb_db *db, const vptr_t *p)
+{
+	if (vlog_is_dead(db, p->segment))
+		return WB_OK;
+	vlog_seg_t *s = vlog_get(db, p->segment);
+	if (s == NULL) {
+		/* A segment no edit named yet (a streamed value, or the active
+		 * segment of the last run): live if the WAL points into it. */
+		int rc = open_segment(db, p->segment, &s);
+		if (rc == WB_ENOTFOUND || rc == WB_EFORMAT || rc == WB_ECORRUPT)
+			return WB_ENOTFOUND; /* created, never made durable */
+		if (rc != WB_OK)
+			return rc;
+		pthread_mutex_lock(&db->vlog.mu);
+		rc = insert(&db->vlog, s);
+		if (rc == WB_OK)
+			atomic_fetch_add(&s->refs, 1);
+		pthread_mutex_unlock(&db->vlog.mu);
+		if (rc != WB_OK) {
+			vlog_seg_unref(s);
+			return rc;
+		}
+	}
+	int rc = WB_OK;
+	if (p->offset < VLOG_HEADER_SIZE || p->length < VLOG_ENTRY_OVERHEAD + 2 + p->value_len ||
+	    p->offset + p->length > atomic_load(&s->size))
+		rc = WB_ENOTFOUND;
+	if (rc == WB_OK && vlog_check_entry(db, s, p) == WB_ECORRUPT)
+		rc = WB_ENOTFOUND;
+	vlog_seg_unref(s);
+	if (rc == WB_ENOTFOUND)
+		err_clear();
+	return rc;
+}
+
+/* ---- MANIFEST ---- */
+
+int vlog_manifest_add(wb_db *db, version_edit_t *e, bool snapshot, uint64_t log_number,
+		      uint64_t **marked, int *nmarked)
+{
+	vlog_t *v = &db->vlog;
+	*marked = NULL;
+	*nmarked = 0;
+	int rc = WB_OK;
+	pthread_mutex_lock(&v->mu);
+	uint64_t *m = malloc((size_t)(v->nsegs + 1) * sizeof(*m));
+	if (m == NULL)
+		rc = WB_ENOMEM;
+	for (int i = 0; rc == WB_OK && i < v->nsegs; i++) {
+		vlog_seg_t *s = v->segs[i];
+		if (s->streaming || (!snapshot && s->recorded))
+			continue;
+		rc = edit_add_segment(e, s->number);
+		m[(*nmarked)++] = s->number;
+	}
+	if (snapshot) {
+		/* Retired segments are still files: keep naming them until gone. */
+		for (int i = 0; rc == WB_OK && i < v->nretired; i++)
+			rc = edit_add_segment(e, v->retired[i].seg->number);
+		int keep = 0;
+		for (int i = 0; i < v->ndead; i++)
+			if (v->dead[i].wal >= log_number)
+				v->dead[keep++] = v->dead[i];
+		v->ndead = keep;
+		for (int i = 0; rc == WB_OK && i < v->ndead; i++)
+			rc = edit_delete_segment(e, v->dead[i].segment, v->dead[i].wal);
+	}
+	pthread_mutex_unlock(&v->mu);
+	if (rc != WB_OK) {
+		free(m);
+		*nmarked = 0;
+		return rc;
+	}
+	*marked = m;
+	return WB_OK;
+}
+
+void vlog_mark_recorded(wb_db *db, const uint64_t *numbers, int n)
+{
+	vlog_t *v = &db->vlog;
+	pthread_mutex_lock(&v->mu);
+	for (int i = 0; i < n; i++) {
+		int j = find(v, numbers[i]);
+		if (j < v->nsegs && v->segs[j]->number == numbers[i])
+			v->segs[j]->recorded = true;
+	}
+	pthread_mutex_unlock(&v->mu);
+}
+
+void vlog_drop(wb_db *db, vlog_seg_t *s)
+{
+	vlog_t *v = &db->vlog;
+	pthread_mutex_lock(&v->mu);
+	int i = find(v, s->number);
+	bool found = i < v->nsegs && v->segs[i] == s;
+	if (found) {
+		memmove(v->segs + i, v->segs + i + 1, (size_t)(v->nsegs - i - 1) * sizeof(*v->segs));
+		v->nsegs--;
+	}
+	pthread_mutex_unlock(&v->mu);
+	char path[PATH_MAX];
+	seg_path(db, s->number, path);
+	db->env->remove(db->env->ctx, path);
+	if (found)
+		vlog_seg_unref(s);
+}
+
+/* ---- verify and statistics ---- */
+
+/* Walks the entries of s from the header to its end, checking each. An
+ * entry that runs past the end is a torn tail (a crash while it was being
+ * appended; nothing points at it, replay made sure), not damage. */
+static int verify_segment(wb_db *db, vlog_seg_t *s)
+{
+	uint64_t size = atomic_load(&s->size), off = VLOG_HEADER_SIZE;
+	int rc = WB_OK;
+	while (rc == WB_OK && off < size) {
+		uint8_t h[VLOG_ENTRY_HEADER];
+		if (size - off < VLOG_ENTRY_OVERHEAD)
+			return WB_OK;
+		rc = read_full(db, s, off, h, sizeof(h));
+		if (rc != WB_OK)
+			break;
+		uint64_t klen = get_u32(h + 4), vlen = get_u64(h + 8);
+		if (vlen == VLOG_STREAMED) {
+			if (size - off < VLOG_ENTRY_OVERHEAD + klen)
+				vlen = UINT64_MAX;
+			else
+				vlen = size - off - VLOG_ENTRY_OVERHEAD - klen;
+		}
+		if (vlen == UINT64_MAX || vlen > size - off || size - off - vlen < VLOG_ENTRY_OVERHEAD + klen)
+			return WB_OK;
+		vptr_t p = { s->number, off, VLOG_ENTRY_OVERHEAD + klen + vlen, vlen };
+		rc = vlog_check_entry(db, s, &p);
+		off += p.length;
+	}
+	return rc;
+}
+
+int vlog_verify(wb_db *db, void (*progress)(void *arg, const char *file), void *arg)
+{
+	vlog_t *v = &db->vlog;
+	int rc = WB_OK;
+	for (int i = 0; rc == WB_OK; i++) {
+		pthread_mutex_lock(&v->mu);
+		vlog_seg_t *s = NULL;
+		/* Segments still being written are checked up to what they hold
+		 * once sealed; a streaming one has an unfinished entry. */
+		for (; i < v->nsegs && s == NULL; i++)
+			if (!v->segs[i]->writable)
+				s = v->segs[i];
+		i--;
+		if (s != NULL)
+			atomic_fetch_add(&s->refs, 1);
+		pthread_mutex_unlock(&v->mu);
+		if (s == NULL)
+			break;
+		char path[PATH_MAX];
+		seg_path(db, s->number, path);
+		if (progress)
+			progress(arg, path);
+		rc = verify_segment(db, s);
+		vlog_seg_unref(s);
+	}
+	return rc;
+}
+
+void vlog_stats(wb_db *db, bool json, vlog_sink_fn sink, void *arg)
+{
+	vlog_t *v = &db->vlog;
+	pthread_mutex_lock(&db->mu);
+	pthread_mutex_lock(&v->mu);
+	uint64_t total = 0;
+	for (int i = 0; i < v->nsegs; i++)
+		total += atomic_load(&v->segs[i]->size);
+	if (json)
+		sink(arg, "\"vlog\":{\"segments\":%d,\"bytes\":%llu,\"appended\":%llu,\"reclaimed\":%llu,"
+			  "\"gc_runs\":%llu,\"gc_rewritten\":%llu,\"gc_skipped\":%llu,\"retired\":%d,\"list\":[",
+		     v->nsegs, (unsigned long long)total, (unsigned long long)atomic_load(&v->appended),
+		     (unsigned long long)atomic_load(&v->reclaimed),
+		     (unsigned long long)atomic_load(&v->gc_runs),
+		     (unsigned long long)atomic_load(&v->gc_rewritten),
+		     (unsigned long long)atomic_load(&v->gc_skipped), v->nretired);
+	else
+		sink(arg,
+		     "value log: %d segments, %llu bytes; %llu bytes appended, %llu reclaimed; "
+		     "reclaim passes %llu, values moved %llu, skipped %llu\n",
+		     v->nsegs, (unsigned long long)total, (unsigned long long)atomic_load(&v->appended),
+		     (unsigned long long)atomic_load(&v->reclaimed),
+		     (unsigned long long)atomic_load(&v->gc_runs),
+		     (unsigned long long)atomic_load(&v->gc_rewritten),
+		     (unsigned long long)atomic_load(&v->gc_skipped));
+	for (int i = 0; i < v->nsegs; i++) {
+		vlog_seg_t *s = v->segs[i];
+		uint64_t discard = 0;
+		for (int j = 0; j < db->discard_totals.ndiscards; j++)
+			if (db->discard_totals.discards[j].segment == s->number)
+				discard = db->discard_totals.discards[j].bytes;
+		uint64_t size = atomic_load(&s->size);
+		const char *state = s == v->active ? "active" : s->streaming ? "streaming"
+							 : s->condemned ? "reclaiming" : "sealed";
+		if (json) {
+			sink(arg, "%s{\"segment\":%llu,\"bytes\":%llu,\"state\":\"%s\",\"discarded\":%llu", i ? "," : "",
+			     (unsigned long long)s->number, (unsigned long long)size, state,
+			     (unsigned long long)discard);
+			if (s->live != UINT64_MAX)
+				sink(arg, ",\"live\":%llu,\"obsolete\":%llu", (unsigned long long)s->live,
+				     (unsigned long long)(size > s->live + VLOG_HEADER_SIZE ? size - s->live - VLOG_HEADER_SIZE : 0));
+			sink(arg, "}");
+		} else {
+			sink(arg, "  %06llu.vlog %12llu bytes  %-10s discarded %llu", (unsigned long long)s->number,
+			     (unsigned long long)size, state, (unsigned long long)discard);
+			if (s->live != UINT64_MAX)
+				sink(arg, "  live %llu  obsolete %llu", (unsigned long long)s->live,
+				     (unsigned long long)(size > s->live + VLOG_HEADER_SIZE ? size - s->live - VLOG_HEADER_SIZE : 0));
+			sink(arg, "\n");
+		}
+	}
+	if (json)
+		sink(arg, "]}");
+	pthread_mutex_unlock(&v->mu);
+	pthread_mutex_unlock(&db->mu);
+}

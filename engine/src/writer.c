@@ -1,0 +1,195 @@
+/*
+ * writer.c -- the streaming writer (wb_writer_*): a value of any size
+ * written in pieces, with bounded memory, into a value-log segment of its
+ * own (docs/format.md, "Value log": a streamed entry).
+ *
+ * begin creates the segment and writes the entry header with the length
+ * "streamed" (not known yet); write appends value bytes, extending the
+ * checksum as it goes (at most WRITE_BUF bytes are held); commit appends
+ * the key and the trailer (the real length and the checksum), then commits
+ * a batch holding the pointer (plus the caller's batch) through the normal
+ * write path, where the sync policy applies: the segment is synced before
+ * the WAL that points into it. Until commit the segment is "streaming":
+ * no sync, no reclaim, and a crash leaves it unnamed by any MANIFEST edit
+ * or WAL record, so the next open deletes it. A writer belongs to one
+ * thread.
+ */
+#include <stdlib.h>
+
+#include "batch.h"
+#include "crc32c.h"
+#include "db_impl.h"
+#include "error.h"
+#include "ikey.h"
+#include "vlog.h"
+
+#define WRITE_BUF (1u << 20)
+
+struct wb_writer {
+	wb_db *db;
+	vlog_seg_t *seg;
+	uint8_t *tree_key;
+	size_t tk_len;
+	uint64_t vlen;
+	uint32_t crc;
+	uint8_t *buf; /* value bytes not yet appended */
+	size_t blen;
+	int error;    /* sticky */
+};
+
+static void writer_free(wb_writer *w, bool drop)
+{
+	if (w->seg != NULL) {
+		if (drop)
+			vlog_drop(w->db, w->seg);
+		vlog_seg_unref(w->seg);
+	}
+	free(w->tree_key);
+	free(w->buf);
+	free(w);
+}
+
+int wb_writer_begin(wb_db *db, const void *key, size_t klen, wb_writer **out)
+{
+	err_clear();
+	*out = NULL;
+	if (batch_check_key(klen) != WB_OK)
+		return err_set(WB_EINVAL, "key length %zu is outside 1..%u", klen, WB_MAX_KEY_LEN);
+	if (db->opts.read_only)
+		return WB_EREADONLY;
+	wb_writer *w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return WB_ENOMEM;
+	w->db = db;
+	w->tk_len = klen + 1;
+	w->tree_key = malloc(w->tk_len);
+	w->buf = malloc(WRITE_BUF);
+	if (w->tree_key == NULL || w->buf == NULL) {
+		writer_free(w, false);
+		return WB_ENOMEM;
+	}
+	w->tree_key[0] = KS_USER;
+	memcpy(w->tree_key + 1, key, klen);
+	int rc = vlog_create(db, true, &w->seg);
+	if (rc != WB_OK) {
+		writer_free(w, false);
+		return rc;
+	}
+	pthread_mutex_lock(&db->vlog.mu);
+	w->seg->busy = true;
+	pthread_mutex_unlock(&db->vlog.mu);
+	uint8_t h[VLOG_ENTRY_HEADER];
+	vlog_encode_header(h, (uint32_t)w->tk_len, VLOG_STREAMED, hlc_next(&db->clock));
+	w->crc = crc32c_extend(0, h, sizeof(h));
+	rc = vlog_append(db, w->seg, h, sizeof(h));
+	if (rc != WB_OK) {
+		writer_free(w, true);
+		return rc;
+	}
+	*out = w;
+	return WB_OK;
+}
+
+static int flush_buf(wb_writer *w)
+{
+	if (w->blen == 0)
+		return WB_OK;
+	int rc = vlog_append(w->db, w->seg, w->buf, w->blen);
+	w->blen = 0;
+	return rc;
+}
+
+int wb_writer_write(wb_writer *w, const void *buf, size_t len)
+{
+	err_clear();
+	if (w->error != WB_OK)
+		return w->error;
+	if (len > WB_MAX_STREAM_LEN - w->vlen)
+		return w->error = err_set(WB_EINVAL, "streamed value over %llu bytes",
+					  (unsigned long long)WB_MAX_STREAM_LEN);
+	w->crc = crc32c_extend(w->crc, buf, len);
+	w->vlen += len;
+	int rc = WB_OK;
+	if (w->blen + len <= WRITE_BUF) {
+		memcpy(w->buf + w->blen, buf, len);
+		w->blen += len;
+	} else {
+		rc = flush_buf(w);
+		if (rc == WB_OK)
+			rc = vlog_append(w->db, w->seg, buf, len);
+	}
+	if (rc != WB_OK)
+		w->error = rc;
+	return rc;
+}
+
+int wb_writer_commit(wb_writer *w, wb_batch *with)
+{
+	err_clear();
+	wb_db *db = w->db;
+	int rc = w->error;
+	if (rc == WB_OK && with != NULL && with->error != WB_OK)
+		rc = with->error;
+	if (rc == WB_OK)
+		rc = flush_buf(w);
+	uint8_t t[VLOG_ENTRY_TRAILER];
+	w->crc = crc32c_extend(w->crc, w->tree_key, w->tk_len);
+	vlog_encode_trailer(t, w->vlen, w->crc);
+	if (rc == WB_OK)
+		rc = vlog_append(db, w->seg, w->tree_key, w->tk_len);
+	if (rc == WB_OK)
+		rc = vlog_append(db, w->seg, t, sizeof(t));
+	if (rc != WB_OK) {
+		writer_free(w, true);
+		return rc;
+	}
+	vptr_t p = { w->seg->number, VLOG_HEADER_SIZE, VLOG_ENTRY_OVERHEAD + w->tk_len + w->vlen, w->vlen };
+	uint8_t enc[VPTR_MAX_LEN];
+	size_t n = vptr_encode(enc, &p);
+
+	/* One batch: the caller's entries, then the pointer. */
+	wb_batch b = { 0 };
+	size_t need = (with ? with->len : BATCH_HEADER_SIZE) + 1 + 2 * VARINT64_MAX + w->tk_len + n;
+	b.rep = malloc(need);
+	if (b.rep == NULL) {
+		writer_free(w, true);
+		return WB_ENOMEM;
+	}
+	b.cap = need;
+	if (with != NULL) {
+		memcpy(b.rep, with->rep, with->len);
+		b.len = with->len;
+	} else {
+		memset(b.rep, 0, BATCH_HEADER_SIZE);
+		b.len = BATCH_HEADER_SIZE;
+	}
+	rc = batch_add(&b, META_VALUE_PTR, KS_USER, slice_make(w->tree_key + 1, w->tk_len - 1),
+		       slice_make(enc, n));
+	/* No longer streaming: the next WAL sync covers it. Still busy, so
+	 * reclaim does not take it for garbage before the pointer is in. */
+	pthread_mutex_lock(&db->vlog.mu);
+	w->seg->streaming = false;
+	w->seg->writable = false;
+	pthread_mutex_unlock(&db->vlog.mu);
+	if (rc == WB_OK)
+		rc = db_write_batch(db, &b, false);
+	free(b.rep);
+	pthread_mutex_lock(&db->vlog.mu);
+	w->seg->busy = false;
+	pthread_mutex_unlock(&db->vlog.mu);
+	if (rc == WB_OK) {
+		STAT_ADD(db, puts, 1);
+		STAT_ADD(db, bytes_written, w->tk_len - 1 + w->vlen);
+		atomic_fetch_add(&db->vlog.appended, p.length);
+	}
+	/* On failure the segment may or may not be named by the WAL: it stays,
+	 * and reclaim (or the next open) removes it if nothing points at it. */
+	writer_free(w, false);
+	return rc;
+}
+
+void wb_writer_abort(wb_writer *w)
+{
+	if (w != NULL)
+		writer_free(w, true);
+}

@@ -1,0 +1,891 @@
+/*
+ * test_vlog.c -- the value log (engine/src/vlog.c, vlog_gc.c, writer.c):
+ *
+ *   - round trips around value_threshold, 0-byte values, reopen, verify;
+ *     a large value is written once (the WAL holds only a pointer);
+ *   - wb_get_range at every edge; wb_stat_key's 64-bit length;
+ *   - the streaming writer: 100 MiB with bounded memory, commit with a
+ *     batch, abort, a crash before commit (no key, no file left);
+ *   - a damaged entry: wb_get and wb_verify say WB_ECORRUPT;
+ *   - a lost value-log tail after a crash: replay stops at the first batch
+ *     whose value is gone (a prefix), and the cut stays after new writes;
+ *   - wb_batch_move, then reclaim of the source segment, then the read;
+ *   - puts, deletes and moves racing reclaim passes: the result is exactly
+ *     the writer's model (nothing resurrected, nothing lost);
+ *   - the sustained overwrite workload with the reclaim thread: disk usage
+ *     bounded during and after, newest values, deletions stay deleted;
+ *   - a crash at many points during a reclaim pass: nothing lost, nothing
+ *     resurrected, no orphan segment;
+ *   - an open iterator keeps a reclaimed segment readable until freed.
+ */
+#include <limits.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fault_env.h"
+#include "testutil.h"
+#include "wombat.h"
+
+#define THRESHOLD 1024
+
+static char dir[96];
+
+static int setup(void **state)
+{
+	tu_mkdtemp(dir, "vlog");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	tu_rmtree(dir);
+	return 0;
+}
+
+static wb_options vopts(void)
+{
+	wb_options o = tu_options(1u << 20);
+	o.value_threshold = THRESHOLD;
+	o.vlog_segment_size = 256u << 10;
+	return o;
+}
+
+/* Bytes of every file in dir whose name ends in suffix (all when NULL). */
+static uint64_t dir_bytes(const char *d, const char *suffix)
+{
+	int n;
+	char **names = tu_list(d, &n);
+	uint64_t total = 0;
+	for (int i = 0; i < n; i++) {
+		size_t l = strlen(names[i]);
+		if (suffix != NULL && (l < strlen(suffix) || strcmp(names[i] + l - strlen(suffix), suffix) != 0))
+			continue;
+		char p[PATH_MAX];
+		long long s = tu_file_size(tu_path(p, d, names[i]));
+		if (s > 0)
+			total += (uint64_t)s;
+	}
+	tu_free_names(names, n);
+	return total;
+}
+
+static void put_big(wb_db *db, uint64_t n, size_t len, uint64_t round)
+{
+	char k[32];
+	char *v = malloc(len + 1);
+	size_t kl = tu_key(k, "k", n);
+	tu_value(v, len, n, round);
+	assert_int_equal(wb_put(db, k, kl, v, len), WB_OK);
+	free(v);
+}
+
+static void expect_big(wb_db *db, uint64_t n, size_t len, uint64_t round)
+{
+	char k[32];
+	char *v = malloc(len + 1);
+	size_t kl = tu_key(k, "k", n);
+	tu_value(v, len, n, round);
+	tu_expect(db, k, kl, v, len);
+	free(v);
+}
+
+static void test_round_trips(void **state)
+{
+	wb_options o = vopts();
+	wb_db *db = tu_open(dir, &o);
+	size_t sizes[] = { 0, 1, 63, THRESHOLD - 1, THRESHOLD, THRESHOLD + 1, 5000, 300000 };
+	int ns = (int)(sizeof(sizes) / sizeof(sizes[0]));
+	uint64_t big = 0;
+	for (int i = 0; i < ns; i++) {
+		put_big(db, (uint64_t)i, sizes[i], 1);
+		if (sizes[i] >= THRESHOLD)
+			big += sizes[i];
+	}
+	assert_true(tu_count_suffix(dir, ".vlog") >= 1);
+	/* Written once: the log holds pointers, not the large values. */
+	assert_true(dir_bytes(dir, ".wal") < 64 * 1024);
+	assert_true(dir_bytes(dir, ".vlog") >= big);
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < ns; i++) {
+			expect_big(db, (uint64_t)i, sizes[i], 1);
+			char k[32];
+			size_t kl = tu_key(k, "k", (uint64_t)i);
+			wb_key_info info;
+			assert_int_equal(wb_stat_key(db, k, kl, &info), WB_OK);
+			assert_int_equal(info.value_len, sizes[i]);
+		}
+		/* The iterator shows the values too. */
+		wb_iter *it;
+		assert_int_equal(wb_iter_new(db, NULL, &it), WB_OK);
+		int i = 0;
+		for (wb_iter_seek_first(it); wb_iter_valid(it); wb_iter_next(it), i++) {
+			size_t vl;
+			const char *v = wb_iter_value(it, &vl);
+			assert_non_null(v);
+			assert_int_equal(vl, sizes[i]);
+			char *want = malloc(vl + 1);
+			tu_value(want, vl, (uint64_t)i, 1);
+			assert_memory_equal(v, want, vl);
+			free(want);
+		}
+		assert_int_equal(i, ns);
+		assert_int_equal(wb_iter_status(it), WB_OK);
+		wb_iter_free(it);
+		assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
+		/* Round 0 -> 1 replays the WAL, 1 -> 2 reads tables. */
+		if (round == 1)
+			assert_int_equal(wb_flush(db), WB_OK);
+		assert_int_equal(wb_close(db), WB_OK);
+		db = tu_open(dir, &o);
+	}
+	/* Deleting and overwriting work across the two forms. */
+	char k[32];
+	size_t kl = tu_key(k, "k", 6);
+	assert_int_equal(wb_delete(db, k, kl), WB_OK);
+	tu_expect_missing(db, k, kl);
+	kl = tu_key(k, "k", 7);
+	tu_put(db, "k00000007", "small now");
+	tu_expect_str(db, "k00000007", "small now");
+	assert_int_equal(wb_close(db), WB_OK);
+}
+
+static void test_range_edges(void **state)
+{
+	wb_options o = vopts();
+	wb_db *db = tu_open(dir, &o);
+	const size_t lens[] = { 10000, 500 }; /* value log, inline */
+	for (int which = 0; which < 2; which++) {
+		size_t len = lens[which];
+		put_big(db, 100 + (uint64_t)which, len, 3);
+		char *want = malloc(len);
+		tu_value(want, len, 100 + (uint64_t)which, 3);
+		char k[32];
+		size_t kl = tu_key(k, "k", 100 + (uint64_t)which);
+		struct {
+			uint64_t off;
+			size_t len, expect;
+		} cases[] = {
+			{ 0, 100, 100 },           { 0, len, len },         { 0, len + 50, len },
+			{ len - 10, 100, 10 },     { len - 1, 1, 1 },       { len, 10, 0 },
+			{ len + 1, 10, 0 },        { UINT64_MAX, 10, 0 },   { 1000 % len, 0, 0 },
+			{ len / 2 - 7, 200, 200 }, { 4095 % len, 4097, len - 4095 % len < 4097 ? len - 4095 % len : 4097 },
+		};
+		char *buf = malloc(len + 100);
+		for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+			size_t got = 12345;
+			memset(buf, 0xAB, len + 100);
+			assert_int_equal(wb_get_range(db, k, kl, cases[c].off, buf, cases[c].len, &got), WB_OK);
+			assert_int_equal(got, cases[c].expect);
+			if (got > 0)
+				assert_memory_equal(buf, want + cases[c].off, got);
+			assert_int_equal((unsigned char)buf[got], 0xAB); /* nothing past what was read */
+		}
+		size_t got;
+		assert_int_equal(wb_get_range(db, "nokey", 5, 0, buf, 10, &got), WB_ENOTFOUND);
+		free(buf);
+		free(want);
+	}
+	assert_int_equal(wb_close(db), WB_OK);
+}
+
+/* Fills buf with the bytes of a streamed value at offset off. */
+static void stream_bytes(uint8_t *buf, size_t len, uint64_t off)
+{
+	for (size_t i = 0; i < len; i++) {
+		uint64_t x = (off + i) / 8 * 0x9E3779B97F4A7C15ull;
+		buf[i] = (uint8_t)(x >> (8 * ((off + i) % 8)));
+	}
+}
+
+static void test_stream_100m(void **state)
+{
+	wb_options o = vopts();
+	o.vlog_segment_size = 1u << 20;
+	wb_db *db = tu_open(dir, &o);
+	const uint64_t total = 100ull << 20;
+	const size_t chunk = (1u << 20) + 17; /* not aligned with anything */
+	uint8_t *buf = malloc(chunk);
+	wb_writer *w;
+	assert_int_equal(wb_writer_begin(db, "big", 3, &w), WB_OK);
+	for (uint64_t off = 0; off < total; off += chunk) {
+		size_t n = total - off < chunk ? (size_t)(total - off) : chunk;
+		stream_bytes(buf, n, off);
+		assert_int_equal(wb_writer_write(w, buf, n), WB_OK);
+	}
+	/* Not visible before commit. */
+	tu_expect_missing(db, "big", 3);
+	assert_int_equal(wb_writer_commit(w, NULL), WB_OK);
+
+	for (int round = 0; round < 2; round++) {
+		wb_key_info info;
+		assert_int_equal(wb_stat_key(db, "big", 3, &info), WB_OK);
+		assert_int_equal(info.value_len, total);
+		uint64_t offs[] = { 0, 1, total / 2 - 3, total - 100, total - 1, total, total + 5 };
+		for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+			size_t got;
+			uint8_t want[4096];
+			assert_int_equal(wb_get_range(db, "big", 3, offs[i], buf, 4096, &got), WB_OK);
+			size_t exp = offs[i] >= total ? 0 : (total - offs[i] < 4096 ? (size_t)(total - offs[i]) : 4096);
+			assert_int_equal(got, exp);
+			stream_bytes(want, got, offs[i]);
+			assert_memory_equal(buf, want, got);
+		}
+		void *v;
+		size_t vl;
+		assert_int_equal(wb_get(db, "big", 3, &v, &vl), WB_OK);
+		assert_int_equal(vl, total);
+		for (uint64_t off = 0; off < total; off += chunk) {
+			size_t n = total - off < chunk ? (size_t)(total - off) : chunk;
+			stream_bytes(buf, n, off);
+			assert_memory_equal((uint8_t *)v + off, buf, n);
+		}
+		wb_free(v);
+		assert_int_equal(wb_close(db), WB_OK);
+		db = tu_open(dir, &o);
+	}
+	free(buf);
+
+	/* Committed with a batch: one atomic write. */
+	wb_batch *b;
+	assert_int_equal(wb_batch_new(&b), WB_OK);
+	assert_int_equal(wb_batch_put_ks(b, WB_KS_META, "attr", 4, "size=5", 6), WB_OK);
+	assert_int_equal(wb_batch_delete(b, "big", 3), WB_OK);
+	assert_int_equal(wb_writer_begin(db, "small", 5, &w), WB_OK);
+	assert_int_equal(wb_writer_write(w, "hello", 5), WB_OK);
+	assert_int_equal(wb_writer_commit(w, b), WB_OK);
+	wb_batch_free(b);
+	tu_expect_str(db, "small", "hello");
+	tu_expect_missing(db, "big", 3);
+	void *v;
+	size_t vl;
+	assert_int_equal(wb_get_ks(db, WB_KS_META, "attr", 4, &v, &vl), WB_OK);
+	assert_int_equal(vl, 6);
+	wb_free(v);
+	wb_key_info info;
+	assert_int_equal(wb_stat_key(db, "small", 5, &info), WB_OK);
+	assert_int_equal(info.value_len, 5);
+
+	/* An empty streamed value. */
+	assert_int_equal(wb_writer_begin(db, "empty", 5, &w), WB_OK);
+	assert_int_equal(wb_writer_commit(w, NULL), WB_OK);
+	assert_int_equal(wb_get(db, "empty", 5, &v, &vl), WB_OK);
+	assert_int_equal(vl, 0);
+	wb_free(v);
+
+	/* Abort leaves nothing: no key, no file. */
+	int files = tu_count_suffix(dir, ".vlog");
+	assert_int_equal(wb_writer_begin(db, "gone", 4, &w), WB_OK);
+	assert_int_equal(wb_writer_write(w, "xyz", 3), WB_OK);
+	assert_int_equal(tu_count_suffix(dir, ".vlog"), files + 1);
+	wb_writer_abort(w);
+	wb_writer_abort(NULL);
+	assert_int_equal(tu_count_suffix(dir, ".vlog"), files);
+	tu_expect_missing(db, "gone", 4);
+	assert_int_equal(wb_writer_begin(db, "", 0, &w), WB_EINVAL);
+	assert_null(w);
+	assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
+	assert_int_equal(wb_close(db), WB_OK);
+}
+
+static void test_stream_crash_before_commit(void **state)
+{
+	fault_env_t *fe = fault_env_new(NULL);
+	wb_options o = vopts();
+	o.env = fault_env_get(fe);
+	wb_db *db = tu_open(dir, &o);
+	put_big(db, 1, 5000, 1);
+	assert_int_equal(wb_sync(db), WB_OK);
+	int before = tu_count_suffix(dir, ".vlog");
+	wb_writer *w;
+	assert_int_equal(wb_writer_begin(db, "half", 4, &w), WB_OK);
+	uint8_t buf[65536];
+	stream_bytes(buf, sizeof(buf), 0);
+	for (int i = 0; i < 40; i++)
+		assert_int_equal(wb_writer_write(w, buf, sizeof(buf)), WB_OK);
+	/* A committed stream whose WAL record was never synced: with sync
+	 * none it may be gone after the crash, but never half there. */
+	wb_writer *w2;
+	assert_int_equal(wb_writer_begin(db, "unsynced", 8, &w2), WB_OK);
+	assert_int_equal(wb_writer_write(w2, buf, sizeof(buf)), WB_OK);
+	assert_int_equal(wb_writer_commit(w2, NULL), WB_OK);
+	assert_int_equal(tu_count_suffix(dir, ".vlog"), before + 2);
+	tu_crash(db, fe);
+	free(w); /* the process died: its writer is just memory */
+	fault_env_clear_faults(fe);
+	db = tu_open(dir, &o);
+	tu_expect_missing(db, "half", 4);
+	void *v;
+	size_t vl;
+	int rc = wb_get(db, "unsynced", 8, &v, &vl);
+	assert_true(rc == WB_OK || rc == WB_ENOTFOUND);
+	if (rc == WB_OK) {
+		assert_int_equal(vl, sizeof(buf));
+		assert_memory_equal(v, buf, vl);
+		wb_free(v);
+	}
+	expect_big(db, 1, 5000, 1);
+	/* The uncommitted stream's segment is gone. */
+	assert_int_equal(tu_count_suffix(dir, ".vlog"), before + (rc == WB_OK));
+	assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
+	assert_int_equal(wb_close(db), WB_OK);
+	fault_env_free(fe);
+}
+
+static void test_corruption_detected(void **state)
+{
+	wb_options o = vopts();
+	wb_db *db = tu_open(dir, &o);
+	put_big(db, 1, 8000, 1);
+	/* In a table: replay would treat a bad entry named by the WAL as a
+	 * write that never became durable (test_lost_tail_cuts_replay). */
+	assert_int_equal(wb_flush(db), WB_OK);
+	assert_int_equal(wb_close(db), WB_OK);
+	char name[256], p[PATH_MAX];
+	assert_true(tu_find_suffix(dir, ".vlog", name));
+	tu_path(p, dir, name);
+	tu_flip_byte(p, 16 + 24 + 7000); /* inside the value */
+	db = tu_open(dir, &o);
+	char k[32];
+	size_t kl = tu_key(k, "k", 1);
+	void *v;
+	size_t vl;
+	assert_int_equal(wb_get(db, k, kl, &v, &vl), WB_ECORRUPT);
+	assert_non_null(strstr(wb_errmsg(db), ".vlog offset"));
+	assert_int_equal(wb_verify(db, NULL, NULL), WB_ECORRUPT);
+	/* A range read does not check the whole entry: the bytes before the
+	 * damage come back as they are. */
+	char buf[100], want[8000];
+	size_t got;
+	tu_value(want, 8000, 1, 1);
+	assert_int_equal(wb_get_range(db, k, kl, 0, buf, 100, &got), WB_OK);
+	assert_int_equal(got, 100);
+	assert_memory_equal(buf, want, 100);
+	assert_int_equal(wb_close(db), WB_OK);
+}
+
+/* The value log lost its tail but the WAL did not (the WAL page reached
+ * the disk, the value-log page did not): replay keeps the batches before
+ * the first lost value and drops everything after it, and keeps doing so
+ * after new writes and another reopen. */
+static void test_lost_tail_cuts_replay(void **state)
+{
+	wb_options o = vopts();
+	o.vlog_segment_size = 64u << 20;
+	wb_db *db = tu_open(dir, &o);
+	for (uint64_t i = 0; i < 100; i++) {
+		wb_batch *b;
+		char k[32], v[4000];
+		assert_int_equal(wb_batch_new(&b), WB_OK);
+		size_t kl = tu_key(k, "k", i);
+		assert_int_equal(wb_batch_put(b, k, kl, v, tu_value(v, 2000, i, 0)), WB_OK);
+		kl = tu_key(k, "s", i);
+		assert_int_equal(wb_batch_put(b, k, kl, "x", 1), WB_OK);
+		assert_int_equal(wb_write(db, b), WB_OK);
+		wb_batch_free(b);
+	}
+	assert_int_equal(wb_close(db), WB_OK);
+	char name[256], p[PATH_MAX];
+	assert_true(tu_find_suffix(dir, ".vlog", name));
+	tu_path(p, dir, name);
+	/* Entries are 36 + 10 + 2000 bytes; cut inside entry 50. */
+	uint64_t entry = 36 + 10 + 2000;
+	tu_truncate(p, 16 + 50 * entry + 1000);
+	for (int round = 0; round < 2; round++) {
+		db = tu_open(dir, &o);
+		for (uint64_t i = 0; i < 100; i++) {
+			char k[32];
+			size_t kl = tu_key(k, "s", i);
+			if (i < 50) {
+				expect_big(db, i, 2000, 0);
+				tu_expect(db, k, kl, "x", 1);
+			} else {
+				tu_expect_missing(db, k, kl);
+				kl = tu_key(k, "k", i);
+				tu_expect_missing(db, k, kl);
+			}
+		}
+		if (round == 0) {
+			put_big(db, 500, 3000, 9);
+			tu_put(db, "after", "cut");
+		}
+		expect_big(db, 500, 3000, 9);
+		tu_expect_str(db, "after", "cut");
+		assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
+		assert_int_equal(wb_close(db), WB_OK);
+	}
+}
+
+/* Bytes reclaimed by passes until one reclaims nothing. */
+static uint64_t gc_all(wb_db *db)
+{
+	uint64_t total = 0, r;
+	do {
+		assert_int_equal(wb_vlog_gc(db, &r), WB_OK);
+		total += r;
+	} while (r > 0);
+	return total;
+}
+
+static void test_move_then_gc(void **state)
+{
+	wb_options o = vopts();
+	o.vlog_segment_size = 64u << 10;
+	wb_db *db = tu_open(dir, &o);
+	put_big(db, 1, 20000, 1); /* the value to move */
+	for (uint64_t i = 2; i < 10; i++)
+		put_big(db, i, 20000, 1);
+	wb_batch *b;
+	assert_int_equal(wb_batch_new(&b), WB_OK);
+	assert_int_equal(wb_batch_move(db, b, "k00000001", 9, "moved", 5), WB_OK);
+	assert_int_equal(wb_batch_move(db, b, "nope", 4, "x", 1), WB_ENOTFOUND);
+	assert_int_equal(wb_write(db, b), WB_OK);
+	wb_batch_free(b);
+	/* No bytes were copied by the move. */
+	uint64_t vbytes = dir_bytes(dir, ".vlog");
+	tu_expect_missing(db, "k00000001", 9);
+	/* Everything else in the first segments becomes garbage. */
+	for (int round = 2; round < 5; round++)
+		for (uint64_t i = 2; i < 10; i++)
+			put_big(db, i, 20000, (uint64_t)round);
+	assert_true(dir_bytes(dir, ".vlog") > vbytes);
+	uint64_t reclaimed = gc_all(db);
+	assert_true(reclaimed > 0);
+	char want[20000];
+	tu_value(want, sizeof(want), 1, 1);
+	for (int round = 0; round < 2; round++) {
+		tu_expect(db, "moved", 5, want, sizeof(want));
+		tu_expect_missing(db, "k00000001", 9);
+		for (uint64_t i = 2; i < 10; i++)
+			expect_big(db, i, 20000, 4);
+		assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
+		assert_int_equal(wb_close(db), WB_OK);
+		db = tu_open(dir, &o);
+		gc_all(db);
+	}
+
+	/* A move read before a pass reclaimed its segment, written after: it
+	 * either lands with the right bytes or asks to be redone. */
+	assert_int_equal(wb_batch_new(&b), WB_OK);
+	assert_int_equal(wb_batch_move(db, b, "moved", 5, "moved2", 6), WB_OK);
+	for (int round = 5; round < 8; round++)
+		for (uint64_t i = 2; i < 10; i++)
+			put_big(db, i, 20000, (uint64_t)round);
+	gc_all(db);
+	int rc = wb_write(db, b);
+	assert_true(rc == WB_OK || rc == WB_ECONFLICT);
+	if (rc == WB_ECONFLICT) {
+		wb_batch_clear(b);
+		assert_int_equal(wb_batch_move(db, b, "moved", 5, "moved2", 6), WB_OK);
+		assert_int_equal(wb_write(db, b), WB_OK);
+	}
+	wb_batch_free(b);
+	gc_all(db);
+	tu_expect(db, "moved2", 6, want, sizeof(want));
+	tu_expect_missing(db, "moved", 5);
+	assert_int_equal(wb_close(db), WB_OK);
+	db = tu_open(dir, &o);
+	tu_expect(db, "moved2", 6, want, sizeof(want));
+	/* Keyspace variant, inline value. */
+	assert_int_equal(wb_batch_new(&b), WB_OK);
+	assert_int_equal(wb_batch_put_ks(b, WB_KS_META, "m1", 2, "meta", 4), WB_OK);
+	assert_int_equal(wb_write(db, b), WB_OK);
+	wb_batch_clear(b);
+	assert_int_equal(wb_batch_move_ks(db, b, WB_KS_META, "m1", 2, "m2", 2), WB_OK);
+	assert_int_equal(wb_batch_move_ks(db, b, 9, "m1", 2, "m2", 2), WB_EINVAL);
+	assert_int_equal(wb_write(db, b), WB_OK);
+	wb_batch_free(b);
+	void *v;
+	size_t vl;
+	assert_int_equal(wb_get_ks(db, WB_KS_META, "m2", 2, &v, &vl), WB_OK);
+	assert_int_equal(vl, 4);
+	assert_memory_equal(v, "meta", 4);
+	wb_free(v);
+	assert_int_equal(wb_get_ks(db, WB_KS_META, "m1", 2, &v, &vl), WB_ENOTFOUND);
+	assert_int_equal(wb_close(db), WB_OK);
+}
+
+/* A reader that took its snapshot before a pass keeps reading the old
+ * values from the reclaimed segment, which is deleted only after. */
+static void test_iterator_pins_segment(void **state)
+{
+	wb_options o = vopts();
+	o.vlog_segment_size = 64u << 10;
+	wb_db *db = tu_open(dir, &o);
+	for (uint64_t i = 0; i < 10; i++)
+		put_big(db, i, 20000, 1);
+	wb_iter *it;
+	assert_int_equal(wb_iter_new(db, NULL, &it), WB_OK);
+	for (uint64_t i = 0; i < 10; i++)
+		put_big(db, i, 20000, 2);
+	for (uint64_t i = 0; i < 10; i += 2) {
+		char k[32];
+		assert_int_equal(wb_delete(db, k, tu_key(k, "k", i)), WB_OK);
+	}
+	uint64_t before = dir_bytes(dir, ".vlog");
+	uint64_t r;
+	assert_int_equal(wb_vlog_gc(db, &r), WB_OK);
+	assert_int_equal(r, 0); /* retired, but the iterator holds it */
+	uint64_t i = 0;
+	for (wb_iter_seek_first(it); wb_iter_valid(it); wb_iter_next(it), i++) {
+		size_t vl;
+		const void *v = wb_iter_value(it, &vl);
+		char want[20000];
+		tu_value(want, sizeof(want), i, 1);
+		assert_non_null(v);
+		assert_int_equal(vl, sizeof(want));
+		assert_memory_equal(v, want, vl);
+	}
+	assert_int_equal(i, 10);
+	assert_int_equal(wb_iter_status(it), WB_OK);
+	wb_iter_free(it);
+	assert_int_equal(wb_vlog_gc(db, &r), WB_OK);
+	assert_true(r > 0);
+	assert_true(dir_bytes(dir, ".vlog") < before);
+	for (i = 0; i < 10; i++) {
+		if (i % 2 == 0) {
+			char k[32];
+			tu_expect_missing(db, k, tu_key(k, "k", i));
+		} else {
+			expect_big(db, i, 20000, 2);
+		}
+	}
+	char *text;
+	assert_int_equal(wb_stats_text(db, &text), WB_OK);
+	assert_non_null(strstr(text, "value log:"));
+	wb_free(text);
+	assert_int_equal(wb_close(db), WB_OK);
+}
+
+#define OW_KEYS 2000
+#define OW_LEN (64u << 10)
+#define OW_ROUNDS 30
+
+/* The sustained overwrite workload: 2 000 keys x 64 KiB, overwritten 30
+ * times, with the background reclaim thread. */
+static void test_overwrite_workload(void **state)
+{
+	wb_options o = tu_options(4u << 20);
+	o.compaction_threads = 1;
+	o.value_threshold = 4096;
+	o.vlog_segment_size = 8u << 20;
+	o.vlog_gc_interval_ms = 20;
+	wb_db *db = tu_open(dir, &o);
+	const uint64_t live = (uint64_t)OW_KEYS * OW_LEN;
+	uint64_t worst = 0;
+	char *v = malloc(OW_LEN);
+	for (uint64_t round = 0; round < OW_ROUNDS; round++) {
+		for (uint64_t i = 0; i < OW_KEYS; i++) {
+			char k[32];
+			size_t kl = tu_key(k, "k", i);
+			/* A cheap distinct value: the round and key stamped in. */
+			memset(v, (int)(round * 31 + i), OW_LEN);
+			memcpy(v, &round, sizeof(round));
+			memcpy(v + 8, &i, sizeof(i));
+			assert_int_equal(wb_put(db, k, kl, v, OW_LEN), WB_OK);
+			if (i % 500 == 0) {
+				uint64_t used = dir_bytes(dir, NULL);
+				if (used > worst)
+					worst = used;
+			}
+		}
+	}
+	for (uint64_t i = 0; i < OW_KEYS; i += 10) {
+		char k[32];
+		assert_int_equal(wb_delete(db, k, tu_key(k, "k", i)), WB_OK);
+	}
+	gc_all(db);
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint64_t i = 0; i < OW_KEYS; i++) {
+			char k[32];
+			size_t kl = tu_key(k, "k", i);
+			if (i % 10 == 0) {
+				tu_expect_missing(db, k, kl);
+				continue;
+			}
+			uint64_t round = OW_ROUNDS - 1;
+			memset(v, (int)(round * 31 + i), OW_LEN);
+			memcpy(v, &round, sizeof(round));
+			memcpy(v + 8, &i, sizeof(i));
+			tu_expect(db, k, kl, v, OW_LEN);
+		}
+		assert_int_equal(wb_close(db), WB_OK);
+		db = tu_open(dir, &o);
+		gc_all(db);
+	}
+	uint64_t end = dir_bytes(dir, NULL);
+	print_message("overwrite: live %llu, worst %llu (%.2fx), end %llu (%.2fx)\n",
+		      (unsigned long long)live, (unsigned long long)worst, (double)worst / (double)live,
+		      (unsigned long long)end, (double)end / (double)live);
+	assert_true(worst <= live * 5 / 2);
+	assert_true(end <= live * 5 / 2);
+	assert_int_equal(wb_close(db), WB_OK);
+	free(v);
+}
+
+/* Crash at many points during a reclaim pass (after all writes were
+ * synced): every key has its newest value, deleted keys stay deleted, and
+ * after the next pass no segment file is left that the database does not
+ * use. */
+static void test_crash_during_gc(void **state)
+{
+	wb_options o = vopts();
+	o.vlog_segment_size = 64u << 10;
+	uint64_t span = 0;
+	for (int attempt = 0; attempt < 12; attempt++) {
+		tu_rmtree(dir);
+		fault_env_t *fe = fault_env_new(NULL);
+		o.env = fault_env_get(fe);
+		wb_db *db = tu_open(dir, &o);
+		for (int round = 0; round < 3; round++)
+			for (uint64_t i = 0; i < 20; i++)
+				put_big(db, i, 9000, (uint64_t)round);
+		for (uint64_t i = 0; i < 20; i += 3) {
+			char k[32];
+			assert_int_equal(wb_delete(db, k, tu_key(k, "k", i)), WB_OK);
+		}
+		assert_int_equal(wb_sync(db), WB_OK);
+		struct fault_env_counts c0, c1;
+		fault_env_counts(fe, &c0);
+		if (attempt == 0) {
+			/* Measure how many bytes a pass writes. */
+			assert_int_equal(wb_vlog_gc(db, NULL), WB_OK);
+			fault_env_counts(fe, &c1);
+			span = c1.bytes_appended - c0.bytes_appended;
+			assert_true(span > 0);
+		} else {
+			fault_env_kill_after_bytes(fe, span * (uint64_t)attempt / 11);
+			wb_vlog_gc(db, NULL);
+		}
+		tu_crash(db, fe);
+		fault_env_clear_faults(fe);
+		db = tu_open(dir, &o);
+		for (int check = 0; check < 2; check++) {
+			for (uint64_t i = 0; i < 20; i++) {
+				char k[32];
+				if (i % 3 == 0)
+					tu_expect_missing(db, k, tu_key(k, "k", i));
+				else
+					expect_big(db, i, 9000, 2);
+			}
+			gc_all(db);
+		}
+		assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
+		/* Every segment file is one the database lists. */
+		char *json;
+		assert_int_equal(wb_stats_json(db, &json), WB_OK);
+		int n;
+		char **names = tu_list(dir, &n);
+		for (int i = 0; i < n; i++) {
+			size_t l = strlen(names[i]);
+			if (l > 5 && strcmp(names[i] + l - 5, ".vlog") == 0) {
+				char want[64];
+				snprintf(want, sizeof(want), "{\"segment\":%llu,", strtoull(names[i], NULL, 10));
+				if (strstr(json, want) == NULL)
+					fail_msg("orphan %s after attempt %d: %s", names[i], attempt, json);
+			}
+		}
+		tu_free_names(names, n);
+		wb_free(json);
+		assert_int_equal(wb_close(db), WB_OK);
+		fault_env_free(fe);
+	}
+}
+
+/* Kill points with sync=always over batches holding large values: every
+ * acknowledged batch survives and every value reads back whole. */
+static void test_kill_points_sync_always(void **state)
+{
+	wb_options o = vopts();
+	o.sync = WB_SYNC_ALWAYS;
+	o.vlog_segment_size = 64u << 10;
+	uint64_t total = 0;
+	for (int attempt = 0; attempt < 10; attempt++) {
+		tu_rmtree(dir);
+		fault_env_t *fe = fault_env_new(NULL);
+		o.env = fault_env_get(fe);
+		if (attempt > 0)
+			fault_env_kill_after_bytes(fe, total * (uint64_t)attempt / 10);
+		wb_db *db = NULL;
+		int rc = wb_open(dir, &o, &db);
+		uint64_t acked = 0;
+		for (uint64_t i = 0; rc == WB_OK && i < 40; i++) {
+			wb_batch *b;
+			char k[32], v[6000];
+			assert_int_equal(wb_batch_new(&b), WB_OK);
+			size_t kl = tu_key(k, "k", i);
+			assert_int_equal(wb_batch_put(b, k, kl, v, tu_value(v, 3000 + i * 50, i, 0)), WB_OK);
+			kl = tu_key(k, "s", i);
+			assert_int_equal(wb_batch_put(b, k, kl, "x", 1), WB_OK);
+			rc = wb_write(db, b);
+			wb_batch_free(b);
+			if (rc == WB_OK)
+				acked = i + 1;
+		}
+		if (attempt == 0) {
+			struct fault_env_counts c;
+			assert_int_equal(wb_close(db), WB_OK);
+			fault_env_counts(fe, &c);
+			total = c.bytes_appended;
+		} else {
+			if (db != NULL)
+				tu_crash(db, fe);
+			else
+				assert_int_equal(fault_env_power_loss(fe), WB_OK);
+		}
+		fault_env_clear_faults(fe);
+		if (tu_count_suffix(dir, "CURRENT") == 0) { /* died inside the first open */
+			fault_env_free(fe);
+			continue;
+		}
+		db = tu_open(dir, &o);
+		uint64_t present = 0;
+		for (uint64_t i = 0; i < 40; i++) {
+			char k[32];
+			size_t kl = tu_key(k, "s", i);
+			void *v;
+			size_t vl;
+			rc = wb_get(db, k, kl, &v, &vl);
+			assert_true(rc == WB_OK || rc == WB_ENOTFOUND);
+			if (rc == WB_OK) {
+				wb_free(v);
+				assert_int_equal(present, i); /* a prefix */
+				present++;
+				expect_big(db, i, 3000 + i * 50, 0);
+			} else {
+				kl = tu_key(k, "k", i);
+				tu_expect_missing(db, k, kl);
+			}
+		}
+		assert_true(present >= acked);
+		assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
+		assert_int_equal(wb_close(db), WB_OK);
+		fault_env_free(fe);
+	}
+}
+
+typedef struct gc_loop {
+	wb_db *db;
+	atomic_int stop;
+	int passes;
+} gc_loop_t;
+
+static void *gc_main(void *arg)
+{
+	gc_loop_t *g = arg;
+	while (!atomic_load(&g->stop)) {
+		int rc = wb_vlog_gc(g->db, NULL);
+		if (rc != WB_OK)
+			fail_msg("wb_vlog_gc: %s", wb_strerror(rc));
+		g->passes++;
+	}
+	return NULL;
+}
+
+/* One writer puts, deletes and moves (renames) keys while another thread
+ * runs reclaim passes back to back: at the end, and after a reopen, the
+ * database holds exactly what the writer's model says -- no deleted or
+ * overwritten value came back, no moved value was lost. */
+static void test_gc_races_writes_and_moves(void **state)
+{
+	wb_options o = vopts();
+	o.vlog_segment_size = 64u << 10;
+	o.compaction_threads = 1;
+	o.memtable_size = 256u << 10;
+	wb_db *db = tu_open(dir, &o);
+	gc_loop_t g = { .db = db };
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, gc_main, &g), 0);
+	tu_model_t m = { 0 };
+	uint64_t rs = 7;
+	char k[32], k2[32], v[3000];
+	int conflicts = 0;
+	for (uint64_t op = 0; op < 6000; op++) {
+		uint64_t n = tu_rand(&rs) % 64, r = tu_rand(&rs) % 10;
+		size_t kl = tu_key(k, "k", n);
+		if (r < 6) {
+			size_t vl = tu_value(v, 1500 + op % 1000, n, op);
+			assert_int_equal(wb_put(db, k, kl, v, vl), WB_OK);
+			tu_model_put(&m, k, kl, v, vl);
+		} else if (r < 7) {
+			assert_int_equal(wb_delete(db, k, kl), WB_OK);
+			tu_model_del(&m, k, kl);
+		} else {
+			size_t kl2 = tu_key(k2, "k", tu_rand(&rs) % 64);
+			const tu_kv_t *e = tu_model_get(&m, k, kl);
+			wb_batch *b;
+			assert_int_equal(wb_batch_new(&b), WB_OK);
+			int rc;
+			do {
+				wb_batch_clear(b);
+				rc = wb_batch_move(db, b, k, kl, k2, kl2);
+				if (rc == WB_OK)
+					rc = wb_write(db, b);
+				conflicts += rc == WB_ECONFLICT;
+			} while (rc == WB_ECONFLICT);
+			wb_batch_free(b);
+			if (e == NULL) {
+				assert_int_equal(rc, WB_ENOTFOUND);
+			} else {
+				assert_int_equal(rc, WB_OK);
+				if (kl2 != kl || memcmp(k, k2, kl) != 0) {
+					uint8_t *val = malloc(e->vl + 1);
+					memcpy(val, e->v, e->vl);
+					size_t vl = e->vl;
+					tu_model_del(&m, k, kl);
+					tu_model_put(&m, k2, kl2, val, vl);
+					free(val);
+				}
+			}
+		}
+	}
+	atomic_store(&g.stop, 1);
+	pthread_join(th, NULL);
+	assert_true(g.passes > 0);
+	char *json;
+	assert_int_equal(wb_stats_json(db, &json), WB_OK);
+	const char *vj = strstr(json, "\"vlog\":");
+	print_message("reclaim passes %d, moves redone %d; %.160s\n", g.passes, conflicts, vj);
+	/* Reclaim did move values and did skip some it found overwritten. */
+	assert_non_null(strstr(vj, "\"gc_rewritten\":"));
+	assert_true(strtoull(strstr(vj, "\"gc_rewritten\":") + 15, NULL, 10) > 0);
+	assert_true(strtoull(strstr(vj, "\"reclaimed\":") + 12, NULL, 10) > 0);
+	wb_free(json);
+	tu_expect_db_equals(db, &m);
+	gc_all(db);
+	tu_expect_db_equals(db, &m);
+	assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
+	assert_int_equal(wb_close(db), WB_OK);
+	db = tu_open(dir, &o);
+	tu_expect_db_equals(db, &m);
+	assert_int_equal(wb_close(db), WB_OK);
+	tu_model_free(&m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_round_trips, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_range_edges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_100m, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_crash_before_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corruption_detected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lost_tail_cuts_replay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_move_then_gc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_iterator_pins_segment, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gc_races_writes_and_moves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_during_gc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kill_points_sync_always, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overwrite_workload, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
