@@ -217,9 +217,8 @@ int dirlist_next(dirlist *d, dirlist_entry *out)
 			wb_iter_next(d->meta.it);
 		}
 		if (from_user) {
-			wb_iter_value(d->user.it, &ul);
 			e->has_value = true;
-			e->size = ul;
+			e->size = wb_iter_value_size(d->user.it); /* not the bytes */
 			if (!e->has_record) {
 				int64_t t = attr_ts_ns(wb_iter_ts(d->user.it));
 				e->attr = (fs_attr){ .mode = S_IFREG | 0644, .uid = d->fs->uid,

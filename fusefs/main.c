@@ -34,6 +34,7 @@ struct cli {
 	char *mountpoint;
 	char *sync;
 	char *cache_size;
+	char *value_threshold;
 	int ro;
 	int create;
 	int help;
@@ -45,6 +46,7 @@ struct cli {
 static const struct fuse_opt cli_opts[] = {
 	OPT("sync=%s", sync),
 	OPT("cache_size=%s", cache_size),
+	OPT("value_threshold=%s", value_threshold),
 	OPT("create", create),
 	OPT("-h", help),
 	OPT("--help", help),
@@ -94,6 +96,9 @@ static void usage(FILE *f)
 		"  -o sync=MODE           always | interval (default) | none: when writes\n"
 		"                         reach the disk; fsync(2) always does\n"
 		"  -o cache_size=BYTES    block cache (K, M, G suffixes; default 256M)\n"
+		"  -o value_threshold=BYTES  files of at least this size go to the value\n"
+		"                         log (written once, moved without copying;\n"
+		"                         default 4K; 0: every file in the tree)\n"
 		"  -o allow_other         let other users use the mount\n"
 		"  -o default_permissions the kernel checks permissions (always on)\n"
 		"  -o fsname=, subtype=   as mount(8) shows it (default DBDIR, wombat)\n");
@@ -178,10 +183,12 @@ static void op_destroy(void *userdata)
 }
 
 /* Opens the database; prints why not. */
-static int open_db(fs_t *fs, const struct cli *c, uint64_t cache)
+static int open_db(fs_t *fs, const struct cli *c, uint64_t cache, uint64_t threshold)
 {
 	wb_options o;
 	wb_options_init(&o);
+	if (c->value_threshold)
+		o.value_threshold = (size_t)threshold;
 	o.create_if_missing = c->create;
 	o.read_only = c->ro;
 	if (cache)
@@ -216,10 +223,11 @@ static void notify(int fd, char status)
 	}
 }
 
-static int serve(fs_t *fs, const struct cli *c, uint64_t cache, struct fuse_session *se,
+static int serve(fs_t *fs, const struct cli *c, uint64_t cache, uint64_t threshold,
+		 struct fuse_session *se,
 		 const struct fuse_cmdline_opts *fo, int notify_fd)
 {
-	if (open_db(fs, c, cache) != 0) {
+	if (open_db(fs, c, cache, threshold) != 0) {
 		notify(notify_fd, 1);
 		return 1;
 	}
@@ -293,6 +301,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "wombatfs: bad cache_size '%s'\n", c.cache_size);
 		return 2;
 	}
+	uint64_t threshold = 0;
+	if (c.value_threshold && parse_size(c.value_threshold, &threshold) != 0) {
+		fprintf(stderr, "wombatfs: bad value_threshold '%s'\n", c.value_threshold);
+		return 2;
+	}
 	if (c.sync && strcmp(c.sync, "always") && strcmp(c.sync, "interval") &&
 	    strcmp(c.sync, "none")) {
 		fprintf(stderr, "wombatfs: bad sync mode '%s' (always, interval or none)\n", c.sync);
@@ -333,7 +346,7 @@ int main(int argc, char **argv)
 
 	int ret;
 	if (fo.foreground) {
-		ret = serve(&fs, &c, cache, se, &fo, -1);
+		ret = serve(&fs, &c, cache, threshold, se, &fo, -1);
 	} else {
 		int pfd[2];
 		if (pipe(pfd) != 0) {
@@ -357,7 +370,7 @@ int main(int argc, char **argv)
 		}
 		close(pfd[0]);
 		setsid();
-		ret = serve(&fs, &c, cache, se, &fo, pfd[1]);
+		ret = serve(&fs, &c, cache, threshold, se, &fo, pfd[1]);
 	}
 	fuse_session_destroy(se);
 	inode_destroy(&fs);

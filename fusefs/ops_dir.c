@@ -715,12 +715,65 @@ static int move_entry(fs_t *fs, wb_batch *b, const uint8_t *from, size_t flen, b
 	return rc;
 }
 
-/* Adds to b a whole move: deletions, then puts. */
+/* Adds to b the move of every key of keyspace ks that is `from` or (when
+ * prefix) starts with it, to start with `to` instead -- by pointer: a
+ * value-log value is not copied, whatever its size. */
+static int move_pointers(fs_t *fs, wb_batch *b, unsigned ks, const uint8_t *from, size_t flen,
+			 const uint8_t *to, size_t tlen, bool prefix)
+{
+	if (!prefix) {
+		int rc = wb_batch_move_ks(fs->db, b, ks, from, flen, to, tlen);
+		return rc == WB_OK || rc == WB_ENOTFOUND ? 0 : errmap(rc, "move", from, flen);
+	}
+	wb_iter_options io = { .keyspace = ks, .prefix = from, .prefix_len = flen };
+	wb_iter *it;
+	int rc = wb_iter_new(fs->db, &io, &it);
+	if (rc != WB_OK)
+		return errmap(rc, "iterate", from, flen);
+	uint8_t *nk = NULL;
+	size_t ncap = 0;
+	for (wb_iter_seek_first(it); rc == WB_OK && wb_iter_valid(it); wb_iter_next(it)) {
+		size_t kl;
+		const uint8_t *k = wb_iter_key(it, &kl);
+		size_t nl = tlen + kl - flen;
+		if (nl > ncap) {
+			uint8_t *p = realloc(nk, nl);
+			if (p == NULL) {
+				rc = WB_ENOMEM;
+				break;
+			}
+			nk = p;
+			ncap = nl;
+		}
+		memcpy(nk, to, tlen);
+		memcpy(nk + tlen, k + flen, kl - flen);
+		rc = wb_batch_move_ks(fs->db, b, ks, k, kl, nk, nl);
+	}
+	if (rc == WB_OK)
+		rc = wb_iter_status(it);
+	wb_iter_free(it);
+	free(nk);
+	return rc == WB_OK ? 0 : errmap(rc, "move", from, flen);
+}
+
+/* Adds to b a whole move of the entry at `from` to `to` (nothing there
+ * now): its value, record and xattrs, and a directory's every key. */
 static int move_whole(fs_t *fs, wb_batch *b, const uint8_t *from, size_t flen, bool dir,
 		      const uint8_t *to, size_t tlen)
 {
-	int rc = move_entry(fs, b, from, flen, dir, to, tlen, MOVE_DELETE);
-	return rc ? rc : move_entry(fs, b, from, flen, dir, to, tlen, MOVE_PUT);
+	int rc = move_pointers(fs, b, WB_KS_USER, from, flen, to, tlen, dir);
+	for (int i = 0; rc == 0 && key_has_meta(from, flen, dir) && i < 2; i++) {
+		char tag = i == 0 ? META_ATTR : META_XATTR;
+		const char *nul = !dir && tag == META_XATTR ? "" : NULL; /* as move_entry */
+		size_t fl, tl;
+		uint8_t *fk = attr_key(tag, from, flen, nul, &fl);
+		uint8_t *tk = attr_key(tag, to, tlen, nul, &tl);
+		rc = fk && tk ? move_pointers(fs, b, WB_KS_META, fk, fl, tk, tl, dir || nul)
+			      : -ENOMEM;
+		free(fk);
+		free(tk);
+	}
+	return rc;
 }
 
 /* Adds to b the swap of two entries (RENAME_EXCHANGE). a_to/b_to are the
@@ -769,6 +822,32 @@ static int rename_check(change *c, const fs_entry *te, const uint8_t *tkey, size
 	return 0;
 }
 
+/* Fills c->b with the rename of c's entry onto te at tkey (checked). */
+static int rename_batch(change *c, fs_node *np, const char *name, const char *newname,
+			const fs_entry *te, const uint8_t *tkey, size_t tklen, unsigned flags)
+{
+	bool sdir = c->e.type == S_IFDIR, tdir = te->type == S_IFDIR;
+	int rc = keep_parent(c->fs, c->b, c->parent->key, c->parent->klen);
+	if (rc == 0 && (flags & RENAME_EXCHANGE)) {
+		uint8_t *a_to = NULL, *b_to = NULL;
+		size_t a_tolen, b_tolen;
+		rc = store_child_key(np, newname, sdir, &a_to, &a_tolen);
+		if (rc == 0)
+			rc = store_child_key(c->parent, name, tdir, &b_to, &b_tolen);
+		if (rc == 0)
+			rc = exchange(c->fs, c->b, c->key, c->klen, sdir, a_to, a_tolen, tkey, tklen,
+				      tdir, b_to, b_tolen);
+		free(a_to);
+		free(b_to);
+	} else if (rc == 0) {
+		if (te->type != 0)
+			rc = delete_entry(c->fs, c->b, tkey, tklen, tdir);
+		if (rc == 0)
+			rc = move_whole(c->fs, c->b, c->key, c->klen, sdir, tkey, tklen);
+	}
+	return rc;
+}
+
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		      const char *newname, unsigned int flags)
 {
@@ -803,23 +882,22 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		fuse_reply_err(req, 0); /* the same entry: nothing to do */
 		goto out;
 	}
-	if (rc == 0)
-		rc = keep_parent(c.fs, c.b, c.parent->key, c.parent->klen);
+	/* A value-log reclaim that moved a value between reading its pointer
+	 * and the write makes the write fail with EAGAIN: build it again. */
+	for (int attempt = 0; rc == 0; attempt++) {
+		wb_batch_clear(c.b);
+		rc = rename_batch(&c, np, name, newname, &te, tkey, tklen, flags);
+		if (rc == 0)
+			rc = commit(c.fs, c.b, c.key, c.klen);
+		if (rc != -EAGAIN || attempt == 8)
+			break;
+		rc = 0;
+	}
 	if (rc == 0 && (flags & RENAME_EXCHANGE)) {
 		rc = store_child_key(np, newname, sdir, &a_to, &a_tolen);
 		if (rc == 0)
 			rc = store_child_key(c.parent, name, tdir, &b_to, &b_tolen);
-		if (rc == 0)
-			rc = exchange(c.fs, c.b, c.key, c.klen, sdir, a_to, a_tolen, tkey, tklen, tdir,
-				      b_to, b_tolen);
-	} else if (rc == 0) {
-		if (te.type != 0)
-			rc = delete_entry(c.fs, c.b, tkey, tklen, tdir);
-		if (rc == 0)
-			rc = move_whole(c.fs, c.b, c.key, c.klen, sdir, tkey, tklen);
 	}
-	if (rc == 0)
-		rc = commit(c.fs, c.b, c.key, c.klen);
 	if (rc == 0 && (flags & RENAME_EXCHANGE)) {
 		rc = inode_exchange(c.fs, c.key, c.klen, sdir, a_to, a_tolen, tkey, tklen, tdir, b_to,
 				    b_tolen);

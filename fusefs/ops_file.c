@@ -68,27 +68,34 @@ int file_load_locked(fs_t *fs, fs_node *n, const uint8_t *key, size_t klen)
 	return 0;
 }
 
-/* Reads the whole buffer into memory for a put (a spilled buffer). */
-static int buf_contents(filebuf *fb, uint8_t **out, bool *owned)
+/* Streams a spilled buffer into a value-log writer and commits it with
+ * batch b (the attribute record), as one atomic write: memory stays at one
+ * chunk whatever the file's size, and the bytes go to the disk once more. */
+static int commit_streaming(fs_t *fs, fs_node *n, wb_batch *b)
 {
-	*owned = false;
-	if (fb->fd < 0) {
-		*out = fb->mem ? fb->mem : (uint8_t *)"";
-		return 0;
+	wb_writer *w;
+	int rc = wb_writer_begin(fs->db, n->key, n->klen, &w);
+	if (rc != WB_OK)
+		return errmap(rc, "write", n->key, n->klen);
+	uint8_t *chunk = malloc(LOAD_CHUNK);
+	int err = chunk ? 0 : -ENOMEM;
+	for (uint64_t off = 0; err == 0 && off < n->buf->size;) {
+		ssize_t got = filebuf_read(n->buf, off, chunk, LOAD_CHUNK);
+		if (got <= 0) {
+			err = got < 0 ? (int)got : -EIO;
+			break;
+		}
+		rc = wb_writer_write(w, chunk, (size_t)got);
+		if (rc != WB_OK)
+			err = errmap(rc, "write", n->key, n->klen);
+		off += (uint64_t)got;
 	}
-	if (fb->size > WB_MAX_VALUE_LEN)
-		return -EFBIG;
-	uint8_t *m = malloc(fb->size ? (size_t)fb->size : 1);
-	if (m == NULL)
-		return -ENOMEM;
-	ssize_t r = filebuf_read(fb, 0, m, (size_t)fb->size);
-	if (r < 0 || (uint64_t)r != fb->size) {
-		free(m);
-		return r < 0 ? (int)r : -EIO;
+	free(chunk);
+	if (err != 0) {
+		wb_writer_abort(w);
+		return err;
 	}
-	*out = m;
-	*owned = true;
-	return 0;
+	return errmap(wb_writer_commit(w, b), "write", n->key, n->klen);
 }
 
 int file_commit_locked(fs_t *fs, fs_node *n, bool sync)
@@ -98,24 +105,25 @@ int file_commit_locked(fs_t *fs, fs_node *n, bool sync)
 		wb_batch *b;
 		if (wb_batch_new(&b) != WB_OK)
 			return -ENOMEM;
-		uint8_t *data = NULL;
-		bool owned = false;
-		rc = buf_contents(n->buf, &data, &owned);
-		if (rc == 0)
-			rc = errmap(wb_batch_put(b, n->key, n->klen, data, (size_t)n->buf->size),
-				    "write", n->key, n->klen);
 		fs_attr a;
 		bool found = false;
-		if (rc == 0 && key_has_meta(n->key, n->klen, n->dir))
+		if (key_has_meta(n->key, n->klen, n->dir))
 			rc = store_get_attr(fs, n->key, n->klen, &a, &found);
 		if (rc == 0 && found) {
 			a.mtime_ns = a.ctime_ns = attr_now_ns();
 			rc = store_put_attr(fs, b, n->key, n->klen, &a, NULL, 0);
 		}
-		if (rc == 0)
-			rc = errmap(wb_write(fs->db, b), "write", n->key, n->klen);
-		if (owned)
-			free(data);
+		if (rc == 0 && n->buf->fd >= 0) {
+			rc = commit_streaming(fs, n, b);
+		} else if (rc == 0) {
+			/* In memory: one put; the engine sends a large value to the
+			 * value log itself. */
+			const void *data = n->buf->mem ? n->buf->mem : (const void *)"";
+			rc = errmap(wb_batch_put(b, n->key, n->klen, data, (size_t)n->buf->size),
+				    "write", n->key, n->klen);
+			if (rc == 0)
+				rc = errmap(wb_write(fs->db, b), "write", n->key, n->klen);
+		}
 		wb_batch_free(b);
 		if (rc == 0) {
 			n->dirty = false;

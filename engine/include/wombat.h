@@ -333,6 +333,10 @@ int wb_iter_valid(const wb_iter *it);
  * it returns NULL with *vlen = 0 and wb_iter_status tells why. */
 const void *wb_iter_key(const wb_iter *it, size_t *klen);
 const void *wb_iter_value(const wb_iter *it, size_t *vlen);
+/* Length of the current value, without reading it (a value-log value's
+ * comes from its pointer; 0 when the pointer is malformed, which
+ * wb_iter_value reports). REQUIRES: wb_iter_valid(it) */
+uint64_t wb_iter_value_size(const wb_iter *it);
 /* Version timestamp of the current entry. REQUIRES: wb_iter_valid(it) */
 uint64_t wb_iter_ts(const wb_iter *it);
 /* WB_OK, or the error that made the iterator stop (WB_ECORRUPT, WB_EIO).

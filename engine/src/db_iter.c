@@ -324,6 +324,14 @@ const void *wb_iter_value(const wb_iter *cit, size_t *vlen)
 	return it->value.p ? it->value.p : (const void *)"";
 }
 
+uint64_t wb_iter_value_size(const wb_iter *it)
+{
+	vptr_t p;
+	if (!it->is_ptr)
+		return it->value.len;
+	return vptr_decode(bslice(&it->value), &p) ? p.value_len : 0;
+}
+
 uint64_t wb_iter_ts(const wb_iter *it)
 {
 	return it->ts;
