@@ -32,6 +32,7 @@
 #include "hlc.h"
 #include "log.h"
 #include "memtable.h"
+#include "oracle.h"
 #include "ratelimit.h"
 #include "stats.h"
 #include "version.h"
@@ -84,7 +85,12 @@ struct wb_db {
 	bool manifest_broken;
 
 	hlc_t clock;
-	_Atomic uint64_t visible_ts; /* every commit <= this is fully in the memtable */
+	/* Every commit <= this is fully in the memtable: the watermark reads
+	 * take their timestamp from. Stored by the leader under mu. */
+	_Atomic uint64_t visible_ts;
+	pthread_cond_t visible_cv;   /* (mu) visible_ts moved; see visible_waiters */
+	int visible_waiters;         /* (mu) threads waiting on visible_cv */
+	oracle_t oracle;             /* (mu) readers and the commit log (oracle.h) */
 
 	pthread_t flush_thread, sync_thread;
 	bool flush_started, sync_started;
@@ -126,6 +132,12 @@ int db_list_wals(wb_db *db, uint64_t **wals, int *n, uint64_t *max_number);
 
 /* db_write.c */
 int db_write_batch(wb_db *db, wb_batch *b, bool sync);
+/* As db_write_batch, for a transaction's commit: the leader checks check
+ * against the commits after its read_ts and returns WB_ECONFLICT (nothing
+ * written) when one conflicts; otherwise logs it and writes b. check->rec
+ * belongs to the oracle afterwards when it was logged (check->rec is then
+ * NULL), otherwise it stays the caller's. */
+int db_write_txn(wb_db *db, wb_batch *b, txn_check_t *check);
 int db_force_switch(wb_db *db); /* freezes the active memtable if not empty */
 void *db_sync_thread(void *arg);
 
@@ -166,6 +178,31 @@ typedef struct db_snapshot {
 } db_snapshot_t;
 
 void db_snapshot_take(wb_db *db, db_snapshot_t *s);
+/* As db_snapshot_take, reading at read_ts instead (0: the visible one), and
+ * when reader is not NULL, registering it with the oracle at that read_ts as
+ * a read-only reader (undo with db_reader_remove). */
+void db_snapshot_take_at(wb_db *db, db_snapshot_t *s, uint64_t read_ts, oracle_reader_t *reader);
 void db_snapshot_release(db_snapshot_t *s);
+/* Takes mu and removes r from the oracle's readers. */
+void db_reader_remove(wb_db *db, oracle_reader_t *r);
+
+/* db_read.c: the value of tree key (ks, key) at read_ts, as wb_get_ks. */
+int db_get_at(wb_db *db, uint8_t ks, const void *key, size_t klen, uint64_t read_ts, void **val,
+	      size_t *vlen);
+
+/* db_iter.c: an iterator at read_ts (0: the visible one) over the database,
+ * and when own != NULL over the writes of a transaction too: own holds
+ * versions with timestamps >= TXN_TS_BASE, which win over every stored
+ * version (wb_iter_ts shows 0 for them). A registered iterator (own ==
+ * NULL) is one the oracle knows. */
+int db_iter_new(wb_db *db, const wb_iter_options *opts, uint64_t read_ts, memtable_t *own,
+		wb_iter **out);
+
+/* The tree-key bounds [lo, hi) of what it may show. Valid while it lives. */
+void db_iter_bounds(const wb_iter *it, slice_t *lo, slice_t *hi);
+
+/* Timestamps from here up mark a transaction's own uncommitted writes in
+ * its write buffer (a memtable): far above any clock stamp. */
+#define TXN_TS_BASE ((uint64_t)1 << 63)
 
 #endif /* WB_DB_IMPL_H */

@@ -73,7 +73,9 @@ static int on_found(void *arg, slice_t ikey, slice_t value)
 	return WB_OK;
 }
 
-static int lookup(wb_db *db, uint8_t ks, const void *key, size_t klen, read_ctx_t *c)
+/* Reads at read_ts (0: the visible timestamp now). */
+static int lookup(wb_db *db, uint8_t ks, const void *key, size_t klen, uint64_t read_ts,
+		  read_ctx_t *c)
 {
 	if (klen == 0 || klen > WB_MAX_KEY_LEN)
 		return err_set(WB_EINVAL, "key length %zu is outside 1..%u", klen, WB_MAX_KEY_LEN);
@@ -85,7 +87,7 @@ static int lookup(wb_db *db, uint8_t ks, const void *key, size_t klen, read_ctx_
 	slice_t tree_key = slice_make(tk, klen + 1);
 
 	db_snapshot_t s;
-	db_snapshot_take(db, &s);
+	db_snapshot_take_at(db, &s, read_ts, NULL);
 	int rc = s.mem ? memtable_get(s.mem, tree_key, s.read_ts, on_found, c) : WB_ENOTFOUND;
 	for (int i = s.nimm - 1; rc == WB_ENOTFOUND && i >= 0; i--)
 		rc = memtable_get(s.imm[i], tree_key, s.read_ts, on_found, c);
@@ -113,10 +115,16 @@ int wb_get_ks(wb_db *db, unsigned ks, const void *key, size_t klen, void **val, 
 	err_clear();
 	if (ks > KS_LAST)
 		return err_set(WB_EINVAL, "unknown keyspace %u", ks);
+	return db_get_at(db, (uint8_t)ks, key, klen, 0, val, vlen);
+}
+
+int db_get_at(wb_db *db, uint8_t ks, const void *key, size_t klen, uint64_t read_ts, void **val,
+	      size_t *vlen)
+{
 	read_ctx_t c = { .mode = READ_ALL, .val = val, .vlen = vlen };
 	*val = NULL;
 	*vlen = 0;
-	int rc = lookup(db, (uint8_t)ks, key, klen, &c);
+	int rc = lookup(db, ks, key, klen, read_ts, &c);
 	STAT_ADD(db, gets, 1);
 	if (rc == WB_OK) {
 		STAT_ADD(db, get_hits, 1);
@@ -131,7 +139,7 @@ int wb_get_range(wb_db *db, const void *key, size_t klen, uint64_t offset, void 
 	err_clear();
 	read_ctx_t c = { .mode = READ_RANGE, .offset = offset, .buf = buf, .len = len, .nread = nread };
 	*nread = 0;
-	int rc = lookup(db, KS_USER, key, klen, &c);
+	int rc = lookup(db, KS_USER, key, klen, 0, &c);
 	STAT_ADD(db, range_reads, 1);
 	if (rc == WB_OK)
 		STAT_ADD(db, bytes_read, *nread);
@@ -150,7 +158,7 @@ int wb_stat_key_ks(wb_db *db, unsigned ks, const void *key, size_t klen, wb_key_
 		return err_set(WB_EINVAL, "unknown keyspace %u", ks);
 	read_ctx_t c = { .mode = READ_INFO, .info = info };
 	STAT_ADD(db, stat_keys, 1);
-	return lookup(db, (uint8_t)ks, key, klen, &c);
+	return lookup(db, (uint8_t)ks, key, klen, 0, &c);
 }
 
 void wb_free(void *p)

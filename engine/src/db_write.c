@@ -10,6 +10,15 @@
  * the writers it carried. It drops mu during the I/O and the inserts, so
  * new writers keep queuing behind it; nobody else touches the active
  * memtable's insert side or the WAL's append side. See DESIGN.md 3.3.
+ *
+ * Transactions commit through the same queue (DESIGN.md 3.8). While it
+ * stamps the group, the leader asks the oracle whether each transaction
+ * conflicts with a commit stamped after its read timestamp; one that does
+ * is left out of the record and gets WB_ECONFLICT. Every write it stamps
+ * it also logs with the oracle while a read-write transaction is active
+ * (blind writes too, so a transaction that read a key conflicts with a
+ * later wb_put of it). Checks and stamps happen under mu in queue order, so
+ * each check sees every commit stamped before it.
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -25,8 +34,10 @@
 
 struct writer {
 	wb_batch *batch; /* NULL: a request to freeze the memtable */
+	txn_check_t *check; /* a transaction's commit (NULL: a blind write) */
 	bool sync;
 	bool done;
+	int reject; /* set by the leader: left out of the group with this error */
 	int status;
 	pthread_cond_t cv;
 	struct writer *next;
@@ -181,8 +192,30 @@ static int apply_record(memtable_t *mem, slice_t rec)
 	return WB_OK;
 }
 
-/* Builds the group's WAL record. With one batch the record is the batch
- * itself; otherwise the reps are copied back to back into *buf. */
+/* Logs w's writes at ts with the oracle when a read-write transaction
+ * (other than w's own) may conflict with them. REQUIRES: mu. */
+static int log_commit(wb_db *db, struct writer *w, uint64_t ts)
+{
+	if (!oracle_logging(&db->oracle, w->check != NULL))
+		return WB_OK;
+	commit_rec_t *rec = NULL;
+	if (w->check != NULL && w->check->rec != NULL) {
+		rec = w->check->rec;
+		w->check->rec = NULL;
+	} else {
+		int rc = oracle_rec_build(slice_make(w->batch->rep, w->batch->len), &rec);
+		if (rc != WB_OK)
+			return rc;
+	}
+	oracle_log(&db->oracle, rec, ts);
+	return WB_OK;
+}
+
+/* Builds the group's WAL record: checks each transaction for conflicts,
+ * stamps the writers that go in, and lays their reps out back to back in
+ * *buf (with one, the record is that batch itself and *buf is NULL). An
+ * empty record when every writer was rejected. *max_ts is the last stamp
+ * handed out (0 when none), to be published even when nothing is written. */
 static int build_group(wb_db *db, struct writer *lead, struct writer **last, slice_t *rec,
 		       uint8_t **buf, bool *sync, uint64_t *max_ts)
 {
@@ -192,6 +225,8 @@ static int build_group(wb_db *db, struct writer *lead, struct writer **last, sli
 	struct writer *w;
 	*last = lead;
 	*sync = false;
+	*max_ts = 0;
+	*buf = NULL;
 	for (w = lead; w != NULL && w->batch != NULL; w = w->next) {
 		if (n > 0 && (total + w->batch->len > limit || (w->sync && !lead->sync)))
 			break;
@@ -200,29 +235,50 @@ static int build_group(wb_db *db, struct writer *lead, struct writer **last, sli
 		*last = w;
 		n++;
 	}
+	/* Allocate before stamping: past this point nothing may fail for the
+	 * whole group, or stamped and logged writers would go round again. */
+	if (n > 1 && (*buf = malloc(total)) == NULL)
+		return WB_ENOMEM;
+	struct writer *only = NULL;
+	int kept = 0;
+	total = 0;
 	for (w = lead;; w = w->next) {
-		*max_ts = hlc_next(&db->clock);
-		batch_set_ts(w->batch, *max_ts);
+		w->reject = WB_OK;
+		if (w->check != NULL && oracle_conflicts(&db->oracle, w->check)) {
+			w->reject = WB_ECONFLICT;
+		} else {
+			uint64_t ts = *max_ts = hlc_next(&db->clock);
+			batch_set_ts(w->batch, ts);
+			w->reject = log_commit(db, w, ts);
+			if (w->reject == WB_OK) {
+				if (*buf != NULL)
+					memcpy(*buf + total, w->batch->rep, w->batch->len);
+				total += w->batch->len;
+				only = w;
+				kept++;
+			}
+		}
 		if (w == *last)
 			break;
 	}
-	if (n == 1) {
-		*rec = slice_make(lead->batch->rep, lead->batch->len);
+	oracle_prune(&db->oracle);
+	if (kept <= 1) {
+		free(*buf);
 		*buf = NULL;
+		*rec = kept ? slice_make(only->batch->rep, only->batch->len) : slice_make(NULL, 0);
 		return WB_OK;
 	}
-	uint8_t *p = *buf = malloc(total);
-	if (p == NULL)
-		return WB_ENOMEM;
-	for (w = lead;; w = w->next) {
-		memcpy(p, w->batch->rep, w->batch->len);
-		p += w->batch->len;
-		if (w == *last)
-			break;
-	}
 	*rec = slice_make(*buf, total);
-	STAT_ADD(db, writes_grouped, (uint64_t)(n - 1));
+	STAT_ADD(db, writes_grouped, (uint64_t)(kept - 1));
 	return WB_OK;
+}
+
+/* Publishes ts as the visible timestamp. REQUIRES: mu. */
+static void publish(wb_db *db, uint64_t ts)
+{
+	atomic_store(&db->visible_ts, ts);
+	if (db->visible_waiters > 0)
+		pthread_cond_broadcast(&db->visible_cv);
 }
 
 static int lead_group(wb_db *db, struct writer *lead, struct writer **last)
@@ -236,6 +292,11 @@ static int lead_group(wb_db *db, struct writer *lead, struct writer **last)
 	if (rc != WB_OK) {
 		*last = lead;
 		return rc;
+	}
+	if (rec.len == 0) { /* every writer was rejected */
+		if (max_ts != 0)
+			publish(db, max_ts); /* stamped, but nothing to show */
+		return WB_OK;
 	}
 	memtable_t *mem = db->mem;
 	log_writer_t *wal = db->wal;
@@ -266,17 +327,19 @@ static int lead_group(wb_db *db, struct writer *lead, struct writer **last)
 		 * write, so stop accepting writes until the database is reopened. */
 		db->fatal_error = apply_rc;
 		STAT_ADD(db, bg_errors, 1);
+		pthread_cond_broadcast(&db->visible_cv);
 		return err_set(apply_rc, "memtable insert failed after logging: %s; reopen the database",
 			       wb_strerror(apply_rc));
 	}
 	if (sync_failed) /* the record is in the log, not in the memtable */
 		wal_sync_failed(db, rc);
-	if (rc == WB_OK)
-		atomic_store(&db->visible_ts, max_ts);
+	/* Also after a failed append: nothing of the group is in the memtable,
+	 * and transactions waiting for these stamps must not wait forever. */
+	publish(db, max_ts);
 	return rc;
 }
 
-int db_write_batch(wb_db *db, wb_batch *b, bool sync)
+static int write_queued(wb_db *db, wb_batch *b, bool sync, txn_check_t *check)
 {
 	if (b != NULL && b->error != WB_OK)
 		return b->error;
@@ -284,7 +347,9 @@ int db_write_batch(wb_db *db, wb_batch *b, bool sync)
 		return WB_OK;
 	if (db->opts.read_only)
 		return WB_EREADONLY;
-	struct writer w = { .batch = b, .sync = sync || db->opts.sync == WB_SYNC_ALWAYS };
+	struct writer w = { .batch = b,
+			    .check = check,
+			    .sync = sync || db->opts.sync == WB_SYNC_ALWAYS };
 	pthread_cond_init(&w.cv, NULL);
 
 	pthread_mutex_lock(&db->mu);
@@ -313,7 +378,7 @@ int db_write_batch(wb_db *db, wb_batch *b, bool sync)
 		if (db->wq_head == NULL)
 			db->wq_tail = NULL;
 		if (done != &w) {
-			done->status = rc;
+			done->status = done->reject != WB_OK ? done->reject : rc;
 			done->done = true;
 			pthread_cond_signal(&done->cv);
 		}
@@ -324,7 +389,17 @@ int db_write_batch(wb_db *db, wb_batch *b, bool sync)
 		pthread_cond_signal(&db->wq_head->cv);
 	pthread_mutex_unlock(&db->mu);
 	pthread_cond_destroy(&w.cv);
-	return rc;
+	return w.reject != WB_OK ? w.reject : rc;
+}
+
+int db_write_batch(wb_db *db, wb_batch *b, bool sync)
+{
+	return write_queued(db, b, sync, NULL);
+}
+
+int db_write_txn(wb_db *db, wb_batch *b, txn_check_t *check)
+{
+	return write_queued(db, b, false, check);
 }
 
 int db_force_switch(wb_db *db)

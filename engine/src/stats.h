@@ -25,6 +25,7 @@ typedef struct stats {
 	_Atomic uint64_t bg_errors;
 	_Atomic uint64_t compactions, trivial_moves, compaction_bytes_read, compaction_bytes_written;
 	_Atomic uint64_t compaction_micros;
+	_Atomic uint64_t txn_begins, txn_commits, txn_conflicts, txn_aborts, txn_retries;
 } stats_t;
 
 #define STAT_ADD(db, field, n) atomic_fetch_add_explicit(&(db)->stats.field, (n), memory_order_relaxed)
