@@ -309,7 +309,6 @@ compaction_t *compaction_pick_range(wb_db *db, int level, const slice_t *begin, 
 
 /* ---- running ---- */
 
-/* Could a level below the output hold tree_key? Then a tombstone must stay. */
 /* Versions at or below the horizon fall into stripes: stripe i holds the
  * timestamps in (snaps[i-1], snaps[i]]. Every reader of a stripe sees the
  * same newest version of a key, so only that one is kept. -1 above the
@@ -327,6 +326,7 @@ static int snapshot_stripe(const compaction_t *c, uint64_t ts)
 	return lo < c->nsnaps ? lo : -1;
 }
 
+/* Could a level below the output hold tree_key? Then a tombstone must stay. */
 static bool exists_below(const compaction_t *c, slice_t tree_key)
 {
 	const version_t *v = c->base;

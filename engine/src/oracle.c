@@ -189,6 +189,16 @@ int oracle_horizon(oracle_t *o, uint64_t visible, uint64_t **snaps, int *n)
 	return WB_OK;
 }
 
+bool oracle_retained(const oracle_t *o, uint64_t ts)
+{
+	if (ts >= o->discard_ts)
+		return true;
+	for (const oracle_reader_t *r = o->readers.next; r != &o->readers; r = r->next)
+		if (r->read_ts == ts)
+			return true;
+	return false;
+}
+
 static bool in_range(slice_t k, const key_range_t *r)
 {
 	return slice_compare(k, slice_make(r->lo, r->lo_len)) >= 0 &&

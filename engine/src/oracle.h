@@ -24,10 +24,10 @@
  * The watermark that keeps a reader from seeing half a commit is the
  * database's visible_ts (db_write.c): the write leader assigns timestamps
  * and applies whole groups one at a time, in timestamp order, and only then
- * publishes the group's last timestamp. A read-write transaction reads at
- * the last timestamp handed out, after waiting until it is visible: every
- * commit after its read_ts is then assigned after it registered, so it is
- * logged for it (txn.c).
+ * publishes the group's last timestamp. A read-write transaction registers
+ * at the last timestamp handed out, then waits until that is visible: every
+ * commit after its read_ts is stamped after it registered, so it is logged
+ * for it (txn.c).
  *
  * Locking: every function taking an oracle_t REQUIRES db->mu. The write
  * leader checks and logs while it assigns timestamps under mu, which is what
@@ -97,6 +97,11 @@ void oracle_remove_reader(oracle_t *o, oracle_reader_t *r);
  * at or below one of them). *snaps is malloc'ed (caller frees); *n >= 1.
  * Raises discard_ts to H. WB_OK or WB_ENOMEM. */
 int oracle_horizon(oracle_t *o, uint64_t visible, uint64_t **snaps, int *n);
+
+/* Whether every version a reader at ts needs is still there: ts is at or
+ * above discard_ts, or an active reader has read at exactly ts all along
+ * (compaction kept its versions). */
+bool oracle_retained(const oracle_t *o, uint64_t ts);
 
 /* True when a commit must be logged: some read-write transaction other
  * than the committer itself (self_rw) is active. */

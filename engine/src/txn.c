@@ -11,11 +11,12 @@
  * goes through the writer queue, whose leader asks the oracle (oracle.h)
  * for conflicts with what committed after the read timestamp.
  *
- * A read-write transaction reads at the last timestamp handed out, after
- * waiting until the commit carrying it is visible: commits stamped after
- * that are stamped after the transaction registered with the oracle, so
- * they are logged for its check. A read-only transaction reads at the
- * visible timestamp and never waits, never conflicts.
+ * A read-write transaction registers with the oracle at the last
+ * timestamp handed out, then waits until the commit carrying it is
+ * visible: every commit after its read timestamp is stamped after it
+ * registered, so it is logged for its check (registering after the wait
+ * would miss the commits stamped during it). A read-only transaction reads
+ * at the visible timestamp and never waits, never conflicts.
  *
  * A wb_txn belongs to one thread at a time. Reads take a fresh snapshot of
  * the memtables and tables each time; the registration keeps compaction
@@ -96,17 +97,19 @@ int wb_txn_begin(wb_db *db, unsigned flags, wb_txn **out)
 	if (rc != WB_OK)
 		return rc;
 	pthread_mutex_lock(&db->mu);
-	uint64_t ts = atomic_load(&db->visible_ts);
-	if (rw) {
-		ts = hlc_last(&db->clock);
+	if (!rw) {
+		oracle_add_reader(&db->oracle, &t->reader, atomic_load(&db->visible_ts), false);
+	} else {
+		/* Register first, then wait: a commit stamped while we wait must
+		 * already count us among the transactions it is logged for. */
+		uint64_t ts = hlc_last(&db->clock);
+		oracle_add_reader(&db->oracle, &t->reader, ts, true);
 		db->visible_waiters++;
 		while (atomic_load(&db->visible_ts) < ts && db->fatal_error == WB_OK && !db->closing)
 			pthread_cond_wait(&db->visible_cv, &db->mu);
 		db->visible_waiters--;
 		rc = db->closing ? WB_ECLOSED : db->fatal_error;
 	}
-	if (rc == WB_OK)
-		oracle_add_reader(&db->oracle, &t->reader, ts, rw);
 	pthread_mutex_unlock(&db->mu);
 	if (rc != WB_OK) {
 		txn_free(t);
@@ -130,7 +133,7 @@ int wb_txn_begin_at(wb_db *db, uint64_t read_ts, wb_txn **out)
 	if (read_ts > visible)
 		rc = err_set(WB_EINVAL, "read timestamp %llu is in the future (last commit %llu)",
 			     (unsigned long long)read_ts, (unsigned long long)visible);
-	else if (read_ts < discard)
+	else if (!oracle_retained(&db->oracle, read_ts))
 		rc = err_set(WB_EINVAL,
 			     "read timestamp %llu is no longer retained (oldest %llu; see "
 			     "retain_versions_ms)",

@@ -444,6 +444,528 @@ static void test_commit_log_pruned(void **state)
 	assert_int_equal(wb_close(db), WB_OK);
 }
 
+/* ---- the bank ---- */
+
+#define ACCOUNTS 64
+#define START_BALANCE 1000
+
+struct bank {
+	wb_db *db;
+	atomic_bool stop;
+	atomic_int violations;
+	atomic_ullong transfers, checks;
+	int thread_error[4]; /* first error other than a conflict, per thread */
+	unsigned flags;
+};
+
+struct transfer {
+	int from, to;
+	long amount;
+};
+
+static size_t account_key(char *k, int i)
+{
+	return (size_t)snprintf(k, 32, "acct/%04d", i);
+}
+
+static int read_balance(wb_txn *t, int i, long *bal)
+{
+	char k[32], buf[32];
+	void *v;
+	size_t vl;
+	int rc = wb_txn_get(t, k, account_key(k, i), &v, &vl);
+	if (rc != WB_OK)
+		return rc;
+	if (vl >= sizeof(buf)) {
+		wb_free(v);
+		return WB_ECORRUPT;
+	}
+	memcpy(buf, v, vl);
+	buf[vl] = 0;
+	wb_free(v);
+	*bal = atol(buf);
+	return WB_OK;
+}
+
+static int write_balance(wb_txn *t, int i, long bal)
+{
+	char k[32], v[32];
+	size_t kl = account_key(k, i);
+	int vl = snprintf(v, sizeof(v), "%ld", bal);
+	return wb_txn_put(t, k, kl, v, (size_t)vl);
+}
+
+static int do_transfer(wb_txn *t, void *arg)
+{
+	struct transfer *x = arg;
+	long a, b;
+	int rc = read_balance(t, x->from, &a);
+	if (rc == WB_OK)
+		rc = read_balance(t, x->to, &b);
+	if (rc != WB_OK || a < x->amount)
+		return rc;
+	rc = write_balance(t, x->from, a - x->amount);
+	return rc == WB_OK ? write_balance(t, x->to, b + x->amount) : rc;
+}
+
+struct worker {
+	struct bank *bank;
+	int id;
+};
+
+static void *transfer_thread(void *arg)
+{
+	struct worker *w = arg;
+	struct bank *b = w->bank;
+	uint64_t rs = 0x1234567ull * (uint64_t)(w->id + 1);
+	while (!atomic_load(&b->stop)) {
+		struct transfer x = { (int)(tu_rand(&rs) % ACCOUNTS), 0, 1 + (long)(tu_rand(&rs) % 50) };
+		x.to = (x.from + 1 + (int)(tu_rand(&rs) % (ACCOUNTS - 1))) % ACCOUNTS;
+		int rc = wb_txn_run(b->db, b->flags, do_transfer, &x);
+		if (rc == WB_OK) {
+			atomic_fetch_add(&b->transfers, 1);
+		} else if (rc != WB_ECONFLICT) {
+			b->thread_error[w->id] = rc;
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* The total of every balance in one read-only transaction (-1 on error). */
+static long bank_total(wb_db *db, int *accounts)
+{
+	wb_txn *t;
+	if (wb_txn_begin(db, WB_TXN_READONLY, &t) != WB_OK)
+		return -1;
+	wb_iter_options io = { .prefix = "acct/", .prefix_len = 5 };
+	wb_iter *it;
+	long total = 0;
+	*accounts = 0;
+	if (wb_txn_iter_new(t, &io, &it) != WB_OK) {
+		wb_txn_abort(t);
+		return -1;
+	}
+	for (wb_iter_seek_first(it); wb_iter_valid(it); wb_iter_next(it)) {
+		size_t vl;
+		const char *v = wb_iter_value(it, &vl);
+		char buf[32];
+		memcpy(buf, v, vl < 31 ? vl : 31);
+		buf[vl < 31 ? vl : 31] = 0;
+		total += atol(buf);
+		(*accounts)++;
+	}
+	if (wb_iter_status(it) != WB_OK)
+		total = -1;
+	wb_iter_free(it);
+	wb_txn_abort(t);
+	return total;
+}
+
+static void *checker_thread(void *arg)
+{
+	struct bank *b = arg;
+	while (!atomic_load(&b->stop)) {
+		int n;
+		long total = bank_total(b->db, &n);
+		if (total != (long)ACCOUNTS * START_BALANCE || n != ACCOUNTS) {
+			if (atomic_fetch_add(&b->violations, 1) == 0)
+				print_message("violation: %d accounts, total %ld\n", n, total);
+		}
+		atomic_fetch_add(&b->checks, 1);
+	}
+	return NULL;
+}
+
+/* Runs 4 transfer threads and a checker for ms milliseconds; when fe is
+ * not NULL the process "dies" (every write fails) after ms/2 and the
+ * threads run on for the rest, meeting errors. */
+static void bank_round(struct bank *b, int ms, fault_env_t *fe)
+{
+	pthread_t th[5];
+	struct worker w[4];
+	atomic_store(&b->stop, false);
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct worker){ b, i };
+		b->thread_error[i] = 0;
+		assert_int_equal(pthread_create(&th[i], NULL, transfer_thread, &w[i]), 0);
+	}
+	assert_int_equal(pthread_create(&th[4], NULL, checker_thread, b), 0);
+	struct timespec half = { 0, (long)ms * 500000L };
+	nanosleep(&half, NULL);
+	if (fe != NULL)
+		fault_env_kill_after_bytes(fe, 0);
+	nanosleep(&half, NULL);
+	atomic_store(&b->stop, true);
+	for (int i = 0; i < 5; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < 4 && fe == NULL; i++)
+		assert_int_equal(b->thread_error[i], WB_OK);
+	assert_int_equal(atomic_load(&b->violations), 0);
+	int n;
+	assert_int_equal(bank_total(b->db, &n), (long)ACCOUNTS * START_BALANCE);
+	assert_int_equal(n, ACCOUNTS);
+}
+
+static void bank_test(unsigned flags)
+{
+	fault_env_t *fe = fault_env_new(NULL);
+	wb_options o = tu_options(64 << 10);
+	o.env = fault_env_get(fe);
+	o.sync = WB_SYNC_INTERVAL;
+	o.sync_interval_ms = 20;
+	o.compaction_threads = 1;
+	wb_db *db = tu_open(dir, &o);
+	wb_batch *batch;
+	assert_int_equal(wb_batch_new(&batch), WB_OK);
+	for (int i = 0; i < ACCOUNTS; i++) {
+		char k[32], v[32];
+		size_t kl = account_key(k, i);
+		int vl = snprintf(v, sizeof(v), "%d", START_BALANCE);
+		assert_int_equal(wb_batch_put(batch, k, kl, v, (size_t)vl), WB_OK);
+	}
+	assert_int_equal(wb_write(db, batch), WB_OK);
+	assert_int_equal(wb_sync(db), WB_OK);
+	wb_batch_free(batch);
+
+	struct bank b = { .db = db, .flags = flags };
+	bank_round(&b, 800, NULL);
+	unsigned long long before = atomic_load(&b.transfers);
+	assert_true(before > 100);
+	bank_round(&b, 800, fe); /* the process dies halfway */
+	wb_close(db);
+	assert_int_equal(fault_env_power_loss(fe), WB_OK);
+
+	db = tu_open(dir, &o);
+	b.db = db;
+	int n;
+	assert_int_equal(bank_total(db, &n), (long)ACCOUNTS * START_BALANCE);
+	assert_int_equal(n, ACCOUNTS);
+	unsigned long long at_crash = atomic_load(&b.transfers);
+	bank_round(&b, 600, NULL);
+	assert_true(atomic_load(&b.transfers) > at_crash);
+	assert_true(atomic_load(&b.checks) > 10);
+	assert_int_equal(wb_close(db), WB_OK);
+	fault_env_free(fe);
+}
+
+static void test_bank_serializable(void **state)
+{
+	bank_test(0);
+}
+
+static void test_bank_snapshot(void **state)
+{
+	bank_test(WB_TXN_SNAPSHOT);
+}
+
+/* ---- versions kept and reclaimed ---- */
+
+static uint64_t table_bytes(wb_db *db)
+{
+	char *json;
+	assert_int_equal(wb_stats_json(db, &json), WB_OK);
+	uint64_t total = 0;
+	for (const char *p = json; (p = strstr(p, "\"bytes\":")) != NULL; p++)
+		total += strtoull(p + 8, NULL, 10);
+	wb_free(json);
+	return total;
+}
+
+#define LONG_KEYS 1000
+#define LONG_ROUNDS 1000 /* LONG_KEYS * LONG_ROUNDS = 1 000 000 writes */
+
+static void expect_round(wb_txn *t, uint64_t round)
+{
+	char k[32], v[128];
+	for (uint64_t i = 0; i < LONG_KEYS; i++) {
+		size_t kl = tu_key(k, "long/", i), vl = tu_value(v, 100, i, round);
+		void *got;
+		size_t gl;
+		assert_int_equal(wb_txn_get(t, k, kl, &got, &gl), WB_OK);
+		assert_int_equal(gl, vl);
+		assert_memory_equal(got, v, vl);
+		wb_free(got);
+	}
+	wb_iter *it;
+	assert_int_equal(wb_txn_iter_new(t, NULL, &it), WB_OK);
+	uint64_t i = 0;
+	for (wb_iter_seek_first(it); wb_iter_valid(it); wb_iter_next(it), i++) {
+		size_t kl, gl, vl = tu_value(v, 100, i, round);
+		const void *key = wb_iter_key(it, &kl), *got = wb_iter_value(it, &gl);
+		tu_key(k, "long/", i);
+		assert_int_equal(kl, strlen(k));
+		assert_memory_equal(key, k, kl);
+		assert_int_equal(gl, vl);
+		assert_memory_equal(got, v, vl);
+	}
+	assert_int_equal(i, LONG_KEYS);
+	wb_iter_free(it);
+}
+
+static void test_long_txn(void **state)
+{
+	wb_options o = tu_options(256 << 10);
+	o.compaction_threads = 2;
+	o.level1_size = 1 << 20;
+	o.sst_target_size = 256 << 10;
+	wb_db *db = tu_open(dir, &o);
+	wb_batch *b;
+	assert_int_equal(wb_batch_new(&b), WB_OK);
+	char k[32], v[128];
+	for (uint64_t i = 0; i < LONG_KEYS; i++)
+		assert_int_equal(wb_batch_put(b, k, tu_key(k, "long/", i), v, tu_value(v, 100, i, 0)),
+				 WB_OK);
+	assert_int_equal(wb_write(db, b), WB_OK);
+	wb_txn *ro = begin(db, WB_TXN_READONLY);
+	wb_iter *plain; /* a plain iterator from the same moment */
+	assert_int_equal(wb_iter_new(db, NULL, &plain), WB_OK);
+	for (uint64_t r = 1; r <= LONG_ROUNDS; r++) {
+		wb_batch_clear(b);
+		for (uint64_t i = 0; i < LONG_KEYS; i++)
+			assert_int_equal(wb_batch_put(b, k, tu_key(k, "long/", i), v,
+						      tu_value(v, 100, i, r)),
+					 WB_OK);
+		assert_int_equal(wb_write(db, b), WB_OK);
+	}
+	wb_batch_free(b);
+	expect_round(ro, 0);
+	assert_true(json_field(db, "compactions") > 0);
+	assert_int_equal(wb_compact_range(db, NULL, 0, NULL, 0), WB_OK);
+	expect_round(ro, 0);
+	wb_iter_seek_first(plain);
+	assert_true(wb_iter_valid(plain));
+	assert_memory_equal(wb_iter_value(plain, &(size_t){ 0 }), v, 0);
+	size_t vl, pl;
+	tu_value(v, 100, 0, 0);
+	const void *pv = wb_iter_value(plain, &pl);
+	assert_int_equal(pl, 100);
+	assert_memory_equal(pv, v, 100);
+	uint64_t held = table_bytes(db);
+	/* Both readers at one timestamp: one old version per key, not 1000. */
+	assert_int_equal(wb_txn_commit(ro), WB_OK);
+	wb_iter_free(plain);
+	/* The next compaction over the keys drops the old versions. (A manual
+	 * compaction leaves a bottom level alone, hence one more round.) */
+	assert_int_equal(wb_batch_new(&b), WB_OK);
+	for (uint64_t i = 0; i < LONG_KEYS; i++)
+		assert_int_equal(wb_batch_put(b, k, tu_key(k, "long/", i), v,
+					      tu_value(v, 100, i, LONG_ROUNDS + 1)),
+				 WB_OK);
+	assert_int_equal(wb_write(db, b), WB_OK);
+	wb_batch_free(b);
+	assert_int_equal(wb_compact_range(db, NULL, 0, NULL, 0), WB_OK);
+	uint64_t after = table_bytes(db);
+	print_message("tables: %llu bytes while the snapshot was held, %llu after\n",
+		      (unsigned long long)held, (unsigned long long)after);
+	assert_true(after * 3 < held * 2); /* the old versions are gone */
+	assert_true(held < after * 3);     /* and only one per key was kept */
+	wb_txn *now = begin(db, WB_TXN_READONLY);
+	expect_round(now, LONG_ROUNDS + 1);
+	wb_txn_abort(now);
+	(void)vl;
+	assert_int_equal(wb_close(db), WB_OK);
+}
+
+/* Reads as of an older timestamp while retain_versions_ms keeps it, and a
+ * clear refusal when nothing keeps it. */
+static void test_time_travel(void **state)
+{
+	wb_options o = tu_options(64 << 10);
+	o.retain_versions_ms = 60000;
+	wb_db *db = tu_open(dir, &o);
+	wb_key_info i1, i2;
+	tu_put(db, "gone", "here");
+	tu_put(db, "k", "v1");
+	assert_int_equal(wb_stat_key(db, "k", 1, &i1), WB_OK);
+	assert_int_equal(wb_delete(db, "gone", 4), WB_OK);
+	tu_put(db, "k", "v2");
+	assert_int_equal(wb_stat_key(db, "k", 1, &i2), WB_OK);
+	tu_put(db, "k", "v3");
+	assert_int_equal(wb_compact_range(db, NULL, 0, NULL, 0), WB_OK);
+	wb_txn *t;
+	assert_int_equal(wb_txn_begin_at(db, i1.ts, &t), WB_OK);
+	assert_int_equal(wb_txn_read_ts(t), i1.ts);
+	expect_tget(t, "k", "v1");
+	expect_tget(t, "gone", "here");
+	char buf[256];
+	wb_iter *it;
+	assert_int_equal(wb_txn_iter_new(t, NULL, &it), WB_OK);
+	assert_string_equal(scan(it, buf, sizeof(buf)), "gone=here k=v1");
+	wb_iter_free(it);
+	assert_int_equal(wb_txn_put(t, "k", 1, "x", 1), WB_EREADONLY);
+	wb_txn_abort(t);
+	assert_int_equal(wb_txn_begin_at(db, i2.ts, &t), WB_OK);
+	expect_tget(t, "k", "v2");
+	expect_tget(t, "gone", NULL);
+	wb_txn_abort(t);
+	assert_int_equal(wb_txn_begin_at(db, i2.ts + ((uint64_t)1 << 40), &t), WB_EINVAL);
+	assert_null(t);
+	assert_int_equal(wb_close(db), WB_OK);
+
+	/* Without retention: an old timestamp is refused once a compaction may
+	 * have dropped its versions, but one opened before stays intact. */
+	o.retain_versions_ms = 0;
+	db = tu_open(dir, &o);
+	assert_int_equal(wb_txn_begin_at(db, i1.ts, &t), WB_EINVAL); /* before this open */
+	wb_key_info i3;
+	tu_put(db, "k", "v4");
+	assert_int_equal(wb_stat_key(db, "k", 1, &i3), WB_OK);
+	wb_txn *held;
+	assert_int_equal(wb_txn_begin_at(db, i3.ts, &held), WB_OK);
+	tu_put(db, "k", "v5");
+	tu_put(db, "k", "v6");
+	assert_int_equal(wb_compact_range(db, NULL, 0, NULL, 0), WB_OK);
+	expect_tget(held, "k", "v4");
+	assert_int_equal(wb_txn_begin_at(db, i3.ts, &t), WB_OK); /* still held */
+	wb_txn_abort(t);
+	wb_txn_abort(held);
+	assert_int_equal(wb_compact_range(db, NULL, 0, NULL, 0), WB_OK);
+	assert_int_equal(wb_txn_begin_at(db, i3.ts, &t), WB_EINVAL);
+	assert_int_equal(wb_close(db), WB_OK);
+}
+
+/* ---- size and atomicity ---- */
+
+#define BIG 100000
+
+static void expect_big(wb_db *db)
+{
+	wb_iter *it;
+	wb_iter_options io = { .prefix = "big/", .prefix_len = 4 };
+	assert_int_equal(wb_iter_new(db, &io, &it), WB_OK);
+	uint64_t n = 0, ts = 0;
+	char k[32];
+	for (wb_iter_seek_first(it); wb_iter_valid(it); wb_iter_next(it), n++) {
+		size_t kl;
+		const void *key = wb_iter_key(it, &kl);
+		assert_int_equal(kl, tu_key(k, "big/", n));
+		assert_memory_equal(key, k, kl);
+		if (n == 0)
+			ts = wb_iter_ts(it);
+		assert_int_equal(wb_iter_ts(it), ts); /* one commit timestamp */
+	}
+	assert_int_equal(wb_iter_status(it), WB_OK);
+	assert_int_equal(n, BIG);
+	wb_iter_free(it);
+	void *v;
+	size_t vl;
+	assert_int_equal(wb_get_ks(db, WB_KS_META, "big-meta", 8, &v, &vl), WB_OK);
+	wb_free(v);
+}
+
+static void test_big_txn(void **state)
+{
+	wb_options o = tu_options(1 << 20);
+	wb_db *db = tu_open(dir, &o);
+	wb_txn *t = begin(db, 0);
+	char k[32], v[64];
+	for (uint64_t i = 0; i < BIG; i++) {
+		size_t kl = tu_key(k, "big/", (i * 7919) % BIG); /* out of order */
+		assert_int_equal(wb_txn_put(t, k, kl, v, tu_value(v, 40, i, 0)), WB_OK);
+	}
+	assert_int_equal(wb_txn_put_ks(t, WB_KS_META, "big-meta", 8, "m", 1), WB_OK);
+	wb_iter *it;
+	assert_int_equal(wb_txn_iter_new(t, NULL, &it), WB_OK);
+	uint64_t n = 0;
+	for (wb_iter_seek_first(it); wb_iter_valid(it); wb_iter_next(it))
+		n++;
+	assert_int_equal(n, BIG);
+	wb_iter_free(it);
+	assert_int_equal(wb_txn_commit(t), WB_OK);
+	expect_big(db);
+	assert_int_equal(wb_close(db), WB_OK);
+	db = tu_open(dir, &o); /* from the log */
+	expect_big(db);
+	assert_int_equal(wb_flush(db), WB_OK);
+	assert_int_equal(wb_close(db), WB_OK);
+	db = tu_open(dir, &o); /* from a table */
+	expect_big(db);
+	assert_int_equal(wb_close(db), WB_OK);
+}
+
+#define ATOMIC_KEYS 2000
+
+static wb_db *open_with_base(fault_env_t *fe)
+{
+	wb_options o = tu_options(1 << 20);
+	o.env = fault_env_get(fe);
+	wb_db *db = tu_open(dir, &o);
+	tu_put(db, "base", "1");
+	assert_int_equal(wb_sync(db), WB_OK);
+	return db;
+}
+
+static int commit_many(wb_db *db)
+{
+	wb_txn *t = begin(db, 0);
+	char k[32], v[64];
+	for (uint64_t i = 0; i < ATOMIC_KEYS; i++)
+		assert_int_equal(wb_txn_put(t, k, tu_key(k, "atom/", i), v, tu_value(v, 50, i, 1)),
+				 WB_OK);
+	return wb_txn_commit(t);
+}
+
+/* How many of the transaction's keys the database holds. */
+static uint64_t count_atoms(wb_db *db)
+{
+	wb_iter *it;
+	wb_iter_options io = { .prefix = "atom/", .prefix_len = 5 };
+	assert_int_equal(wb_iter_new(db, &io, &it), WB_OK);
+	uint64_t n = 0;
+	for (wb_iter_seek_first(it); wb_iter_valid(it); wb_iter_next(it))
+		n++;
+	wb_iter_free(it);
+	return n;
+}
+
+static void test_commit_atomic_crash(void **state)
+{
+	/* How many bytes the commit puts in the log. */
+	fault_env_t *fe = fault_env_new(NULL);
+	wb_db *db = open_with_base(fe);
+	struct fault_env_counts c0, c1;
+	fault_env_counts(fe, &c0);
+	assert_int_equal(commit_many(db), WB_OK);
+	fault_env_counts(fe, &c1);
+	assert_int_equal(wb_close(db), WB_OK);
+	fault_env_free(fe);
+	uint64_t bytes = c1.bytes_appended - c0.bytes_appended;
+	assert_true(bytes > ATOMIC_KEYS * 50);
+
+	uint64_t points[] = { 0, 1, 100, bytes / 3, bytes / 2, bytes - 1, bytes };
+	for (size_t p = 0; p < sizeof(points) / sizeof(points[0]); p++) {
+		for (int power = 0; power < 2; power++) {
+			tu_rmtree(dir);
+			fe = fault_env_new(NULL);
+			db = open_with_base(fe);
+			fault_env_kill_after_bytes(fe, points[p]);
+			int rc = commit_many(db);
+			assert_int_equal(rc == WB_OK, points[p] >= bytes);
+			wb_close(db);
+			if (power)
+				assert_int_equal(fault_env_power_loss(fe), WB_OK);
+			else
+				fault_env_clear_faults(fe);
+			wb_options o = tu_options(1 << 20);
+			o.env = fault_env_get(fe);
+			db = tu_open(dir, &o);
+			tu_expect_str(db, "base", "1");
+			uint64_t n = count_atoms(db);
+			if (n != 0 && n != ATOMIC_KEYS)
+				fail_msg("crash after %llu of %llu bytes: %llu of %d keys",
+					 (unsigned long long)points[p], (unsigned long long)bytes,
+					 (unsigned long long)n, ATOMIC_KEYS);
+			/* a complete record survives the process dying (the page
+			 * cache keeps it); a torn one never shows */
+			if (!power)
+				assert_int_equal(n, points[p] >= bytes ? ATOMIC_KEYS : 0);
+			assert_int_equal(wb_close(db), WB_OK);
+			fault_env_free(fe);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -454,6 +976,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_readonly_never_conflicts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_phantom, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_log_pruned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bank_serializable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bank_snapshot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_txn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_time_travel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_big_txn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_atomic_crash, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
