@@ -244,7 +244,13 @@ static int build_group(wb_db *db, struct writer *lead, struct writer **last, sli
 	total = 0;
 	for (w = lead;; w = w->next) {
 		w->reject = WB_OK;
-		if (w->check != NULL && oracle_conflicts(&db->oracle, w->check)) {
+		bool conflict = false;
+		if (w->check != NULL) {
+			uint64_t t0 = stats_now_nanos();
+			conflict = oracle_conflicts(&db->oracle, w->check);
+			STAT_ADD(db, txn_check_nanos, stats_now_nanos() - t0);
+		}
+		if (conflict) {
 			w->reject = WB_ECONFLICT;
 		} else {
 			uint64_t ts = *max_ts = hlc_next(&db->clock);

@@ -20,6 +20,13 @@ uint64_t stats_now_micros(void)
 	return (uint64_t)t.tv_sec * 1000000 + (uint64_t)t.tv_nsec / 1000;
 }
 
+uint64_t stats_now_nanos(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000 + (uint64_t)t.tv_nsec;
+}
+
 /* A growing string; out of memory makes it NULL and later appends no-ops. */
 typedef struct sbuf {
 	char *s;
@@ -99,6 +106,7 @@ static int collect(wb_db *db, counter_t *c)
 	C(txn_conflicts);
 	C(txn_aborts);
 	C(txn_retries);
+	C(txn_check_nanos);
 #undef C
 	return n;
 }

@@ -36,7 +36,8 @@
 struct wb_txn {
 	wb_db *db;
 	unsigned flags;
-	oracle_reader_t reader; /* read_ts, registered from begin to commit/abort */
+	oracle_reader_t reader; /* read_ts; its links belong to the oracle (mu) */
+	bool registered;        /* reader is in the oracle's list */
 	memtable_t *writes;     /* own writes; NULL until the first */
 	uint64_t seq;           /* own writes so far: the next is TXN_TS_BASE + seq */
 	uint64_t *reads;        /* fingerprints of keys read (serializable only) */
@@ -71,7 +72,7 @@ static int txn_new(wb_db *db, unsigned flags, wb_txn **out)
 
 static void txn_free(wb_txn *t)
 {
-	if (t->reader.next != NULL)
+	if (t->registered)
 		db_reader_remove(t->db, &t->reader);
 	memtable_unref(t->writes);
 	free(t->reads);
@@ -99,11 +100,13 @@ int wb_txn_begin(wb_db *db, unsigned flags, wb_txn **out)
 	pthread_mutex_lock(&db->mu);
 	if (!rw) {
 		oracle_add_reader(&db->oracle, &t->reader, atomic_load(&db->visible_ts), false);
+		t->registered = true;
 	} else {
 		/* Register first, then wait: a commit stamped while we wait must
 		 * already count us among the transactions it is logged for. */
 		uint64_t ts = hlc_last(&db->clock);
 		oracle_add_reader(&db->oracle, &t->reader, ts, true);
+		t->registered = true;
 		db->visible_waiters++;
 		while (atomic_load(&db->visible_ts) < ts && db->fatal_error == WB_OK && !db->closing)
 			pthread_cond_wait(&db->visible_cv, &db->mu);
@@ -140,6 +143,7 @@ int wb_txn_begin_at(wb_db *db, uint64_t read_ts, wb_txn **out)
 			     (unsigned long long)read_ts, (unsigned long long)discard);
 	else
 		oracle_add_reader(&db->oracle, &t->reader, read_ts, false);
+	t->registered = rc == WB_OK;
 	pthread_mutex_unlock(&db->mu);
 	if (rc != WB_OK) {
 		txn_free(t);
