@@ -199,16 +199,15 @@ static int log_commit(wb_db *db, struct writer *w, uint64_t ts)
 	if (!oracle_logging(&db->oracle, w->check != NULL))
 		return WB_OK;
 	commit_rec_t *rec = NULL;
-	if (w->check != NULL && w->check->rec != NULL) {
-		rec = w->check->rec;
-		w->check->rec = NULL;
-	} else {
-		int rc = oracle_rec_build(slice_make(w->batch->rep, w->batch->len), &rec);
-		if (rc != WB_OK)
-			return rc;
-	}
-	oracle_log(&db->oracle, rec, ts);
-	return WB_OK;
+	bool own = w->check == NULL || w->check->rec == NULL;
+	int rc = own ? oracle_rec_build(slice_make(w->batch->rep, w->batch->len), &rec) : WB_OK;
+	if (rc == WB_OK)
+		rc = oracle_log(&db->oracle, own ? rec : w->check->rec, ts);
+	if (rc == WB_OK && !own)
+		w->check->rec = NULL; /* the oracle has it now */
+	if (rc != WB_OK && own)
+		oracle_rec_free(rec);
+	return rc;
 }
 
 /* Builds the group's WAL record: checks each transaction for conflicts,

@@ -16,7 +16,6 @@
 #include "error.h"
 
 struct commit_rec {
-	commit_rec_t *next;
 	uint64_t ts;
 	uint32_t nkeys;
 	uint32_t mask; /* slots - 1 */
@@ -120,13 +119,12 @@ void oracle_init(oracle_t *o, uint64_t retain_ms, uint64_t discard_ts)
 
 void oracle_destroy(oracle_t *o)
 {
-	while (o->head != NULL) {
-		commit_rec_t *r = o->head;
-		o->head = r->next;
-		free(r);
-	}
-	o->tail = NULL;
-	o->nrecs = o->rec_bytes = 0;
+	for (size_t i = 0; i < o->nrecs; i++)
+		free(o->log[o->first + i]);
+	free(o->log);
+	o->log = NULL;
+	o->first = o->nrecs = o->cap = 0;
+	o->rec_bytes = 0;
 }
 
 void oracle_add_reader(oracle_t *o, oracle_reader_t *r, uint64_t read_ts, bool rw)
@@ -242,10 +240,17 @@ static bool rec_conflicts(const commit_rec_t *r, const txn_check_t *c)
 bool oracle_conflicts(oracle_t *o, const txn_check_t *c)
 {
 	o->checks++;
-	for (commit_rec_t *r = o->head; r != NULL; r = r->next) {
-		if (r->ts <= c->read_ts)
-			continue;
-		if (rec_conflicts(r, c)) {
+	commit_rec_t **log = o->log + o->first;
+	size_t lo = 0, hi = o->nrecs; /* the first commit after read_ts */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (log[mid]->ts <= c->read_ts)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < o->nrecs; i++) {
+		if (rec_conflicts(log[i], c)) {
 			o->conflicts++;
 			return true;
 		}
@@ -253,34 +258,42 @@ bool oracle_conflicts(oracle_t *o, const txn_check_t *c)
 	return false;
 }
 
-void oracle_log(oracle_t *o, commit_rec_t *rec, uint64_t ts)
+int oracle_log(oracle_t *o, commit_rec_t *rec, uint64_t ts)
 {
+	if (o->first + o->nrecs == o->cap) {
+		if (o->first > 0) {
+			memmove(o->log, o->log + o->first, o->nrecs * sizeof(*o->log));
+			o->first = 0;
+		}
+		if (o->nrecs == o->cap) {
+			size_t cap = o->cap ? o->cap * 2 : 64;
+			commit_rec_t **p = realloc(o->log, cap * sizeof(*p));
+			if (p == NULL)
+				return WB_ENOMEM;
+			o->log = p;
+			o->cap = cap;
+		}
+	}
 	rec->ts = ts;
-	rec->next = NULL;
-	if (o->tail != NULL)
-		o->tail->next = rec;
-	else
-		o->head = rec;
-	o->tail = rec;
-	o->nrecs++;
+	o->log[o->first + o->nrecs++] = rec;
 	o->rec_bytes += rec->bytes;
+	return WB_OK;
 }
 
 void oracle_prune(oracle_t *o)
 {
-	if (o->head == NULL)
+	if (o->nrecs == 0)
 		return;
 	uint64_t low = UINT64_MAX;
 	for (oracle_reader_t *r = o->readers.next; r != &o->readers; r = r->next)
 		if (r->rw && r->read_ts < low)
 			low = r->read_ts;
-	while (o->head != NULL && o->head->ts <= low) {
-		commit_rec_t *r = o->head;
-		o->head = r->next;
+	while (o->nrecs > 0 && o->log[o->first]->ts <= low) {
+		commit_rec_t *r = o->log[o->first++];
 		o->nrecs--;
 		o->rec_bytes -= r->bytes;
 		free(r);
 	}
-	if (o->head == NULL)
-		o->tail = NULL;
+	if (o->nrecs == 0)
+		o->first = 0;
 }

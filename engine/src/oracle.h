@@ -72,8 +72,11 @@ typedef struct txn_check {
 typedef struct oracle {
 	oracle_reader_t readers; /* sentinel of a circular list */
 	int nreaders, nrw;
-	commit_rec_t *head, *tail; /* the commit log, oldest first */
-	uint64_t nrecs;
+	/* The commit log, oldest first: log[first .. first + nrecs). An array,
+	 * so a check finds the commits after its read_ts by binary search
+	 * however far back the oldest open transaction keeps the log. */
+	commit_rec_t **log;
+	size_t first, nrecs, cap;
 	uint64_t rec_bytes;
 	uint64_t retain_ms;  /* wb_options.retain_versions_ms */
 	/* Versions below this may have been dropped: the largest horizon ever
@@ -114,8 +117,9 @@ static inline bool oracle_logging(const oracle_t *o, bool self_rw)
 bool oracle_conflicts(oracle_t *o, const txn_check_t *c);
 
 /* Appends rec (taken over, freed when pruned) as the commit at ts.
- * REQUIRES: ts greater than every logged one. */
-void oracle_log(oracle_t *o, commit_rec_t *rec, uint64_t ts);
+ * REQUIRES: ts greater than every logged one. WB_OK, or WB_ENOMEM (rec is
+ * then still the caller's). */
+int oracle_log(oracle_t *o, commit_rec_t *rec, uint64_t ts);
 
 /* Drops the records no active read-write transaction can conflict with. */
 void oracle_prune(oracle_t *o);

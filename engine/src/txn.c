@@ -31,7 +31,7 @@
 #include "ikey.h"
 
 #define TXN_RUN_ATTEMPTS 1000
-#define WRITE_BUFFER_SIZE (256u << 10) /* sizes the buffer's arena blocks */
+#define WRITE_BUFFER_SIZE (64u << 10) /* sizes the buffer's arena blocks (4 KiB) */
 
 struct wb_txn {
 	wb_db *db;
