@@ -7,6 +7,8 @@
  *   db_read.c    point reads: get, get_range, stat_key
  *   db_iter.c    the public iterator over a snapshot
  *   db_flush.c   the flush thread: frozen memtables to L0 tables
+ *   txn.c        transactions (wb_txn_*): write buffer, read set, commit
+ *   oracle.c     registered readers and the commit log for conflict checks
  *   manifest.c   MANIFEST and CURRENT files
  *   stats.c      counters and their text/JSON reports
  *
@@ -20,7 +22,10 @@
  * and the WAL appends, and releases mu while it does I/O. `wal_mu` guards
  * the WAL pointer against being closed while the sync thread syncs it.
  * `manifest_mu` serializes MANIFEST appends. Order: manifest_mu, then mu,
- * then wal_mu.
+ * then wal_mu. The oracle (readers, commit log) is under mu: the leader
+ * checks conflicts and logs commits while it stamps a group, compaction
+ * reads the readers' timestamps when it picks, transactions and iterators
+ * register and leave under it.
  */
 #ifndef WB_DB_IMPL_H
 #define WB_DB_IMPL_H
