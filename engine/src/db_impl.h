@@ -93,6 +93,10 @@ struct wb_db {
 	/* Every commit <= this is fully in the memtable: the watermark reads
 	 * take their timestamp from. Stored by the leader under mu. */
 	_Atomic uint64_t visible_ts;
+	/* (mu) The last commit timestamp the leader handed out; visible_ts
+	 * catches up with it when the group is applied. Other users of the
+	 * clock (hlc_next outside the leader) do not move it. */
+	uint64_t stamped_ts;
 	pthread_cond_t visible_cv;   /* (mu) visible_ts moved; see visible_waiters */
 	int visible_waiters;         /* (mu) threads waiting on visible_cv */
 	oracle_t oracle;             /* (mu) readers and the commit log (oracle.h) */

@@ -391,6 +391,7 @@ static int recover(wb_db *db, bool *fresh)
 	free(wals);
 	hlc_observe(&db->clock, max_ts);
 	atomic_store(&db->visible_ts, hlc_last(&db->clock));
+	db->stamped_ts = hlc_last(&db->clock);
 	/* Which versions earlier runs compacted away is not recorded, so time
 	 * travel reaches back only to what is recovered now. */
 	db->oracle.discard_ts = hlc_last(&db->clock);

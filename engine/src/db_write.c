@@ -252,7 +252,7 @@ static int build_group(wb_db *db, struct writer *lead, struct writer **last, sli
 		if (conflict) {
 			w->reject = WB_ECONFLICT;
 		} else {
-			uint64_t ts = *max_ts = hlc_next(&db->clock);
+			uint64_t ts = *max_ts = db->stamped_ts = hlc_next(&db->clock);
 			batch_set_ts(w->batch, ts);
 			w->reject = log_commit(db, w, ts);
 			if (w->reject == WB_OK) {

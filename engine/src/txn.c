@@ -104,7 +104,7 @@ int wb_txn_begin(wb_db *db, unsigned flags, wb_txn **out)
 	} else {
 		/* Register first, then wait: a commit stamped while we wait must
 		 * already count us among the transactions it is logged for. */
-		uint64_t ts = hlc_last(&db->clock);
+		uint64_t ts = db->stamped_ts;
 		oracle_add_reader(&db->oracle, &t->reader, ts, true);
 		t->registered = true;
 		db->visible_waiters++;
