@@ -313,6 +313,21 @@ static void test_write_write(void **state)
 	tu_put(db, "k", "blind");
 	tput(t1, "elsewhere", "x");
 	assert_int_equal(wb_txn_commit(t1), WB_ECONFLICT);
+	/* reading a key that is missing is a read too: inserting it conflicts */
+	t1 = begin(db, 0);
+	expect_tget(t1, "absent", NULL);
+	t2 = begin(db, 0);
+	tput(t2, "absent", "now");
+	assert_int_equal(wb_txn_commit(t2), WB_OK);
+	tput(t1, "elsewhere", "x");
+	assert_int_equal(wb_txn_commit(t1), WB_ECONFLICT);
+	/* ...and a key the transaction wrote itself is no read of the database */
+	t1 = begin(db, 0);
+	tput(t1, "own", "1");
+	expect_tget(t1, "own", "1");
+	tu_put(db, "own", "blind");
+	assert_int_equal(wb_txn_commit(t1), WB_OK);
+	tu_expect_str(db, "own", "1");
 	/* ...but a write after the commit does not */
 	t1 = begin(db, 0);
 	expect_tget(t1, "k", "blind");
