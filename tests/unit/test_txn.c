@@ -380,7 +380,7 @@ static void test_phantom(void **state)
 			scan(it, buf, sizeof(buf));
 			wb_iter_free(it);
 			tput(t, "count", buf); /* derived from the range */
-			char k[16];
+			char k[32];
 			snprintf(k, sizeof(k), "%s/new%d", inside ? "p" : "q", m);
 			tu_put(db, k, "x");
 			int want = m == 0 && inside ? WB_ECONFLICT : WB_OK;
