@@ -60,6 +60,12 @@ static void set_add(commit_rec_t *r, uint64_t fp)
 	r->set[i] = fp;
 }
 
+static int count_key_bytes(void *arg, uint8_t meta, slice_t tree_key, slice_t value, uint64_t ts)
+{
+	*(size_t *)arg += varint_len(tree_key.len) + tree_key.len;
+	return WB_OK;
+}
+
 static int add_key(void *arg, uint8_t meta, slice_t tree_key, slice_t value, uint64_t ts)
 {
 	commit_rec_t *r = arg;
@@ -83,9 +89,11 @@ int oracle_rec_build(slice_t rep, commit_rec_t **out)
 	if (slots > ((uint64_t)1 << 31))
 		return err_set(WB_ENOMEM, "a transaction of %llu keys is too large to check",
 			       (unsigned long long)count);
-	/* Each key's varint length fits in the bytes the batch spent on its
-	 * own two lengths and meta byte, so rep.len bounds the key area. */
-	size_t bytes = sizeof(commit_rec_t) + slots * sizeof(uint64_t) + rep.len;
+	size_t key_bytes = 0; /* the keys only: values can be large */
+	int rc = batch_iterate(rep, count_key_bytes, &key_bytes);
+	if (rc != WB_OK)
+		return rc;
+	size_t bytes = sizeof(commit_rec_t) + slots * sizeof(uint64_t) + key_bytes;
 	commit_rec_t *r = malloc(bytes);
 	if (r == NULL)
 		return WB_ENOMEM;
@@ -95,7 +103,7 @@ int oracle_rec_build(slice_t rep, commit_rec_t **out)
 	r->mask = (uint32_t)(slots - 1);
 	r->keys = (uint8_t *)(r->set + slots);
 	r->bytes = bytes;
-	int rc = batch_iterate(rep, add_key, r);
+	rc = batch_iterate(rep, add_key, r);
 	if (rc != WB_OK) {
 		free(r);
 		return rc;
@@ -240,6 +248,13 @@ static bool rec_conflicts(const commit_rec_t *r, const txn_check_t *c)
 bool oracle_conflicts(oracle_t *o, const txn_check_t *c)
 {
 	o->checks++;
+	if (c->read_ts < o->floor_ts) {
+		/* Commits it could conflict with were dropped to bound memory:
+		 * it cannot be checked, so it must run again. */
+		o->conflicts++;
+		o->too_old++;
+		return true;
+	}
 	commit_rec_t **log = o->log + o->first;
 	size_t lo = 0, hi = o->nrecs; /* the first commit after read_ts */
 	while (lo < hi) {
@@ -292,6 +307,17 @@ void oracle_prune(oracle_t *o)
 		commit_rec_t *r = o->log[o->first++];
 		o->nrecs--;
 		o->rec_bytes -= r->bytes;
+		free(r);
+	}
+	/* A transaction left open for long must not hold the whole write
+	 * history in memory: past the limit the oldest half goes, and the
+	 * transactions that needed it will fail their check. */
+	bool trim = o->rec_bytes > ORACLE_LOG_MAX_BYTES;
+	while (trim && o->nrecs > 1 && o->rec_bytes > ORACLE_LOG_MAX_BYTES / 2) {
+		commit_rec_t *r = o->log[o->first++];
+		o->nrecs--;
+		o->rec_bytes -= r->bytes;
+		o->floor_ts = r->ts;
 		free(r);
 	}
 	if (o->nrecs == 0)

@@ -18,8 +18,10 @@
  *   (serializable), or a key it writes too (snapshot isolation). Records
  *   older than the oldest read-write reader are pruned at each group
  *   commit, so the log stays as long as the longest running transaction
- *   and no longer. While no read-write transaction is active nothing is
- *   logged at all, so blind writes pay one comparison.
+ *   and no longer -- and never past ORACLE_LOG_MAX_BYTES: a transaction
+ *   left open that long conflicts at commit instead. While no read-write
+ *   transaction is active nothing is logged at all, so blind writes pay
+ *   one comparison.
  *
  * The watermark that keeps a reader from seeing half a commit is the
  * database's visible_ts (db_write.c): the write leader assigns timestamps
@@ -83,7 +85,16 @@ typedef struct oracle {
 	 * handed to a compaction (or, at open, the last timestamp recovered). */
 	uint64_t discard_ts;
 	uint64_t checks, conflicts; /* commits checked, and found in conflict */
+	/* Records up to here were dropped to keep the log under
+	 * ORACLE_LOG_MAX_BYTES: a transaction reading below it conflicts. */
+	uint64_t floor_ts;
+	uint64_t too_old; /* conflicts for that reason */
 } oracle_t;
+
+/* The most memory the commit log may hold. Reached only while a read-write
+ * transaction stays open across that much writing; the oldest half of the
+ * log is then dropped and such transactions fail with WB_ECONFLICT. */
+#define ORACLE_LOG_MAX_BYTES ((uint64_t)64 << 20)
 
 /* An empty oracle. This function can't fail. */
 void oracle_init(oracle_t *o, uint64_t retain_ms, uint64_t discard_ts);

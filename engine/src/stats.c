@@ -121,7 +121,7 @@ typedef struct shape {
 	block_cache_stats_t cache;
 	double write_amp; /* table bytes written (flush + compaction) per user byte */
 	int readers;      /* transactions and iterators registered with the oracle */
-	uint64_t txn_log_records, txn_log_bytes, txn_checks;
+	uint64_t txn_log_records, txn_log_bytes, txn_checks, txn_too_old;
 } shape_t;
 
 static void take_shape(wb_db *db, shape_t *s)
@@ -140,6 +140,7 @@ static void take_shape(wb_db *db, shape_t *s)
 	s->txn_log_records = db->oracle.nrecs;
 	s->txn_log_bytes = db->oracle.rec_bytes;
 	s->txn_checks = db->oracle.checks;
+	s->txn_too_old = db->oracle.too_old;
 	pthread_mutex_unlock(&db->mu);
 	s->last_ts = atomic_load(&db->visible_ts);
 	block_cache_get_stats(db->cache, &s->cache);
@@ -179,9 +180,12 @@ int wb_stats_text(wb_db *db, char **out)
 			  (unsigned long long)db->discard_totals.discards[i].bytes);
 	pthread_mutex_unlock(&db->mu);
 	sb_printf(&b, "last commit ts: %llu\n", (unsigned long long)s.last_ts);
-	sb_printf(&b, "readers: %d; transaction commit log: %llu commits, %llu bytes; %llu checked\n",
+	sb_printf(&b,
+		  "readers: %d; transaction commit log: %llu commits, %llu bytes; %llu checked, "
+		  "%llu too old to check\n",
 		  s.readers, (unsigned long long)s.txn_log_records,
-		  (unsigned long long)s.txn_log_bytes, (unsigned long long)s.txn_checks);
+		  (unsigned long long)s.txn_log_bytes, (unsigned long long)s.txn_checks,
+		  (unsigned long long)s.txn_too_old);
 	for (int i = 0; i < n; i++)
 		sb_printf(&b, "%-20s %llu\n", c[i].name, (unsigned long long)c[i].value);
 	if (b.s == NULL)
@@ -211,7 +215,8 @@ int wb_stats_json(wb_db *db, char **out)
 	sb_printf(&b, ",\"readers\":%d,\"txn_log_records\":%llu,\"txn_log_bytes\":%llu",
 		  s.readers, (unsigned long long)s.txn_log_records,
 		  (unsigned long long)s.txn_log_bytes);
-	sb_printf(&b, ",\"txn_checks\":%llu", (unsigned long long)s.txn_checks);
+	sb_printf(&b, ",\"txn_checks\":%llu,\"txn_too_old\":%llu", (unsigned long long)s.txn_checks,
+		  (unsigned long long)s.txn_too_old);
 	sb_printf(&b, ",\"vlog_discards\":[");
 	pthread_mutex_lock(&db->mu);
 	for (int i = 0; i < db->discard_totals.ndiscards; i++)

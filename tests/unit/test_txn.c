@@ -981,6 +981,48 @@ static void test_commit_atomic_crash(void **state)
 	}
 }
 
+/* A read-write transaction left open while millions of keys are written
+ * cannot make the commit log grow without bound: past the limit the log
+ * drops its oldest half and that transaction conflicts at commit, while
+ * transactions begun since are checked as usual. */
+static void test_commit_log_bounded(void **state)
+{
+	wb_options o = tu_options(4 << 20);
+	o.compaction_threads = 1;
+	wb_db *db = tu_open(dir, &o);
+	tu_put(db, "held", "0");
+	wb_txn *old = begin(db, 0);
+	expect_tget(old, "held", "0");
+	wb_batch *b;
+	assert_int_equal(wb_batch_new(&b), WB_OK);
+	char k[32];
+	uint64_t most = 0, n = 0;
+	/* about 40 bytes of log per key: 2.5 million keys pass the limit */
+	for (uint64_t r = 0; r < 250; r++) {
+		wb_batch_clear(b);
+		for (uint64_t i = 0; i < 10000; i++, n++)
+			assert_int_equal(wb_batch_put(b, k, tu_key(k, "fill/", n), "v", 1), WB_OK);
+		assert_int_equal(wb_write(db, b), WB_OK);
+		uint64_t bytes = json_field(db, "txn_log_bytes");
+		if (bytes > most)
+			most = bytes;
+	}
+	wb_batch_free(b);
+	print_message("commit log peaked at %llu bytes\n", (unsigned long long)most);
+	assert_true(most <= ((uint64_t)64 << 20) + (1u << 20));
+	assert_true(json_field(db, "txn_log_bytes") <= ((uint64_t)64 << 20));
+	wb_txn *young = begin(db, 0);
+	expect_tget(young, "held", "0");
+	tput(old, "x", "1");
+	tput(young, "y", "1");
+	assert_int_equal(wb_txn_commit(old), WB_ECONFLICT); /* too old to check */
+	assert_true(json_field(db, "txn_too_old") >= 1);
+	assert_int_equal(wb_txn_commit(young), WB_OK);
+	tu_put(db, "k", "v");
+	assert_int_equal(json_field(db, "txn_log_records"), 0);
+	assert_int_equal(wb_close(db), WB_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -991,6 +1033,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_readonly_never_conflicts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_phantom, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_log_pruned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_log_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bank_serializable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bank_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_txn, setup, teardown),
