@@ -358,9 +358,11 @@ int wb_txn_delete_ks(wb_txn *t, unsigned ks, const void *key, size_t klen);
 int wb_txn_iter_new(wb_txn *t, const wb_iter_options *opts, wb_iter **out);
 
 /* Commits t and frees it, whatever the result. Errors: WB_ECONFLICT
- * (nothing written: retry), WB_ENOMEM, and the errors of wb_write
- * (WB_EIO, WB_ENOSPC...: nothing written). A transaction without writes
- * commits without a check. */
+ * (nothing written: retry; also when t stayed open across so much writing
+ * -- about 64 MiB of other commits' keys -- that the record needed to
+ * check it was dropped), WB_ENOMEM, and the errors of wb_write (WB_EIO,
+ * WB_ENOSPC...: nothing written). A transaction without writes commits
+ * without a check. */
 int wb_txn_commit(wb_txn *t);
 
 /* Discards t's writes and frees it. NULL is fine. */
