@@ -30,3 +30,19 @@ bench-kv:
 	@MAKE="$(MAKE)" BUILD="$(BUILD)" QUICK="$(QUICK)" sh bench/run_kv.sh $(KVBENCH_ARGS)
 
 -include $(KVBENCH_OBJ:.o=.d)
+
+# Transactions: commit throughput of 1-read-1-write transactions at 1, 2
+# and 4 threads against blind puts, and the conflict-check cost per commit
+# (bench/txnbench.c). Needs only the engine.
+TXNBENCH := $(BUILD)/bin/txnbench
+
+.PHONY: bench-txn
+
+$(TXNBENCH): $(BUILD)/obj/bench/txnbench.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+
+bench-txn: $(TXNBENCH)
+	$(TXNBENCH) --dir $(BUILD)/bench/txn
+
+-include $(BUILD)/obj/bench/txnbench.d

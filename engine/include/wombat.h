@@ -65,6 +65,7 @@ typedef struct wb_db wb_db;
 typedef struct wb_iter wb_iter;
 typedef struct wb_batch wb_batch;
 typedef struct wb_writer wb_writer;
+typedef struct wb_txn wb_txn;
 
 /* ------------------------------------------------------------------ */
 /* The environment: every file and directory operation the engine makes goes
@@ -150,6 +151,10 @@ typedef struct wb_options {
 	double vlog_gc_ratio;        /* reclaim a sealed segment whose obsolete share is at least this (default 0.5) */
 	uint64_t vlog_gc_rate_limit; /* bytes/s the reclaim thread rewrites; 0 = unlimited (default 0) */
 	unsigned vlog_gc_interval_ms; /* the reclaim thread also looks this often (default 1000) */
+	/* Milliseconds of history compaction keeps, so that wb_txn_begin_at can
+	 * read as of any moment in that window; 0 keeps only what open
+	 * transactions and iterators need (default 0). */
+	uint64_t retain_versions_ms;
 	const wb_env *env;       /* NULL means wb_env_default() */
 } wb_options;
 
@@ -343,6 +348,94 @@ uint64_t wb_iter_ts(const wb_iter *it);
  * An error sticks: the iterator stays invalid, and later seeks do not
  * clear it (a damaged table could otherwise hide a deletion). */
 int wb_iter_status(const wb_iter *it);
+
+/* ------------------------------------------------------------------ */
+/* Transactions: optimistic MVCC (DESIGN.md 3.8). A transaction reads a
+ * consistent snapshot -- every commit up to its read timestamp and none
+ * after -- plus its own writes, which it buffers in memory until commit.
+ * Commit writes them all with one commit timestamp as one atomic log
+ * record (after a crash, all of them or none), unless a transaction that
+ * committed after this one's read timestamp conflicts with it:
+ *
+ *   serializable (the default): a key this one read, or a key inside the
+ *     bounds of an iterator this one opened, was written since (read-write
+ *     conflicts; write skew and phantoms are prevented). Plain wb_put and
+ *     wb_write count as commits too.
+ *   WB_TXN_SNAPSHOT, snapshot isolation: a key this one writes was written
+ *     since (write-write conflicts only; write skew is allowed).
+ *
+ * Then commit returns WB_ECONFLICT and writes nothing: run the transaction
+ * again (wb_txn_run does that). A read-only transaction never conflicts.
+ * An open transaction keeps compaction from dropping the versions it can
+ * see, so do not leave one open for long. A wb_txn belongs to one thread at
+ * a time; end it (commit or abort) before wb_close. */
+
+#define WB_TXN_READONLY 0x1u /* reads only; never waits, never conflicts */
+#define WB_TXN_SNAPSHOT 0x2u /* snapshot isolation instead of serializable */
+
+/* Starts a transaction (flags: 0 or any of WB_TXN_*). A read-write one
+ * reads at the newest commit timestamp handed out, waiting (briefly) for
+ * that commit to be applied; a read-only one reads at the newest applied.
+ * Errors: WB_EINVAL (unknown flag), WB_EREADONLY (read-write on a read-only
+ * database), WB_ENOMEM, WB_ECLOSED, or the error that stopped all writes
+ * (after a failed log sync). On error *out is NULL. */
+int wb_txn_begin(wb_db *db, unsigned flags, wb_txn **out);
+
+/* Starts a read-only transaction reading as of read_ts (a commit or
+ * version timestamp, e.g. from wb_txn_read_ts, wb_iter_ts or wb_stat_key):
+ * time travel. Versions are retained for open readers and for
+ * wb_options.retain_versions_ms; history from before the database was
+ * opened is not. Errors: WB_EINVAL (read_ts is newer than the last commit,
+ * or older than the versions still retained), WB_ENOMEM. */
+int wb_txn_begin_at(wb_db *db, uint64_t read_ts, wb_txn **out);
+
+/* The timestamp t reads at. This function can't fail. */
+uint64_t wb_txn_read_ts(const wb_txn *t);
+
+/* As wb_get, at t's read timestamp, seeing t's own writes (a key t
+ * deleted is WB_ENOTFOUND). Errors: WB_ENOTFOUND, WB_EINVAL (key, or
+ * keyspace for _ks), WB_ECORRUPT, WB_EIO, WB_ENOMEM. */
+int wb_txn_get(wb_txn *t, const void *key, size_t klen, void **val, size_t *vlen);
+int wb_txn_get_ks(wb_txn *t, unsigned ks, const void *key, size_t klen, void **val,
+		  size_t *vlen);
+
+/* Buffer a put or a delete in t; nothing reaches the database before
+ * commit. Errors: WB_EREADONLY (read-only transaction), WB_EINVAL (key,
+ * value, keyspace), WB_ENOMEM. A failed call leaves t as it was. */
+int wb_txn_put(wb_txn *t, const void *key, size_t klen, const void *val, size_t vlen);
+int wb_txn_put_ks(wb_txn *t, unsigned ks, const void *key, size_t klen, const void *val,
+		  size_t vlen);
+int wb_txn_delete(wb_txn *t, const void *key, size_t klen);
+int wb_txn_delete_ks(wb_txn *t, unsigned ks, const void *key, size_t klen);
+
+/* An iterator over t's snapshot merged with t's own writes (also those
+ * made while it is open, from its next seek or move), honouring every
+ * wb_iter_options field including keyspace. Under serializable isolation
+ * the whole range the options allow counts as read, walked or not (a key
+ * inserted into it by a later commit is a conflict). Own uncommitted
+ * writes show wb_iter_ts == 0. Free it with wb_iter_free before ending t.
+ * Errors: WB_EINVAL (keyspace), WB_ENOMEM. */
+int wb_txn_iter_new(wb_txn *t, const wb_iter_options *opts, wb_iter **out);
+
+/* Commits t and frees it, whatever the result. Errors: WB_ECONFLICT
+ * (nothing written: retry; also when t stayed open across so much writing
+ * -- about 64 MiB of other commits' keys -- that the record needed to
+ * check it was dropped), WB_ENOMEM, and the errors of wb_write (WB_EIO,
+ * WB_ENOSPC...: nothing written). A transaction without writes commits
+ * without a check. */
+int wb_txn_commit(wb_txn *t);
+
+/* Discards t's writes and frees it. NULL is fine. */
+void wb_txn_abort(wb_txn *t);
+
+/* Runs fn in a new transaction (flags as wb_txn_begin) and commits it;
+ * on WB_ECONFLICT (from the commit, or returned by fn) starts over after
+ * a random pause that doubles each time (20 us up to 10 ms), up to 1000
+ * attempts. When fn returns another error the transaction is aborted and
+ * that error returned. fn must not commit or abort t itself, and must
+ * expect to run several times. Returns WB_OK, WB_ECONFLICT (attempts used
+ * up), fn's error, or an error of wb_txn_begin / wb_txn_commit. */
+int wb_txn_run(wb_db *db, unsigned flags, int (*fn)(wb_txn *t, void *arg), void *arg);
 
 /* ------------------------------------------------------------------ */
 /* Maintenance */

@@ -25,7 +25,11 @@ struct compaction {
 	file_meta_t **in[2];
 	int nin[2];
 	version_t *base; /* the version the inputs were chosen from */
-	uint64_t oldest_ts;
+	/* The read timestamps that must still find their versions, ascending;
+	 * the last is the horizon, above which every version stays
+	 * (oracle_horizon). */
+	uint64_t *snaps;
+	int nsnaps;
 	bool trivial;
 };
 
@@ -134,6 +138,7 @@ void compaction_free(compaction_t *c)
 	if (c == NULL)
 		return;
 	version_unref(c->base);
+	free(c->snaps);
 	free(c->in[0]);
 	free(c->in[1]);
 	free(c);
@@ -156,7 +161,13 @@ static compaction_t *finish_pick(wb_db *db, compaction_t *c, bool *busy)
 		return NULL;
 	}
 	c->trivial = c->nin[1] == 0 && c->nin[0] == 1;
-	c->oldest_ts = atomic_load(&db->visible_ts);
+	if (oracle_horizon(&db->oracle, atomic_load(&db->visible_ts), &c->snaps, &c->nsnaps) !=
+	    WB_OK) {
+		if (busy != NULL)
+			*busy = false;
+		compaction_free(c);
+		return NULL;
+	}
 	set_busy(db, c, true);
 	return c;
 }
@@ -297,6 +308,23 @@ compaction_t *compaction_pick_range(wb_db *db, int level, const slice_t *begin, 
 }
 
 /* ---- running ---- */
+
+/* Versions at or below the horizon fall into stripes: stripe i holds the
+ * timestamps in (snaps[i-1], snaps[i]]. Every reader of a stripe sees the
+ * same newest version of a key, so only that one is kept. -1 above the
+ * horizon, where every version stays. */
+static int snapshot_stripe(const compaction_t *c, uint64_t ts)
+{
+	int lo = 0, hi = c->nsnaps; /* first snaps[i] >= ts */
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+		if (c->snaps[mid] < ts)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < c->nsnaps ? lo : -1;
+}
 
 /* Could a level below the output hold tree_key? Then a tombstone must stay. */
 static bool exists_below(const compaction_t *c, slice_t tree_key)
@@ -443,7 +471,8 @@ static int merge_inputs(wb_db *db, compaction_t *c, outputs_t *o, version_edit_t
 
 	uint8_t *last = NULL; /* tree key of the previous entry */
 	size_t last_len = 0, last_cap = 0;
-	bool have_last = false, kept_visible = false;
+	bool have_last = false;
+	int kept_stripe = -1; /* stripe of the last version kept of this key */
 	uint64_t last_ts = 0, paced = 0, merged = 0;
 	int rc = WB_OK;
 	for (iter_seek_first(m); rc == WB_OK && iter_valid(m); iter_next(m)) {
@@ -471,18 +500,21 @@ static int merge_inputs(wb_db *db, compaction_t *c, outputs_t *o, version_edit_t
 			memcpy(last, tk.data, tk.len);
 			last_len = tk.len;
 			have_last = true;
-			kept_visible = false;
+			kept_stripe = -1;
 		}
 		last_ts = ts;
-		if (ts <= c->oldest_ts) {
-			if (kept_visible) {
-				/* hidden by a newer version every reader sees */
+		int stripe = snapshot_stripe(c, ts);
+		if (stripe >= 0) {
+			if (stripe == kept_stripe) {
+				/* hidden by a newer version every reader that could
+				 * see this one sees instead */
 				rc = note_discard(e, value);
 				continue;
 			}
-			kept_visible = true;
-			if (value.len > 0 && (value.data[0] & META_TOMBSTONE) && !exists_below(c, tk))
-				continue; /* nothing older left to hide */
+			kept_stripe = stripe;
+			if (stripe == 0 && value.len > 0 && (value.data[0] & META_TOMBSTONE) &&
+			    !exists_below(c, tk))
+				continue; /* every reader sees the deletion; nothing older to hide */
 		}
 		rc = add_output(db, o, ikey, value);
 		if (rc == WB_OK && o->builder != NULL) {

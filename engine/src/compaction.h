@@ -9,10 +9,12 @@
  * Compactions run on the "wb-compact-N" threads, several at once when their
  * input tables do not overlap (each input is marked busy while in use).
  *
- * A merge keeps, for every key, all versions newer than the oldest
- * timestamp a reader may still ask for, plus the newest version at or below
- * it; older ones are dropped, and so is that version when it is a
- * tombstone and no deeper level can hold the key. A single input table
+ * A merge keeps, for every key, every version newer than the horizon (the
+ * visible timestamp, or the start of the retain_versions_ms window), and
+ * below it only the newest version each active reader (transaction or
+ * iterator, registered with the oracle) can see; the others are dropped,
+ * and so is a tombstone every reader sees when no deeper level can hold
+ * the key. A single input table
  * that overlaps nothing below moves down without being rewritten.
  */
 #ifndef WB_COMPACTION_H

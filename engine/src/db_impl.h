@@ -7,6 +7,8 @@
  *   db_read.c    point reads: get, get_range, stat_key
  *   db_iter.c    the public iterator over a snapshot
  *   db_flush.c   the flush thread: frozen memtables to L0 tables
+ *   txn.c        transactions (wb_txn_*): write buffer, read set, commit
+ *   oracle.c     registered readers and the commit log for conflict checks
  *   manifest.c   MANIFEST and CURRENT files
  *   stats.c      counters and their text/JSON reports
  *   vlog.c       value-log segments (vlog.h); vlog_gc.c their space reclaim
@@ -24,7 +26,10 @@
  * the WAL pointer against being closed while the sync thread syncs it.
  * `manifest_mu` serializes MANIFEST appends. `vlog.mu` guards the set of
  * value-log segments (vlog.h). Order: manifest_mu, then mu, then wal_mu,
- * then vlog.mu.
+ * then vlog.mu. The oracle (readers, commit log) is under mu: the leader
+ * checks conflicts and logs commits while it stamps a group, compaction
+ * reads the readers' timestamps when it picks, transactions and iterators
+ * register and leave under it.
  */
 #ifndef WB_DB_IMPL_H
 #define WB_DB_IMPL_H
@@ -36,6 +41,7 @@
 #include "hlc.h"
 #include "log.h"
 #include "memtable.h"
+#include "oracle.h"
 #include "ratelimit.h"
 #include "stats.h"
 #include "version.h"
@@ -91,7 +97,16 @@ struct wb_db {
 	bool manifest_broken;
 
 	hlc_t clock;
-	_Atomic uint64_t visible_ts; /* every commit <= this is fully in the memtable */
+	/* Every commit <= this is fully in the memtable: the watermark reads
+	 * take their timestamp from. Stored by the leader under mu. */
+	_Atomic uint64_t visible_ts;
+	/* (mu) The last commit timestamp the leader handed out; visible_ts
+	 * catches up with it when the group is applied. Other users of the
+	 * clock (hlc_next outside the leader) do not move it. */
+	uint64_t stamped_ts;
+	pthread_cond_t visible_cv;   /* (mu) visible_ts moved; see visible_waiters */
+	int visible_waiters;         /* (mu) threads waiting on visible_cv */
+	oracle_t oracle;             /* (mu) readers and the commit log (oracle.h) */
 
 	pthread_t flush_thread, sync_thread;
 	bool flush_started, sync_started;
@@ -153,6 +168,12 @@ int db_write_batch(wb_db *db, wb_batch *b, bool sync);
  * the leader applies it, checked and applied as one step; the others are
  * left out (*skipped counts them). The batch is committed alone. */
 int db_write_cond(wb_db *db, wb_batch *b, const vptr_t *expect, int *skipped);
+/* As db_write_batch, for a transaction's commit: the leader checks check
+ * against the commits after its read_ts and returns WB_ECONFLICT (nothing
+ * written) when one conflicts; otherwise logs it and writes b. check->rec
+ * belongs to the oracle afterwards when it was logged (check->rec is then
+ * NULL), otherwise it stays the caller's. */
+int db_write_txn(wb_db *db, wb_batch *b, txn_check_t *check);
 int db_force_switch(wb_db *db); /* freezes the active memtable if not empty */
 /* Returns once every write that was leading or queued when it was called
  * is applied and visible. Can't fail (WB_OK). */
@@ -199,6 +220,10 @@ typedef struct db_snapshot {
 } db_snapshot_t;
 
 void db_snapshot_take(wb_db *db, db_snapshot_t *s);
+/* As db_snapshot_take, reading at read_ts instead (0: the visible one), and
+ * when reader is not NULL, registering it with the oracle at that read_ts as
+ * a read-only reader (undo with db_reader_remove). */
+void db_snapshot_take_at(wb_db *db, db_snapshot_t *s, uint64_t read_ts, oracle_reader_t *reader);
 void db_snapshot_release(db_snapshot_t *s);
 /* The number of the oldest snapshot still held, or of the next one when
  * none is. REQUIRES: mu. */
@@ -207,5 +232,26 @@ uint64_t db_oldest_snapshot(wb_db *db);
 /* db_read.c: the newest version of tree_key in s at or below read_ts;
  * found() as in memtable_get. WB_ENOTFOUND when there is none. */
 int db_snapshot_get(db_snapshot_t *s, slice_t tree_key, uint64_t read_ts, found_fn found, void *arg);
+/* Takes mu and removes r from the oracle's readers. */
+void db_reader_remove(wb_db *db, oracle_reader_t *r);
+
+/* db_read.c: the value of tree key (ks, key) at read_ts, as wb_get_ks. */
+int db_get_at(wb_db *db, uint8_t ks, const void *key, size_t klen, uint64_t read_ts, void **val,
+	      size_t *vlen);
+
+/* db_iter.c: an iterator at read_ts (0: the visible one) over the database,
+ * and when own != NULL over the writes of a transaction too: own holds
+ * versions with timestamps >= TXN_TS_BASE, which win over every stored
+ * version (wb_iter_ts shows 0 for them). A registered iterator (own ==
+ * NULL) is one the oracle knows. */
+int db_iter_new(wb_db *db, const wb_iter_options *opts, uint64_t read_ts, memtable_t *own,
+		wb_iter **out);
+
+/* The tree-key bounds [lo, hi) of what it may show. Valid while it lives. */
+void db_iter_bounds(const wb_iter *it, slice_t *lo, slice_t *hi);
+
+/* Timestamps from here up mark a transaction's own uncommitted writes in
+ * its write buffer (a memtable): far above any clock stamp. */
+#define TXN_TS_BASE ((uint64_t)1 << 63)
 
 #endif /* WB_DB_IMPL_H */

@@ -52,6 +52,9 @@ struct wb_iter {
 	wb_db *db;
 	iter_t *merge;
 	db_snapshot_t snap;
+	oracle_reader_t reader; /* registered while it lives (own == false) */
+	bool registered;
+	bool own; /* the merge includes a transaction's write buffer */
 	buf_t lower, upper; /* tree keys; lower inclusive, upper exclusive */
 	buf_t key;          /* tree key of the current entry */
 	buf_t value;        /* payload of the current entry */
@@ -81,6 +84,13 @@ static bool set_target(wb_iter *it, slice_t tree_key, uint64_t ts)
 	return true;
 }
 
+/* Whether a version at ts shows in this iterator: committed at or before
+ * its read timestamp, or a write of its own transaction. */
+static bool visible(const wb_iter *it, uint64_t ts)
+{
+	return ts <= it->snap.read_ts || (it->own && ts >= TXN_TS_BASE);
+}
+
 static void stop(wb_iter *it)
 {
 	free(it->loaded);
@@ -107,7 +117,7 @@ static void find_next(wb_iter *it, bool skipping)
 		if (skipping && slice_compare(tk, bslice(&it->key)) == 0)
 			continue;
 		skipping = false;
-		if (ikey_ts(k) > it->snap.read_ts)
+		if (!visible(it, ikey_ts(k)))
 			continue;
 		slice_t v = iter_value(m);
 		if (v.len < 1) {
@@ -157,7 +167,7 @@ static void find_prev(wb_iter *it)
 			slice_t k = iter_key(m);
 			if (slice_compare(ikey_tree_key(k), bslice(&it->key)) != 0)
 				break;
-			if (ikey_ts(k) > it->snap.read_ts)
+			if (!visible(it, ikey_ts(k)))
 				continue;
 			slice_t v = iter_value(m);
 			if (v.len < 1) {
@@ -334,7 +344,13 @@ uint64_t wb_iter_value_size(const wb_iter *it)
 
 uint64_t wb_iter_ts(const wb_iter *it)
 {
-	return it->ts;
+	return it->ts >= TXN_TS_BASE ? 0 : it->ts;
+}
+
+void db_iter_bounds(const wb_iter *it, slice_t *lo, slice_t *hi)
+{
+	*lo = bslice(&it->lower);
+	*hi = bslice(&it->upper);
 }
 
 int wb_iter_status(const wb_iter *it)
@@ -386,6 +402,12 @@ static int set_bounds(wb_iter *it, const wb_iter_options *o)
 int wb_iter_new(wb_db *db, const wb_iter_options *opts, wb_iter **out)
 {
 	err_clear();
+	return db_iter_new(db, opts, 0, NULL, out);
+}
+
+int db_iter_new(wb_db *db, const wb_iter_options *opts, uint64_t read_ts, memtable_t *own,
+		wb_iter **out)
+{
 	*out = NULL;
 	wb_iter *it = calloc(1, sizeof(*it));
 	if (it == NULL)
@@ -400,11 +422,18 @@ int wb_iter_new(wb_db *db, const wb_iter_options *opts, wb_iter **out)
 		wb_iter_free(it);
 		return WB_ENOMEM;
 	}
-	db_snapshot_take(db, &it->snap);
+	/* A transaction's iterator reads at the transaction's timestamp, which
+	 * the transaction keeps registered; a plain one registers its own, so
+	 * compaction keeps what it reads (and the value log what it points to). */
+	it->own = own != NULL;
+	it->registered = own == NULL;
+	db_snapshot_take_at(db, &it->snap, read_ts, it->registered ? &it->reader : NULL);
 	db_snapshot_t *s = &it->snap;
-	int cap = 1 + s->nimm + s->version->nfiles[0] + NUM_LEVELS, n = 0;
+	int cap = 2 + s->nimm + s->version->nfiles[0] + NUM_LEVELS, n = 0;
 	iter_t **kids = calloc((size_t)cap, sizeof(*kids));
 	int rc = kids ? WB_OK : WB_ENOMEM;
+	if (rc == WB_OK && own && (kids[n++] = memtable_iter(own)) == NULL)
+		rc = WB_ENOMEM;
 	if (rc == WB_OK && s->mem && (kids[n++] = memtable_iter(s->mem)) == NULL)
 		rc = WB_ENOMEM;
 	for (int i = s->nimm - 1; rc == WB_OK && i >= 0; i--)
@@ -432,6 +461,8 @@ void wb_iter_free(wb_iter *it)
 	if (it == NULL)
 		return;
 	iter_destroy(it->merge);
+	if (it->registered && it->snap.version != NULL)
+		db_reader_remove(it->db, &it->reader);
 	if (it->snap.version != NULL) {
 		db_snapshot_release(&it->snap);
 		/* It may have been the last reader of tables compacted away. */

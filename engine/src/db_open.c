@@ -153,6 +153,11 @@ static int check_options(const wb_options *o)
 
 void db_snapshot_take(wb_db *db, db_snapshot_t *s)
 {
+	db_snapshot_take_at(db, s, 0, NULL);
+}
+
+void db_snapshot_take_at(wb_db *db, db_snapshot_t *s, uint64_t read_ts, oracle_reader_t *reader)
+{
 	pthread_mutex_lock(&db->mu);
 	s->mem = db->mem;
 	if (s->mem)
@@ -164,9 +169,15 @@ void db_snapshot_take(wb_db *db, db_snapshot_t *s)
 	}
 	s->version = db->current;
 	version_ref(s->version);
-	s->read_ts = atomic_load(&db->visible_ts);
+	s->read_ts = read_ts != 0 ? read_ts : atomic_load(&db->visible_ts);
+	/* Value-log reclaim deletes a segment only once every snapshot older
+	 * than its retirement is released. */
 	s->db = db;
 	s->seq = db->snap_seq++;
+	if (reader != NULL) {
+		reader->snap_seq = s->seq;
+		oracle_add_reader(&db->oracle, reader, s->read_ts, false);
+	}
 	s->next = NULL;
 	s->prev = db->snap_tail;
 	if (db->snap_tail != NULL)
@@ -177,9 +188,23 @@ void db_snapshot_take(wb_db *db, db_snapshot_t *s)
 	pthread_mutex_unlock(&db->mu);
 }
 
+void db_reader_remove(wb_db *db, oracle_reader_t *r)
+{
+	pthread_mutex_lock(&db->mu);
+	oracle_remove_reader(&db->oracle, r);
+	pthread_mutex_unlock(&db->mu);
+}
+
 uint64_t db_oldest_snapshot(wb_db *db)
 {
-	return db->snap_head != NULL ? db->snap_head->seq : db->snap_seq;
+	uint64_t oldest = db->snap_head != NULL ? db->snap_head->seq : db->snap_seq;
+	/* A transaction takes a fresh snapshot per read but reads at its own
+	 * read_ts all along: the oldest registered reader (the list is in
+	 * registration order) counts from when it began. */
+	const oracle_reader_t *r = db->oracle.readers.next;
+	if (r != &db->oracle.readers && r->snap_seq < oldest)
+		oldest = r->snap_seq;
+	return oldest;
 }
 
 void db_snapshot_release(db_snapshot_t *s)
@@ -454,6 +479,10 @@ static int recover(wb_db *db, bool *fresh)
 	free(wals);
 	hlc_observe(&db->clock, max_ts);
 	atomic_store(&db->visible_ts, hlc_last(&db->clock));
+	db->stamped_ts = hlc_last(&db->clock);
+	/* Which versions earlier runs compacted away is not recorded, so time
+	 * travel reaches back only to what is recovered now. */
+	db->oracle.discard_ts = hlc_last(&db->clock);
 	return rc;
 }
 
@@ -581,6 +610,8 @@ static void db_free(wb_db *db)
 		free(db->compact_pointer[l]);
 	block_cache_free(db->cache); /* after every table that used it */
 	edit_destroy(&db->discard_totals);
+	oracle_destroy(&db->oracle);
+	pthread_cond_destroy(&db->visible_cv);
 	rate_limiter_destroy(&db->limiter);
 	pthread_cond_destroy(&db->compact_cv);
 	if (db->lock_file != NULL)
@@ -644,6 +675,7 @@ static void stop_threads(wb_db *db)
 	pthread_cond_broadcast(&db->compact_cv);
 	pthread_cond_broadcast(&db->gc_cv);
 	pthread_cond_broadcast(&db->gc_done_cv);
+	pthread_cond_broadcast(&db->visible_cv);
 	/* A wb_compact_range on another thread notices `closing` and returns. */
 	while (db->manual_compactions > 0)
 		pthread_cond_wait(&db->compact_cv, &db->mu);
@@ -685,6 +717,8 @@ int wb_open(const char *dir, const wb_options *opts, wb_db **out)
 	pthread_cond_init(&db->gc_done_cv, NULL);
 	pthread_mutex_init(&db->gc_mu, NULL);
 	vlog_init(&db->vlog);
+	pthread_cond_init(&db->visible_cv, NULL);
+	oracle_init(&db->oracle, db->opts.retain_versions_ms, 0);
 	rate_limiter_init(&db->limiter, db->opts.compaction_rate_limit);
 	rate_limiter_init(&db->gc_limiter, db->opts.vlog_gc_rate_limit);
 	db->cache = block_cache_new(db->opts.block_cache_size);

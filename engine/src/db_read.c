@@ -132,7 +132,9 @@ int db_snapshot_get(db_snapshot_t *s, slice_t tree_key, uint64_t read_ts, found_
 	return rc;
 }
 
-static int lookup(wb_db *db, uint8_t ks, const void *key, size_t klen, read_ctx_t *c)
+/* Reads at read_ts (0: the visible timestamp now). */
+static int lookup(wb_db *db, uint8_t ks, const void *key, size_t klen, uint64_t read_ts,
+		  read_ctx_t *c)
 {
 	if (klen == 0 || klen > WB_MAX_KEY_LEN)
 		return err_set(WB_EINVAL, "key length %zu is outside 1..%u", klen, WB_MAX_KEY_LEN);
@@ -145,7 +147,7 @@ static int lookup(wb_db *db, uint8_t ks, const void *key, size_t klen, read_ctx_
 
 	db_snapshot_t s;
 	c->db = db;
-	db_snapshot_take(db, &s);
+	db_snapshot_take_at(db, &s, read_ts, NULL);
 	int rc = db_snapshot_get(&s, tree_key, s.read_ts, on_found, c);
 	db_snapshot_release(&s);
 	/* This read may have held the last reference to tables a compaction
@@ -169,10 +171,16 @@ int wb_get_ks(wb_db *db, unsigned ks, const void *key, size_t klen, void **val, 
 	err_clear();
 	if (ks > KS_LAST)
 		return err_set(WB_EINVAL, "unknown keyspace %u", ks);
+	return db_get_at(db, (uint8_t)ks, key, klen, 0, val, vlen);
+}
+
+int db_get_at(wb_db *db, uint8_t ks, const void *key, size_t klen, uint64_t read_ts, void **val,
+	      size_t *vlen)
+{
 	read_ctx_t c = { .mode = READ_ALL, .val = val, .vlen = vlen };
 	*val = NULL;
 	*vlen = 0;
-	int rc = lookup(db, (uint8_t)ks, key, klen, &c);
+	int rc = lookup(db, ks, key, klen, read_ts, &c);
 	STAT_ADD(db, gets, 1);
 	if (rc == WB_OK) {
 		STAT_ADD(db, get_hits, 1);
@@ -187,7 +195,7 @@ int wb_get_range(wb_db *db, const void *key, size_t klen, uint64_t offset, void 
 	err_clear();
 	read_ctx_t c = { .mode = READ_RANGE, .offset = offset, .buf = buf, .len = len, .nread = nread };
 	*nread = 0;
-	int rc = lookup(db, KS_USER, key, klen, &c);
+	int rc = lookup(db, KS_USER, key, klen, 0, &c);
 	STAT_ADD(db, range_reads, 1);
 	if (rc == WB_OK)
 		STAT_ADD(db, bytes_read, *nread);
@@ -206,7 +214,7 @@ int wb_stat_key_ks(wb_db *db, unsigned ks, const void *key, size_t klen, wb_key_
 		return err_set(WB_EINVAL, "unknown keyspace %u", ks);
 	read_ctx_t c = { .mode = READ_INFO, .info = info };
 	STAT_ADD(db, stat_keys, 1);
-	return lookup(db, (uint8_t)ks, key, klen, &c);
+	return lookup(db, (uint8_t)ks, key, klen, 0, &c);
 }
 
 int wb_batch_move(wb_db *db, wb_batch *b, const void *from, size_t flen, const void *to, size_t tlen)
@@ -223,7 +231,7 @@ int wb_batch_move_ks(wb_db *db, wb_batch *b, unsigned ks, const void *from, size
 	if (batch_check_key(tlen) != WB_OK)
 		return err_set(WB_EINVAL, "key length %zu is outside 1..%u", tlen, WB_MAX_KEY_LEN);
 	read_ctx_t c = { .mode = READ_RAW };
-	int rc = lookup(db, (uint8_t)ks, from, flen, &c);
+	int rc = lookup(db, (uint8_t)ks, from, flen, 0, &c);
 	bool same = flen == tlen && memcmp(from, to, flen) == 0;
 	if (rc == WB_OK && same) { /* a move onto itself changes nothing */
 		free(c.raw);

@@ -20,6 +20,15 @@
  * leader drops every entry whose key's newest version no longer holds the
  * expected pointer, with no other write in between, so a reclaim can never
  * bring back a value that was overwritten, deleted or moved meanwhile.
+ *
+ * Transactions commit through the same queue (DESIGN.md 3.8). While it
+ * stamps the group, the leader asks the oracle whether each transaction
+ * conflicts with a commit stamped after its read timestamp; one that does
+ * is left out of the record and gets WB_ECONFLICT. Every write it stamps
+ * it also logs with the oracle while a read-write transaction is active
+ * (blind writes too, so a transaction that read a key conflicts with a
+ * later wb_put of it). Checks and stamps happen under mu in queue order, so
+ * each check sees every commit stamped before it.
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -35,11 +44,13 @@
 
 struct writer {
 	wb_batch *batch; /* NULL: a request to freeze the memtable */
+	txn_check_t *check; /* a transaction's commit (NULL: a blind write) */
 	const vptr_t *cond; /* db_write_cond: expected pointer per entry */
 	int *skipped;
 	bool barrier; /* db_write_barrier: leads, writes nothing */
 	bool sync;
 	bool done;
+	int reject; /* set by the leader: left out of the group with this error */
 	int status;
 	pthread_cond_t cv;
 	struct writer *next;
@@ -196,8 +207,29 @@ static int apply_record(memtable_t *mem, slice_t rec)
 	return WB_OK;
 }
 
-/* Builds the group's WAL record. With one batch the record is the batch
- * itself; otherwise the reps are copied back to back into *buf. */
+/* Logs w's writes at ts with the oracle when a read-write transaction
+ * (other than w's own) may conflict with them. REQUIRES: mu. */
+static int log_commit(wb_db *db, struct writer *w, uint64_t ts)
+{
+	if (!oracle_logging(&db->oracle, w->check != NULL))
+		return WB_OK;
+	commit_rec_t *rec = NULL;
+	bool own = w->check == NULL || w->check->rec == NULL;
+	int rc = own ? oracle_rec_build(slice_make(w->batch->rep, w->batch->len), &rec) : WB_OK;
+	if (rc == WB_OK)
+		rc = oracle_log(&db->oracle, own ? rec : w->check->rec, ts);
+	if (rc == WB_OK && !own)
+		w->check->rec = NULL; /* the oracle has it now */
+	if (rc != WB_OK && own)
+		oracle_rec_free(rec);
+	return rc;
+}
+
+/* Builds the group's WAL record: checks each transaction for conflicts,
+ * stamps the writers that go in, and lays their reps out back to back in
+ * *buf (with one, the record is that batch itself and *buf is NULL). An
+ * empty record when every writer was rejected. *max_ts is the last stamp
+ * handed out (0 when none), to be published even when nothing is written. */
 static int build_group(wb_db *db, struct writer *lead, struct writer **last, slice_t *rec,
 		       uint8_t **buf, bool *sync, uint64_t *max_ts)
 {
@@ -207,6 +239,8 @@ static int build_group(wb_db *db, struct writer *lead, struct writer **last, sli
 	struct writer *w;
 	*last = lead;
 	*sync = false;
+	*max_ts = 0;
+	*buf = NULL;
 	for (w = lead; w != NULL && w->batch != NULL; w = w->next) {
 		if (n > 0 && (total + w->batch->len > limit || (w->sync && !lead->sync) ||
 			      w->cond != NULL || lead->cond != NULL || w->batch->has_ptr ||
@@ -217,28 +251,47 @@ static int build_group(wb_db *db, struct writer *lead, struct writer **last, sli
 		*last = w;
 		n++;
 	}
+	/* Allocate before stamping: past this point nothing may fail for the
+	 * whole group, or stamped and logged writers would go round again. */
+	if (n > 1 && (*buf = malloc(total)) == NULL)
+		return WB_ENOMEM;
+	struct writer *only = NULL;
+	int kept = 0;
+	total = 0;
 	for (w = lead;; w = w->next) {
-		*max_ts = hlc_next(&db->clock);
-		batch_set_ts(w->batch, *max_ts);
+		w->reject = WB_OK;
+		bool conflict = false;
+		if (w->check != NULL) {
+			uint64_t t0 = stats_now_nanos();
+			conflict = oracle_conflicts(&db->oracle, w->check);
+			STAT_ADD(db, txn_check_nanos, stats_now_nanos() - t0);
+		}
+		if (conflict) {
+			w->reject = WB_ECONFLICT;
+		} else {
+			uint64_t ts = *max_ts = db->stamped_ts = hlc_next(&db->clock);
+			batch_set_ts(w->batch, ts);
+			w->reject = log_commit(db, w, ts);
+			if (w->reject == WB_OK) {
+				if (*buf != NULL)
+					memcpy(*buf + total, w->batch->rep, w->batch->len);
+				total += w->batch->len;
+				only = w;
+				kept++;
+			}
+		}
 		if (w == *last)
 			break;
 	}
-	if (n == 1) {
-		*rec = slice_make(lead->batch->rep, lead->batch->len);
+	oracle_prune(&db->oracle);
+	if (kept <= 1) {
+		free(*buf);
 		*buf = NULL;
+		*rec = kept ? slice_make(only->batch->rep, only->batch->len) : slice_make(NULL, 0);
 		return WB_OK;
 	}
-	uint8_t *p = *buf = malloc(total);
-	if (p == NULL)
-		return WB_ENOMEM;
-	for (w = lead;; w = w->next) {
-		memcpy(p, w->batch->rep, w->batch->len);
-		p += w->batch->len;
-		if (w == *last)
-			break;
-	}
 	*rec = slice_make(*buf, total);
-	STAT_ADD(db, writes_grouped, (uint64_t)(n - 1));
+	STAT_ADD(db, writes_grouped, (uint64_t)(kept - 1));
 	return WB_OK;
 }
 
@@ -364,6 +417,14 @@ static int check_moved_pointers(wb_db *db, slice_t rec)
 	return rc == WB_EINVAL ? err_set(WB_EINVAL, "malformed value pointer in a batch") : rc;
 }
 
+/* Publishes ts as the visible timestamp. REQUIRES: mu. */
+static void publish(wb_db *db, uint64_t ts)
+{
+	atomic_store(&db->visible_ts, ts);
+	if (db->visible_waiters > 0)
+		pthread_cond_broadcast(&db->visible_cv);
+}
+
 static int lead_group(wb_db *db, struct writer *lead, struct writer **last)
 {
 	slice_t rec;
@@ -376,6 +437,11 @@ static int lead_group(wb_db *db, struct writer *lead, struct writer **last)
 		*last = lead;
 		return rc;
 	}
+	if (rec.len == 0) { /* every writer was rejected */
+		if (max_ts != 0)
+			publish(db, max_ts); /* stamped, but nothing to show */
+		return WB_OK;
+	}
 	memtable_t *mem = db->mem;
 	log_writer_t *wal = db->wal;
 	pthread_mutex_unlock(&db->mu);
@@ -386,6 +452,7 @@ static int lead_group(wb_db *db, struct writer *lead, struct writer **last)
 		if (rc != WB_OK || rec.len == 0) {
 			free(buf);
 			pthread_mutex_lock(&db->mu);
+			publish(db, max_ts); /* stamped: waiters must not wait on it */
 			return rc;
 		}
 	}
@@ -397,6 +464,7 @@ static int lead_group(wb_db *db, struct writer *lead, struct writer **last)
 		free(buf);
 		free(filtered);
 		pthread_mutex_lock(&db->mu);
+		publish(db, max_ts);
 		return rc;
 	}
 	if (sync) {
@@ -431,13 +499,15 @@ static int lead_group(wb_db *db, struct writer *lead, struct writer **last)
 		 * write, so stop accepting writes until the database is reopened. */
 		db->fatal_error = apply_rc;
 		STAT_ADD(db, bg_errors, 1);
+		pthread_cond_broadcast(&db->visible_cv);
 		return err_set(apply_rc, "memtable insert failed after logging: %s; reopen the database",
 			       wb_strerror(apply_rc));
 	}
 	if (sync_failed) /* the record is in the log, not in the memtable */
 		wal_sync_failed(db, rc);
-	if (rc == WB_OK)
-		atomic_store(&db->visible_ts, max_ts);
+	/* Also after a failed append: nothing of the group is in the memtable,
+	 * and transactions waiting for these stamps must not wait forever. */
+	publish(db, max_ts);
 	return rc;
 }
 
@@ -467,7 +537,7 @@ static void wait_for_reclaim(wb_db *db)
 	atomic_fetch_add(&db->vlog.stall_micros, stats_now_micros() - t0);
 }
 
-int db_write_batch(wb_db *db, wb_batch *b, bool sync)
+static int write_queued(wb_db *db, wb_batch *b, bool sync, txn_check_t *check)
 {
 	if (b != NULL && b->error != WB_OK)
 		return b->error;
@@ -477,7 +547,9 @@ int db_write_batch(wb_db *db, wb_batch *b, bool sync)
 		return WB_EREADONLY;
 	if (b != NULL)
 		wait_for_reclaim(db);
-	struct writer w = { .batch = b, .sync = sync || db->opts.sync == WB_SYNC_ALWAYS };
+	struct writer w = { .batch = b,
+			    .check = check,
+			    .sync = sync || db->opts.sync == WB_SYNC_ALWAYS };
 	return enqueue(db, &w);
 }
 
@@ -513,7 +585,7 @@ static int enqueue(wb_db *db, struct writer *wp)
 		if (db->wq_head == NULL)
 			db->wq_tail = NULL;
 		if (done != &w) {
-			done->status = rc;
+			done->status = done->reject != WB_OK ? done->reject : rc;
 			done->done = true;
 			pthread_cond_signal(&done->cv);
 		}
@@ -524,7 +596,17 @@ static int enqueue(wb_db *db, struct writer *wp)
 		pthread_cond_signal(&db->wq_head->cv);
 	pthread_mutex_unlock(&db->mu);
 	pthread_cond_destroy(&w.cv);
-	return rc;
+	return w.reject != WB_OK ? w.reject : rc;
+}
+
+int db_write_batch(wb_db *db, wb_batch *b, bool sync)
+{
+	return write_queued(db, b, sync, NULL);
+}
+
+int db_write_txn(wb_db *db, wb_batch *b, txn_check_t *check)
+{
+	return write_queued(db, b, false, check);
 }
 
 int db_write_cond(wb_db *db, wb_batch *b, const vptr_t *expect, int *skipped)

@@ -20,6 +20,13 @@ uint64_t stats_now_micros(void)
 	return (uint64_t)t.tv_sec * 1000000 + (uint64_t)t.tv_nsec / 1000;
 }
 
+uint64_t stats_now_nanos(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000 + (uint64_t)t.tv_nsec;
+}
+
 /* A growing string; out of memory makes it NULL and later appends no-ops. */
 typedef struct sbuf {
 	char *s;
@@ -109,6 +116,12 @@ static int collect(wb_db *db, counter_t *c)
 	C(compaction_bytes_read);
 	C(compaction_bytes_written);
 	C(compaction_micros);
+	C(txn_begins);
+	C(txn_commits);
+	C(txn_conflicts);
+	C(txn_aborts);
+	C(txn_retries);
+	C(txn_check_nanos);
 #undef C
 	return n;
 }
@@ -122,6 +135,8 @@ typedef struct shape {
 	double score[NUM_LEVELS];
 	block_cache_stats_t cache;
 	double write_amp; /* table bytes written (flush + compaction) per user byte */
+	int readers;      /* transactions and iterators registered with the oracle */
+	uint64_t txn_log_records, txn_log_bytes, txn_checks, txn_too_old;
 } shape_t;
 
 static void take_shape(wb_db *db, shape_t *s)
@@ -136,6 +151,11 @@ static void take_shape(wb_db *db, shape_t *s)
 	for (int i = 0; i < db->nimm; i++)
 		s->mem_bytes += memtable_usage(db->imm[i]);
 	s->nimm = db->nimm;
+	s->readers = db->oracle.nreaders;
+	s->txn_log_records = db->oracle.nrecs;
+	s->txn_log_bytes = db->oracle.rec_bytes;
+	s->txn_checks = db->oracle.checks;
+	s->txn_too_old = db->oracle.too_old;
 	pthread_mutex_unlock(&db->mu);
 	s->last_ts = atomic_load(&db->visible_ts);
 	block_cache_get_stats(db->cache, &s->cache);
@@ -176,6 +196,12 @@ int wb_stats_text(wb_db *db, char **out)
 	pthread_mutex_unlock(&db->mu);
 	vlog_stats(db, false, sb_sink, &b);
 	sb_printf(&b, "last commit ts: %llu\n", (unsigned long long)s.last_ts);
+	sb_printf(&b,
+		  "readers: %d; transaction commit log: %llu commits, %llu bytes; %llu checked, "
+		  "%llu too old to check\n",
+		  s.readers, (unsigned long long)s.txn_log_records,
+		  (unsigned long long)s.txn_log_bytes, (unsigned long long)s.txn_checks,
+		  (unsigned long long)s.txn_too_old);
 	for (int i = 0; i < n; i++)
 		sb_printf(&b, "%-20s %llu\n", c[i].name, (unsigned long long)c[i].value);
 	if (b.s == NULL)
@@ -202,6 +228,11 @@ int wb_stats_json(wb_db *db, char **out)
 		  (unsigned long long)s.cache.hits, (unsigned long long)s.cache.misses,
 		  (unsigned long long)s.cache.usage);
 	sb_printf(&b, ",\"write_amplification\":%.3f", s.write_amp);
+	sb_printf(&b, ",\"readers\":%d,\"txn_log_records\":%llu,\"txn_log_bytes\":%llu",
+		  s.readers, (unsigned long long)s.txn_log_records,
+		  (unsigned long long)s.txn_log_bytes);
+	sb_printf(&b, ",\"txn_checks\":%llu,\"txn_too_old\":%llu", (unsigned long long)s.txn_checks,
+		  (unsigned long long)s.txn_too_old);
 	sb_printf(&b, ",\"vlog_discards\":[");
 	pthread_mutex_lock(&db->mu);
 	for (int i = 0; i < db->discard_totals.ndiscards; i++)

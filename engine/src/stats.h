@@ -25,6 +25,8 @@ typedef struct stats {
 	_Atomic uint64_t bg_errors;
 	_Atomic uint64_t compactions, trivial_moves, compaction_bytes_read, compaction_bytes_written;
 	_Atomic uint64_t compaction_micros;
+	_Atomic uint64_t txn_begins, txn_commits, txn_conflicts, txn_aborts, txn_retries;
+	_Atomic uint64_t txn_check_nanos; /* the leader's time in conflict checks */
 } stats_t;
 
 #define STAT_ADD(db, field, n) atomic_fetch_add_explicit(&(db)->stats.field, (n), memory_order_relaxed)
@@ -32,5 +34,6 @@ typedef struct stats {
 
 /* Monotonic microseconds, for durations in the counters. */
 uint64_t stats_now_micros(void);
+uint64_t stats_now_nanos(void);
 
 #endif /* WB_STATS_H */

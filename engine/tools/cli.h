@@ -49,6 +49,9 @@ struct command {
 /* The commands, ended by an entry with a NULL name (commands.c). */
 extern const struct command commands[];
 
+/* Commands with a file of their own. */
+int cmd_bank(struct cli *cli, const struct command *cmd, int argc, char **argv); /* bank.c */
+
 /* An option a command accepts: a switch (arg == NULL) sets *set; an option
  * with an argument ("--limit N" or "--limit=N") stores it in *arg. */
 struct flag {

@@ -1,6 +1,7 @@
 /*
  * commands.c -- the commands of the wombat tool: put, get, del, scan, load,
- * flush, stats, verify, and the table wombat.c dispatches through.
+ * flush, stats, verify, and the table wombat.c dispatches through (bank
+ * lives in bank.c).
  *
  * Each command parses its arguments before it opens the database (a usage
  * error changes nothing), reports its own errors and returns an exit
@@ -636,5 +637,15 @@ const struct command commands[] = {
 	  "Reads every table and log file and checks every checksum. Prints \"ok: N\n"
 	  "files checked\", or exits 1 with a message naming the first damaged file\n"
 	  "and the offset in it. Lists each file on stderr when stderr is a terminal.\n" },
+	{ "bank", cmd_bank, "[--accounts N] [--threads T] [--seconds S] [--isolation ssi|si]",
+	  "transfer money in transactions and check the total never changes",
+	  "Replaces the keys starting with bank/ by N accounts (default 100) holding\n"
+	  "1000 each, then for S seconds (default 5) T threads (default 4) move random\n"
+	  "amounts between random accounts, one transaction per transfer (retried on\n"
+	  "conflict), while a checker thread sums every balance in read-only\n"
+	  "transactions. --isolation picks serializable (ssi, the default) or snapshot\n"
+	  "isolation (si). Prints the transfers, conflicts, retries and checks, then\n"
+	  "\"invariant held\", or \"invariant VIOLATED\" with the first bad check and\n"
+	  "exit status 1. Creates the database when it is missing.\n" },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
