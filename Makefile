@@ -127,7 +127,8 @@ umount:
 	@if mountpoint -q "$(MNT)"; then fusermount3 -u "$(MNT)" && echo "unmounted $(MNT)"; \
 	else echo "$(MNT) is not mounted"; fi
 
-# The engine half of the side-by-side benchmark; the filesystem half comes
-# with wombatfs. QUICK=1 for a smoke run.
+# The side-by-side benchmarks: the engine (bench-kv) against RocksDB,
+# LevelDB and LMDB, then the mount (bench-fs) against a native directory
+# and bindfs. QUICK=1 for a smoke run of both.
 include bench/bench.mk
 bench: bench-kv
