@@ -465,23 +465,16 @@ static void change_end(change *c)
 	free(c->key);
 }
 
-/* For a new entry: its key, checking the name can be created and the
- * parent still exists. */
+/* For a new entry: its key, checking the name can be created. (The
+ * parent exists: change_begin refused a removed one, and the daemon is the
+ * only writer, so its node says so.) */
 static int change_new_key(change *c, const char *name, bool is_dir)
 {
 	if (c->e.type != 0)
 		return -EEXIST;
 	free(c->key);
 	c->key = NULL;
-	int rc = store_child_key(c->parent, name, is_dir, &c->key, &c->klen);
-	if (rc != 0)
-		return rc;
-	fs_entry pe;
-	rc = store_entry(c->fs, c->parent->key, c->parent->klen, true, &pe);
-	if (rc == 0 && pe.type == 0)
-		rc = -ENOENT; /* the directory was removed meanwhile */
-	store_entry_free(&pe);
-	return rc;
+	return store_child_key(c->parent, name, is_dir, &c->key, &c->klen);
 }
 
 static fs_attr new_attr(fuse_req_t req, mode_t mode)

@@ -231,9 +231,10 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 				    .gid = ctx->gid, .atime_ns = now, .mtime_ns = now,
 				    .ctime_ns = now };
 		rc = store_child_key(p, name, false, &key, &klen);
-		fs_entry pe;
-		if (rc == 0 && (rc = store_entry(fs, p->key, p->klen, true, &pe)) == 0 && pe.type == 0)
-			rc = -ENOENT; /* the directory went away */
+		/* The daemon is the only writer: a directory gone by rmdir or
+		 * rename is marked in its node, no need to ask the store. */
+		if (rc == 0 && p->unlinked)
+			rc = -ENOENT;
 		if (rc == 0 && wb_batch_new(&b) != WB_OK)
 			rc = -ENOMEM;
 		if (rc == 0)
