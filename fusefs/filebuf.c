@@ -16,6 +16,7 @@ void filebuf_init(filebuf *fb, const char *tmpdir, uint64_t spill_at)
 	fb->fd = -1;
 	fb->tmpdir = tmpdir;
 	fb->spill_at = spill_at;
+	fb->appends_only = true;
 }
 
 void filebuf_free(filebuf *fb)
@@ -23,9 +24,54 @@ void filebuf_free(filebuf *fb)
 	free(fb->mem);
 	if (fb->fd >= 0)
 		close(fb->fd);
+	wb_writer_abort(fb->w);
+	free(fb->wkey);
+	fb->w = NULL;
+	fb->wkey = NULL;
 	fb->mem = NULL;
 	fb->fd = -1;
 	fb->size = fb->cap = 0;
+}
+
+/* errno for an engine error of the writer. */
+static int writer_errno(int rc)
+{
+	return rc == WB_ENOSPC ? -ENOSPC : rc == WB_ENOMEM ? -ENOMEM : -EIO;
+}
+
+bool filebuf_wants_stream(const filebuf *fb, uint64_t off, size_t len)
+{
+	return fb->w == NULL && fb->fd < 0 && fb->appends_only && off == fb->size &&
+	       off + len > fb->spill_at;
+}
+
+int filebuf_stream(filebuf *fb, wb_writer *w, const uint8_t *key, size_t klen)
+{
+	fb->wkey = malloc(klen ? klen : 1);
+	int rc = fb->wkey ? wb_writer_write(w, fb->mem ? fb->mem : (const uint8_t *)"",
+					    (size_t)fb->size)
+			  : WB_ENOMEM;
+	if (rc != WB_OK) {
+		wb_writer_abort(w);
+		free(fb->wkey);
+		fb->wkey = NULL;
+		return writer_errno(rc);
+	}
+	memcpy(fb->wkey, key, klen);
+	fb->wklen = klen;
+	fb->w = w;
+	free(fb->mem);
+	fb->mem = NULL;
+	fb->cap = 0;
+	return 0;
+}
+
+wb_writer *filebuf_take_writer(filebuf *fb)
+{
+	wb_writer *w = fb->w;
+	fb->w = NULL;
+	fb->size = 0;
+	return w;
 }
 
 static int full_pwrite(int fd, const void *p, size_t n, uint64_t off)
@@ -42,6 +88,39 @@ static int full_pwrite(int fd, const void *p, size_t n, uint64_t off)
 		n -= (size_t)w;
 		off += (uint64_t)w;
 	}
+	return 0;
+}
+
+int filebuf_unstream(filebuf *fb)
+{
+	if (fb->w == NULL)
+		return 0;
+	int fd = open(fb->tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	enum { CHUNK = 1 << 20 };
+	uint8_t *chunk = malloc(CHUNK);
+	int rc = chunk ? 0 : -ENOMEM;
+	for (uint64_t off = 0; rc == 0 && off < fb->size;) {
+		size_t got;
+		int wrc = wb_writer_read(fb->w, off, chunk, CHUNK, &got);
+		if (wrc != WB_OK || got == 0)
+			rc = wrc != WB_OK ? writer_errno(wrc) : -EIO;
+		else
+			rc = full_pwrite(fd, chunk, got, off);
+		off += got;
+	}
+	free(chunk);
+	if (rc != 0) {
+		close(fd);
+		return rc;
+	}
+	wb_writer_abort(fb->w);
+	free(fb->wkey);
+	fb->w = NULL;
+	fb->wkey = NULL;
+	fb->fd = fd;
+	fb->appends_only = false;
 	return 0;
 }
 
@@ -89,7 +168,19 @@ static int reserve(filebuf *fb, uint64_t end)
 int filebuf_write(filebuf *fb, uint64_t off, const void *data, size_t len)
 {
 	uint64_t end = off + len;
-	int rc = reserve(fb, end);
+	if (fb->w != NULL && off == fb->size) {
+		int wrc = wb_writer_write(fb->w, data, len);
+		if (wrc != WB_OK)
+			return writer_errno(wrc);
+		fb->size = end;
+		return 0;
+	}
+	int rc = filebuf_unstream(fb); /* anywhere but the end: into a file */
+	if (rc != 0)
+		return rc;
+	if (off != fb->size)
+		fb->appends_only = false;
+	rc = reserve(fb, end);
 	if (rc != 0)
 		return rc;
 	if (fb->fd >= 0)
@@ -103,6 +194,12 @@ int filebuf_write(filebuf *fb, uint64_t off, const void *data, size_t len)
 
 int filebuf_truncate(filebuf *fb, uint64_t size)
 {
+	if (fb->w != NULL && size == fb->size)
+		return 0;
+	int rc0 = filebuf_unstream(fb);
+	if (rc0 != 0)
+		return rc0;
+	fb->appends_only = false;
 	if (fb->fd >= 0) {
 		if (ftruncate(fb->fd, (off_t)size) != 0)
 			return -errno;
@@ -125,6 +222,11 @@ ssize_t filebuf_read(filebuf *fb, uint64_t off, void *buf, size_t len)
 		return 0;
 	if (len > fb->size - off)
 		len = (size_t)(fb->size - off);
+	if (fb->w != NULL) {
+		size_t got;
+		int wrc = wb_writer_read(fb->w, off, buf, len, &got);
+		return wrc == WB_OK ? (ssize_t)got : writer_errno(wrc);
+	}
 	if (fb->fd < 0) {
 		memcpy(buf, fb->mem + off, len);
 		return (ssize_t)len;

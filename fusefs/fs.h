@@ -62,6 +62,7 @@ typedef struct fs {
 	int64_t mount_ns;
 	double timeout;    /* seconds the kernel may cache entries and attributes */
 	uint64_t spill_at; /* bytes of a write buffer kept in memory */
+	bool stream_ok;    /* large files may stream into the value log */
 
 	pthread_mutex_t ns_mu;
 	pthread_mutex_t tab_mu;

@@ -189,6 +189,7 @@ static int open_db(fs_t *fs, const struct cli *c, uint64_t cache, uint64_t thres
 	wb_options_init(&o);
 	if (c->value_threshold)
 		o.value_threshold = (size_t)threshold;
+	fs->stream_ok = o.value_threshold != 0 && !c->ro;
 	o.create_if_missing = c->create;
 	o.read_only = c->ro;
 	if (cache)

@@ -867,8 +867,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	if (rc == 0 && !key_has_meta(tkey, tklen, tdir || (te.type == 0 && sdir)))
 		rc = -EINVAL;
 	/* A directory cannot move below itself (nor swap with its own child). */
-	if (rc == 0 && (has_prefix(tkey, tklen, c.key, c.klen) ||
-			((flags & RENAME_EXCHANGE) && has_prefix(c.key, c.klen, tkey, tklen))))
+	if (rc == 0 && ((sdir && has_prefix(tkey, tklen, c.key, c.klen)) ||
+			((flags & RENAME_EXCHANGE) && tdir && has_prefix(c.key, c.klen, tkey, tklen))))
 		rc = -EINVAL;
 	if (rc == 0 && tklen == c.klen && memcmp(tkey, c.key, c.klen) == 0 &&
 	    (te.type == 0 || tdir == sdir)) {

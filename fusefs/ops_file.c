@@ -113,8 +113,22 @@ int file_commit_locked(fs_t *fs, fs_node *n, bool sync)
 			a.mtime_ns = a.ctime_ns = attr_now_ns();
 			rc = store_put_attr(fs, b, n->key, n->klen, &a, NULL, 0);
 		}
-		if (rc == 0 && n->buf->fd >= 0) {
-			rc = commit_streaming(fs, n, b);
+		if (rc == 0 && n->buf->w != NULL && n->buf->wklen == n->klen &&
+		    memcmp(n->buf->wkey, n->key, n->klen) == 0) {
+			/* Streamed straight into the value log: commit that. The
+			 * buffer is spent either way. */
+			rc = errmap(wb_writer_commit(filebuf_take_writer(n->buf), b), "write", n->key,
+				    n->klen);
+			filebuf_free(n->buf);
+			free(n->buf);
+			n->buf = NULL;
+			n->dirty = false;
+		} else if (rc == 0 && (n->buf->w != NULL || n->buf->fd >= 0)) {
+			/* (A stream whose file was renamed meanwhile is copied to
+			 * the new key.) */
+			rc = filebuf_unstream(n->buf);
+			if (rc == 0)
+				rc = commit_streaming(fs, n, b);
 		} else if (rc == 0) {
 			/* In memory: one put; the engine sends a large value to the
 			 * value log itself. */
@@ -320,6 +334,23 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(buf);
 }
 
+/* A file written front to back goes on straight into the value log
+ * (filebuf.h). If the writer cannot start, the buffer spills to a
+ * temporary file as usual. n->mu held. */
+static void start_stream(fs_t *fs, fs_node *n)
+{
+	pthread_mutex_lock(&fs->tab_mu); /* a copy of the key: renames move it */
+	size_t klen = n->klen;
+	uint8_t *key = malloc(klen ? klen : 1);
+	if (key)
+		memcpy(key, n->key, klen);
+	pthread_mutex_unlock(&fs->tab_mu);
+	wb_writer *w;
+	if (key && wb_writer_begin(fs->db, key, klen, &w) == WB_OK)
+		filebuf_stream(n->buf, w, key, klen); /* on failure: stays in memory */
+	free(key);
+}
+
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
@@ -340,6 +371,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
 			rc = file_load_locked(fs, n, n->key, n->klen);
 		pthread_mutex_unlock(&fs->ns_mu);
 	}
+	if (rc == 0 && fs->stream_ok && filebuf_wants_stream(n->buf, (uint64_t)off, size))
+		start_stream(fs, n);
 	if (rc == 0)
 		rc = filebuf_write(n->buf, (uint64_t)off, data, size);
 	if (rc == 0)

@@ -292,6 +292,11 @@ int wb_writer_begin(wb_db *db, const void *key, size_t klen, wb_writer **out);
 /* Appends len bytes to the value. Errors: WB_EIO, WB_ENOSPC, WB_EINVAL (over
  * WB_MAX_STREAM_LEN); after an error only wb_writer_abort is useful. */
 int wb_writer_write(wb_writer *w, const void *buf, size_t len);
+/* Bytes written so far. */
+uint64_t wb_writer_size(const wb_writer *w);
+/* Reads back up to len bytes of what was written, from offset off (*nread
+ * is less at the end; 0 past it). Errors: WB_EIO, WB_ECORRUPT. */
+int wb_writer_read(wb_writer *w, uint64_t off, void *buf, size_t len, size_t *nread);
 /* Makes the value visible under its key. When `with` is not NULL, the
  * value's pointer is added to that batch and everything commits as ONE
  * atomic write (the filesystem commits a file's bytes together with its

@@ -423,7 +423,7 @@ int vlog_sync(wb_db *db)
 
 /* ---- reading ---- */
 
-static int read_full(wb_db *db, vlog_seg_t *s, uint64_t off, void *buf, size_t len)
+int vlog_read_at(wb_db *db, vlog_seg_t *s, uint64_t off, void *buf, size_t len)
 {
 	size_t got = 0;
 	while (got < len) {
@@ -469,7 +469,7 @@ int vlog_read_range(wb_db *db, const vptr_t *p, uint64_t off, void *buf, size_t 
 	int rc = get_seg(db, p, &s);
 	if (rc != WB_OK)
 		return rc;
-	rc = read_full(db, s, p->offset + VLOG_ENTRY_HEADER + off, buf, len);
+	rc = vlog_read_at(db, s, p->offset + VLOG_ENTRY_HEADER + off, buf, len);
 	vlog_seg_unref(s);
 	if (rc == WB_OK)
 		*nread = len;
@@ -513,7 +513,7 @@ int vlog_read_value(wb_db *db, const vptr_t *p, void **val, uint8_t **key, size_
 		vlog_seg_unref(s);
 		return WB_ENOMEM;
 	}
-	rc = read_full(db, s, p->offset, e, (size_t)p->length);
+	rc = vlog_read_at(db, s, p->offset, e, (size_t)p->length);
 	vlog_seg_unref(s);
 	const uint8_t *t = e + p->length - VLOG_ENTRY_TRAILER;
 	if (rc == WB_OK)
@@ -545,16 +545,16 @@ int vlog_check_entry(wb_db *db, vlog_seg_t *s, const vptr_t *p)
 	if (buf == NULL)
 		return WB_ENOMEM;
 	uint8_t h[VLOG_ENTRY_HEADER], t[VLOG_ENTRY_TRAILER];
-	int rc = read_full(db, s, p->offset, h, sizeof(h));
+	int rc = vlog_read_at(db, s, p->offset, h, sizeof(h));
 	if (rc == WB_OK)
-		rc = read_full(db, s, p->offset + p->length - sizeof(t), t, sizeof(t));
+		rc = vlog_read_at(db, s, p->offset + p->length - sizeof(t), t, sizeof(t));
 	if (rc == WB_OK)
 		rc = check_frame(p, h, t, NULL);
 	uint32_t crc = crc32c_extend(0, h, sizeof(h));
 	uint64_t off = p->offset + sizeof(h), end = p->offset + p->length - sizeof(t);
 	while (rc == WB_OK && off < end) {
 		size_t n = end - off < CHUNK ? (size_t)(end - off) : CHUNK;
-		rc = read_full(db, s, off, buf, n);
+		rc = vlog_read_at(db, s, off, buf, n);
 		crc = crc32c_extend(crc, buf, n);
 		off += n;
 	}
@@ -754,7 +754,7 @@ static int verify_segment(wb_db *db, vlog_seg_t *s)
 		uint8_t h[VLOG_ENTRY_HEADER];
 		if (size - off < VLOG_ENTRY_OVERHEAD)
 			return WB_OK;
-		rc = read_full(db, s, off, h, sizeof(h));
+		rc = vlog_read_at(db, s, off, h, sizeof(h));
 		if (rc != WB_OK)
 			break;
 		uint64_t klen = get_u32(h + 4), vlen = get_u64(h + 8);

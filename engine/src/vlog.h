@@ -121,6 +121,8 @@ int vlog_convert_record(struct wb_db *db, slice_t rec, uint8_t **out, slice_t *o
  * sync). Errors from the env. */
 int vlog_sync(struct wb_db *db);
 
+/* Reads len bytes at off of segment s; WB_ECORRUPT when it ends first. */
+int vlog_read_at(struct wb_db *db, vlog_seg_t *s, uint64_t off, void *buf, size_t len);
 /* Reads up to len bytes of the value at p from offset off (no checksum
  * check: only the bytes asked for are read). *nread < len at the end. */
 int vlog_read_range(struct wb_db *db, const vptr_t *p, uint64_t off, void *buf, size_t len,

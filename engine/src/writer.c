@@ -123,6 +123,34 @@ int wb_writer_write(wb_writer *w, const void *buf, size_t len)
 	return rc;
 }
 
+uint64_t wb_writer_size(const wb_writer *w)
+{
+	return w->vlen;
+}
+
+int wb_writer_read(wb_writer *w, uint64_t off, void *buf, size_t len, size_t *nread)
+{
+	err_clear();
+	*nread = 0;
+	if (off >= w->vlen)
+		return WB_OK;
+	if (len > w->vlen - off)
+		len = (size_t)(w->vlen - off);
+	uint64_t on_disk = w->vlen - w->blen; /* the rest is still in buf */
+	size_t done = 0;
+	if (off < on_disk) {
+		size_t n = off + len <= on_disk ? len : (size_t)(on_disk - off);
+		int rc = vlog_read_at(w->db, w->seg, VLOG_HEADER_SIZE + VLOG_ENTRY_HEADER + off, buf, n);
+		if (rc != WB_OK)
+			return rc;
+		done = n;
+	}
+	if (done < len)
+		memcpy((uint8_t *)buf + done, w->buf + (off + done - on_disk), len - done);
+	*nread = len;
+	return WB_OK;
+}
+
 int wb_writer_commit(wb_writer *w, wb_batch *with)
 {
 	err_clear();

@@ -192,6 +192,16 @@ out_is 'the-file
 fs_mount
 rm -rf "$M/dst" || fail "rm -rf dst failed"
 absent "$M/dst"
+# A name that starts with the old one is no move "below itself" for a
+# file (only a directory's key is a prefix of what it holds).
+echo p >"$M/pre"
+mv "$M/pre" "$M/prefix" || fail "mv pre prefix failed"
+file_is "$M/prefix" 'p
+'
+mkdir "$M/dd"
+mv "$M/dd" "$M/dd2" || fail "mv dd dd2 failed"
+expect_fail mv "$M/dd2" "$M/dd2/in"
+err_has 'subdirectory of itself'
 fs_umount
 eq "keys under dst/ after rm -rf" 0 "$("$W" "$DB" scan dst/ --keys-only | wc -l)"
 exit 0
