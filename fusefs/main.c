@@ -169,10 +169,9 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC; /* O_TRUNC in open, not a setattr first */
-	if (getenv("WOMBATFS_NO_PLUS"))
-		conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS;
-	if (getenv("WOMBATFS_WRITEBACK") && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
-		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+	/* No writeback cache: measured alternately (5 000 creates, 512 MiB
+	 * written) it changed nothing beyond the noise, and with it the kernel
+	 * would own file sizes and times. */
 	conn->max_write = 1u << 20;
 	conn->max_readahead = 1u << 20;
 }
