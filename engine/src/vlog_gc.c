@@ -46,6 +46,7 @@ typedef struct cand {
 	vlog_seg_t *seg;
 	uint64_t live;
 	bool picked;
+	bool pinned; /* an older version inside the retention window points here */
 } cand_t;
 
 typedef struct found_ptr {
@@ -58,6 +59,8 @@ typedef struct scan {
 	cand_t *c;
 	int n;
 	bool collect; /* collect the pointers into picked candidates */
+	uint64_t keep_ts; /* older versions at or above it may still be read
+			   * (retain_versions_ms; 0: none beyond the readers) */
 	found_ptr_t *found;
 	int nfound, cap;
 } scan_t;
@@ -113,9 +116,21 @@ static void clear_found(scan_t *s)
 static int scan_tree(wb_db *db, scan_t *s)
 {
 	for (int i = 0; i < s->n; i++)
-		s->c[i].live = 0;
+		s->c[i].live = 0, s->c[i].pinned = false;
 	db_snapshot_t snap;
 	db_snapshot_take(db, &snap);
+	/* A reader that registered before a segment is retired keeps it until
+	 * it ends (db_oldest_snapshot). Time travel into the retention window
+	 * can begin later: a segment an older version there points into is not
+	 * reclaimed until that version leaves the window. */
+	s->keep_ts = 0;
+	if (db->opts.retain_versions_ms > 0) {
+		struct timespec wall; /* timestamps are unix milliseconds << 16 */
+		clock_gettime(CLOCK_REALTIME, &wall);
+		uint64_t now_ms = (uint64_t)wall.tv_sec * 1000 + (uint64_t)wall.tv_nsec / 1000000;
+		uint64_t from = now_ms > db->opts.retain_versions_ms ? now_ms - db->opts.retain_versions_ms : 0;
+		s->keep_ts = from << 16;
+	}
 	int cap = 1 + snap.nimm + snap.version->nfiles[0] + NUM_LEVELS, n = 0;
 	iter_t **kids = calloc((size_t)cap, sizeof(*kids));
 	int rc = kids ? WB_OK : WB_ENOMEM;
@@ -142,6 +157,14 @@ static int scan_tree(wb_db *db, scan_t *s)
 		slice_t tk = ikey_tree_key(k);
 		if (ikey_ts(k) > snap.read_ts ||
 		    (prev != NULL && slice_compare(tk, slice_make(prev, prev_len)) == 0)) {
+			slice_t ov = iter_value(m);
+			vptr_t op;
+			cand_t *oc;
+			if (s->keep_ts != 0 && ikey_ts(k) >= s->keep_ts && ov.len > 0 &&
+			    (ov.data[0] & META_VALUE_PTR) && !(ov.data[0] & META_TOMBSTONE) &&
+			    vptr_decode(slice_make(ov.data + 1, ov.len - 1), &op) &&
+			    (oc = cand_of(s, op.segment)) != NULL)
+				oc->pinned = true;
 			iter_next(m);
 			continue;
 		}
@@ -459,7 +482,8 @@ static int pass(wb_db *db, bool force)
 		pthread_mutex_lock(&db->vlog.mu);
 		s.c[i].seg->live = live;
 		pthread_mutex_unlock(&db->vlog.mu);
-		if (picked < MAX_PICK && (data == 0 || (double)(data - live) >= ratio * (double)data)) {
+		if (picked < MAX_PICK && !s.c[i].pinned &&
+		    (data == 0 || (double)(data - live) >= ratio * (double)data)) {
 			s.c[i].picked = true;
 			picked++;
 		}
