@@ -282,87 +282,36 @@ static int serve(fs_t *fs, const struct cli *c, uint64_t cache, uint64_t thresho
 	return ret;
 }
 
-int main(int argc, char **argv)
+/* Mounts and serves, in a child unless -f; frees what it set up. */
+static int start(struct fuse_args *args, struct cli *c, char *dbdir,
+		 struct fuse_cmdline_opts *fo, uint64_t cache, uint64_t threshold)
 {
-	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct cli c = { 0 };
-	if (fuse_opt_parse(&args, &c, cli_opts, cli_proc) != 0)
-		return 2;
-	if (c.help) {
-		usage(stdout);
-		return 0;
-	}
-	if (c.version) {
-		printf("wombatfs %d.%d (libfuse %s)\n", WB_VERSION_MAJOR, WB_VERSION_MINOR,
-		       fuse_pkgversion());
-		return 0;
-	}
-	if (c.dbdir == NULL || c.mountpoint == NULL) {
-		usage(stderr);
-		return 2;
-	}
-	uint64_t cache = 0;
-	if (c.cache_size && parse_size(c.cache_size, &cache) != 0) {
-		fprintf(stderr, "wombatfs: bad cache_size '%s'\n", c.cache_size);
-		return 2;
-	}
-	uint64_t threshold = 0;
-	if (c.value_threshold && parse_size(c.value_threshold, &threshold) != 0) {
-		fprintf(stderr, "wombatfs: bad value_threshold '%s'\n", c.value_threshold);
-		return 2;
-	}
-	if (c.sync && strcmp(c.sync, "always") && strcmp(c.sync, "interval") &&
-	    strcmp(c.sync, "none")) {
-		fprintf(stderr, "wombatfs: bad sync mode '%s' (always, interval or none)\n", c.sync);
-		return 2;
-	}
-	if (c.create && !c.ro)
-		mkdir(c.dbdir, 0755); /* wb_open reports what is wrong with it */
-	char dbdir[PATH_MAX];
-	if (realpath(c.dbdir, dbdir) == NULL) {
-		fprintf(stderr, "wombatfs: database %s: %s%s\n", c.dbdir, strerror(errno),
-			errno == ENOENT ? " (use -o create to make a new one)" : "");
+	if (check_mountpoint(fo->mountpoint) != 0)
 		return 1;
-	}
-	char opts[PATH_MAX + 64];
-	snprintf(opts, sizeof(opts), "-odefault_permissions,subtype=wombat,fsname=%s", dbdir);
-	/* fuse_opt_insert_arg keeps later -o fsname= from the user winning. */
-	if (fuse_opt_insert_arg(&args, 1, opts) != 0)
-		return 1;
-
-	struct fuse_cmdline_opts fo;
-	if (fuse_parse_cmdline(&args, &fo) != 0)
-		return 2;
-	if (check_mountpoint(fo.mountpoint) != 0)
-		return 1;
-
-	fs_t fs = { .dbdir = dbdir, .ro = c.ro, .uid = getuid(), .gid = getgid(),
+	fs_t fs = { .dbdir = dbdir, .ro = c->ro, .uid = getuid(), .gid = getgid(),
 		    .mount_ns = attr_now_ns(), .timeout = 300.0, .spill_at = 16u << 20 };
 	pthread_mutex_init(&fs.ns_mu, NULL);
-	if (inode_init(&fs) != 0)
+	if (inode_init(&fs) != 0) {
+		inode_destroy(&fs);
 		return 1;
+	}
 	struct fuse_lowlevel_ops ops = { .init = op_init };
 	ops_dir_init(&ops);
 	ops_file_init(&ops);
 	ops_xattr_init(&ops);
-	struct fuse_session *se = fuse_session_new(&args, &ops, sizeof(ops), &fs);
-	if (se == NULL)
-		return 2; /* libfuse said which option it did not know */
-
-	int ret;
-	if (fo.foreground) {
-		ret = serve(&fs, &c, cache, threshold, se, &fo, -1);
+	int ret = 1;
+	struct fuse_session *se = fuse_session_new(args, &ops, sizeof(ops), &fs);
+	if (se == NULL) {
+		ret = 2; /* libfuse said which option it did not know */
+	} else if (fo->foreground) {
+		ret = serve(&fs, c, cache, threshold, se, fo, -1);
 	} else {
 		int pfd[2];
-		if (pipe(pfd) != 0) {
+		pid_t pid = -1;
+		if (pipe(pfd) != 0)
 			perror("wombatfs: pipe");
-			return 1;
-		}
-		pid_t pid = fork();
-		if (pid < 0) {
+		else if ((pid = fork()) < 0)
 			perror("wombatfs: fork");
-			return 1;
-		}
 		if (pid > 0) {
 			/* The parent: returns once the mount works, or with the failure. */
 			close(pfd[1]);
@@ -371,17 +320,82 @@ int main(int argc, char **argv)
 				status = 1;
 			if (status != 0)
 				waitpid(pid, NULL, 0);
-			return status;
+			close(pfd[0]);
+			ret = status;
+		} else if (pid == 0) {
+			close(pfd[0]);
+			setsid();
+			ret = serve(&fs, c, cache, threshold, se, fo, pfd[1]);
 		}
-		close(pfd[0]);
-		setsid();
-		ret = serve(&fs, &c, cache, threshold, se, &fo, pfd[1]);
 	}
-	fuse_session_destroy(se);
+	if (se != NULL)
+		fuse_session_destroy(se);
 	inode_destroy(&fs);
+	pthread_mutex_destroy(&fs.ns_mu);
+	return ret;
+}
+
+/* Checks the options and the database directory, then start()s. */
+static int run(struct fuse_args *args, struct cli *c)
+{
+	if (c->help) {
+		usage(stdout);
+		return 0;
+	}
+	if (c->version) {
+		printf("wombatfs %d.%d (libfuse %s)\n", WB_VERSION_MAJOR, WB_VERSION_MINOR,
+		       fuse_pkgversion());
+		return 0;
+	}
+	if (c->dbdir == NULL || c->mountpoint == NULL) {
+		usage(stderr);
+		return 2;
+	}
+	uint64_t cache = 0, threshold = 0;
+	if (c->cache_size && parse_size(c->cache_size, &cache) != 0) {
+		fprintf(stderr, "wombatfs: bad cache_size '%s'\n", c->cache_size);
+		return 2;
+	}
+	if (c->value_threshold && parse_size(c->value_threshold, &threshold) != 0) {
+		fprintf(stderr, "wombatfs: bad value_threshold '%s'\n", c->value_threshold);
+		return 2;
+	}
+	if (c->sync && strcmp(c->sync, "always") && strcmp(c->sync, "interval") &&
+	    strcmp(c->sync, "none")) {
+		fprintf(stderr, "wombatfs: bad sync mode '%s' (always, interval or none)\n", c->sync);
+		return 2;
+	}
+	if (c->create && !c->ro)
+		mkdir(c->dbdir, 0755); /* wb_open reports what is wrong with it */
+	char dbdir[PATH_MAX];
+	if (realpath(c->dbdir, dbdir) == NULL) {
+		fprintf(stderr, "wombatfs: database %s: %s%s\n", c->dbdir, strerror(errno),
+			errno == ENOENT ? " (use -o create to make a new one)" : "");
+		return 1;
+	}
+	char opts[PATH_MAX + 64];
+	snprintf(opts, sizeof(opts), "-odefault_permissions,subtype=wombat,fsname=%s", dbdir);
+	/* fuse_opt_insert_arg keeps later -o fsname= from the user winning. */
+	if (fuse_opt_insert_arg(args, 1, opts) != 0)
+		return 1;
+	struct fuse_cmdline_opts fo;
+	if (fuse_parse_cmdline(args, &fo) != 0)
+		return 2;
+	int ret = start(args, c, dbdir, &fo, cache, threshold);
 	free(fo.mountpoint);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct cli c = { 0 };
+	int ret = fuse_opt_parse(&args, &c, cli_opts, cli_proc) != 0 ? 2 : run(&args, &c);
 	fuse_opt_free_args(&args);
 	free(c.dbdir);
 	free(c.mountpoint);
+	free(c.sync);
+	free(c.cache_size);
+	free(c.value_threshold);
 	return ret;
 }
