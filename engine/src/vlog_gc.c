@@ -379,6 +379,12 @@ static int retire(wb_db *db, scan_t *s, uint64_t races)
 		v->retired[v->nretired++] = (vlog_retired_t){ seg, seq };
 		v->dead[v->ndead++] = (vlog_deleted_t){ seg->number, wal };
 		s->c[i].picked = false;
+		/* Its discard count means nothing any more (compaction may still
+		 * add to it; snapshots leave dead segments out). */
+		version_edit_t *d = &db->discard_totals;
+		for (int x = 0; x < d->ndiscards; x++)
+			if (d->discards[x].segment == seg->number)
+				d->discards[x--] = d->discards[--d->ndiscards];
 	}
 	pthread_mutex_unlock(&v->mu);
 	pthread_mutex_unlock(&db->mu);
