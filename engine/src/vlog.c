@@ -45,6 +45,7 @@ void vlog_seg_unref(vlog_seg_t *s)
 
 void vlog_destroy(vlog_t *v)
 {
+	vlog_seg_unref(v->active); /* the leader's reference */
 	for (int i = 0; i < v->nsegs; i++)
 		vlog_seg_unref(v->segs[i]);
 	for (int i = 0; i < v->nretired; i++)
