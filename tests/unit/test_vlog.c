@@ -778,6 +778,36 @@ static void test_kill_points_sync_always(void **state)
 	}
 }
 
+/* Deletes alone append nothing: the reclaim thread must also notice the
+ * garbage compaction counts. */
+static void test_background_reclaims_deletes(void **state)
+{
+	wb_options o = vopts();
+	o.vlog_segment_size = 64u << 10;
+	o.vlog_gc_interval_ms = 20;
+	wb_db *db = tu_open(dir, &o);
+	for (uint64_t i = 0; i < 60; i++)
+		put_big(db, i, 10000, 1);
+	put_big(db, 1000, 10000, 1); /* seals the last segment of the others */
+	assert_int_equal(wb_flush(db), WB_OK);
+	usleep(200 * 1000); /* let the thread see the appends first */
+	uint64_t before = dir_bytes(dir, ".vlog");
+	for (uint64_t i = 0; i < 60; i++) {
+		char k[32];
+		assert_int_equal(wb_delete(db, k, tu_key(k, "k", i)), WB_OK);
+	}
+	assert_int_equal(wb_compact_range(db, NULL, 0, NULL, 0), WB_OK);
+	for (int tries = 0; tries < 500 && dir_bytes(dir, ".vlog") > before / 4; tries++)
+		usleep(10 * 1000);
+	assert_true(dir_bytes(dir, ".vlog") <= before / 4);
+	for (uint64_t i = 0; i < 60; i++) {
+		char k[32];
+		tu_expect_missing(db, k, tu_key(k, "k", i));
+	}
+	expect_big(db, 1000, 10000, 1);
+	assert_int_equal(wb_close(db), WB_OK);
+}
+
 typedef struct gc_loop {
 	wb_db *db;
 	atomic_int stop;
@@ -888,6 +918,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_move_then_gc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iterator_pins_segment, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_races_writes_and_moves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_background_reclaims_deletes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_during_gc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill_points_sync_always, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overwrite_workload, setup, teardown),
