@@ -652,10 +652,12 @@ static int start_threads(wb_db *db)
 		name[11] = (char)('1' + db->ncompact_threads); /* at most MAX_COMPACT_THREADS */
 		pthread_setname_np(*t, name);
 	}
-	if (pthread_create(&db->gc_thread, NULL, vlog_gc_thread, db) != 0)
-		return err_set(WB_ENOMEM, "cannot start the value-log reclaim thread");
-	pthread_setname_np(db->gc_thread, "wb-vlog-gc");
-	db->gc_started = true;
+	if (db->opts.vlog_gc_interval_ms > 0) {
+		if (pthread_create(&db->gc_thread, NULL, vlog_gc_thread, db) != 0)
+			return err_set(WB_ENOMEM, "cannot start the value-log reclaim thread");
+		pthread_setname_np(db->gc_thread, "wb-vlog-gc");
+		db->gc_started = true;
+	}
 	pthread_mutex_lock(&db->mu);
 	pthread_cond_broadcast(&db->compact_cv); /* the tree may need work already */
 	if (db->nimm > 0)

@@ -29,6 +29,7 @@
 #include "crc32c.h"
 #include "error.h"
 #include "ikey.h"
+#include "vptr.h"
 
 /* Writes are gathered so that a table costs one append per 64 KiB, not one
  * per 4 KiB block. */
@@ -285,8 +286,10 @@ int sst_builder_add(sst_builder_t *b, slice_t ikey, slice_t value)
 		b->props.tombstones++;
 	b->props.raw_key_bytes += ikey.len;
 	b->props.raw_value_bytes += value.len;
-	/* vlog_bytes stays 0 until the value log defines its pointer format
-	 * (DESIGN 3.7); the property is already in the format. */
+	vptr_t p;
+	if ((value.data[0] & META_VALUE_PTR) && !(value.data[0] & META_TOMBSTONE) &&
+	    vptr_decode(slice_make(value.data + 1, value.len - 1), &p))
+		b->props.vlog_bytes += p.length;
 
 	if (block_builder_size(&b->data) >= b->opts.block_size)
 		return flush_data_block(b);

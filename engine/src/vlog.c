@@ -45,6 +45,7 @@ void vlog_seg_unref(vlog_seg_t *s)
 
 void vlog_destroy(vlog_t *v)
 {
+	vlog_seg_unref(v->active); /* the leader's reference */
 	for (int i = 0; i < v->nsegs; i++)
 		vlog_seg_unref(v->segs[i]);
 	for (int i = 0; i < v->nretired; i++)
@@ -52,6 +53,7 @@ void vlog_destroy(vlog_t *v)
 	free(v->segs);
 	free(v->dead);
 	free(v->retired);
+	free(v->leader_buf);
 	pthread_mutex_destroy(&v->mu);
 }
 
@@ -357,10 +359,11 @@ int vlog_convert_record(wb_db *db, slice_t rec, uint8_t **out, slice_t *out_rec)
 	/* A pointer entry is never longer than the value it replaces (the
 	 * threshold is at least 64 bytes). */
 	uint8_t *buf = malloc(rec.len);
-	c.wbuf = malloc(CHUNK + WB_MAX_KEY_LEN + 64);
+	if (db->vlog.leader_buf == NULL)
+		db->vlog.leader_buf = malloc(CHUNK + WB_MAX_KEY_LEN + 64);
+	c.wbuf = db->vlog.leader_buf;
 	if (buf == NULL || c.wbuf == NULL) {
 		free(buf);
-		free(c.wbuf);
 		return WB_ENOMEM;
 	}
 	c.out = buf;
@@ -377,7 +380,6 @@ int vlog_convert_record(wb_db *db, slice_t rec, uint8_t **out, slice_t *out_rec)
 	}
 	if (rc == WB_OK)
 		rc = flush_wbuf(&c);
-	free(c.wbuf);
 	if (rc != WB_OK) {
 		free(buf);
 		return rc;

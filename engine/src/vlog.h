@@ -69,6 +69,7 @@ typedef struct vlog {
 	vlog_seg_t **segs;         /* (vmu) live segments, ascending numbers */
 	int nsegs, cap;
 	vlog_seg_t *active;        /* (vmu to swap; leader appends) */
+	uint8_t *leader_buf;       /* (leader) values on their way to the active segment */
 	vlog_deleted_t *dead;      /* (vmu) removed segments WAL replay may still meet */
 	int ndead, dead_cap;
 	vlog_retired_t *retired;   /* (vmu) dead, waiting for readers */

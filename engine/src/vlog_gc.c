@@ -402,6 +402,12 @@ static int retire(wb_db *db, scan_t *s, uint64_t races)
 		v->retired[v->nretired++] = (vlog_retired_t){ seg, seq };
 		v->dead[v->ndead++] = (vlog_deleted_t){ seg->number, wal };
 		s->c[i].picked = false;
+		/* Its discard count means nothing any more (compaction may still
+		 * add to it; snapshots leave dead segments out). */
+		version_edit_t *d = &db->discard_totals;
+		for (int x = 0; x < d->ndiscards; x++)
+			if (d->discards[x].segment == seg->number)
+				d->discards[x--] = d->discards[--d->ndiscards];
 	}
 	pthread_mutex_unlock(&v->mu);
 	pthread_mutex_unlock(&db->mu);
@@ -547,7 +553,7 @@ int wb_vlog_gc(wb_db *db, uint64_t *reclaimed_bytes)
 void *vlog_gc_thread(void *arg)
 {
 	wb_db *db = arg;
-	uint64_t seen = 0;
+	uint64_t seen = 0, seen_discards = 0;
 	pthread_mutex_lock(&db->mu);
 	while (!db->closing) {
 		struct timespec t;
@@ -558,13 +564,18 @@ void *vlog_gc_thread(void *arg)
 		pthread_cond_timedwait(&db->gc_cv, &db->mu, &t);
 		if (db->closing)
 			break;
+		/* Garbage shows up by new appends (overwrites) or by compaction
+		 * dropping pointers (deletes): a pass scans the whole tree, so
+		 * only when either grew enough since the last one. */
+		uint64_t discards = 0;
+		for (int i = 0; i < db->discard_totals.ndiscards; i++)
+			discards += db->discard_totals.discards[i].bytes;
 		pthread_mutex_unlock(&db->mu);
-		/* A pass scans the whole tree: only when enough was written
-		 * since the last one to make a difference. */
-		uint64_t appended = atomic_load(&db->vlog.appended);
+		uint64_t appended = atomic_load(&db->vlog.appended), step = db->opts.vlog_segment_size / 4;
 		int rc = WB_OK;
-		if (appended - seen >= db->opts.vlog_segment_size / 4) {
+		if (appended - seen >= step || discards - seen_discards >= step || discards < seen_discards) {
 			seen = appended;
+			seen_discards = discards;
 			rc = vlog_gc_run(db, false, NULL);
 		} else {
 			pthread_mutex_lock(&db->gc_mu);

@@ -319,8 +319,11 @@ static void test_stream_crash_before_commit(void **state)
 	assert_int_equal(wb_writer_write(w2, buf, sizeof(buf)), WB_OK);
 	assert_int_equal(wb_writer_commit(w2, NULL), WB_OK);
 	assert_int_equal(tu_count_suffix(dir, ".vlog"), before + 2);
+	/* The process dies: nothing more reaches the disk (the abort's
+	 * remove fails), it only frees the writer's memory. */
+	fault_env_kill_after_bytes(fe, 0);
+	wb_writer_abort(w);
 	tu_crash(db, fe);
-	free(w); /* the process died: its writer is just memory */
 	fault_env_clear_faults(fe);
 	db = tu_open(dir, &o);
 	tu_expect_missing(db, "half", 4);
@@ -520,6 +523,7 @@ static void test_iterator_pins_segment(void **state)
 {
 	wb_options o = vopts();
 	o.vlog_segment_size = 64u << 10;
+	o.vlog_gc_interval_ms = 0; /* only the passes the test runs */
 	wb_db *db = tu_open(dir, &o);
 	for (uint64_t i = 0; i < 10; i++)
 		put_big(db, i, 20000, 1);
@@ -640,6 +644,7 @@ static void test_crash_during_gc(void **state)
 {
 	wb_options o = vopts();
 	o.vlog_segment_size = 64u << 10;
+	o.vlog_gc_interval_ms = 0; /* only the passes the test runs */
 	uint64_t span = 0;
 	for (int attempt = 0; attempt < 12; attempt++) {
 		tu_rmtree(dir);
@@ -773,6 +778,36 @@ static void test_kill_points_sync_always(void **state)
 	}
 }
 
+/* Deletes alone append nothing: the reclaim thread must also notice the
+ * garbage compaction counts. */
+static void test_background_reclaims_deletes(void **state)
+{
+	wb_options o = vopts();
+	o.vlog_segment_size = 64u << 10;
+	o.vlog_gc_interval_ms = 20;
+	wb_db *db = tu_open(dir, &o);
+	for (uint64_t i = 0; i < 60; i++)
+		put_big(db, i, 10000, 1);
+	put_big(db, 1000, 10000, 1); /* seals the last segment of the others */
+	assert_int_equal(wb_flush(db), WB_OK);
+	usleep(200 * 1000); /* let the thread see the appends first */
+	uint64_t before = dir_bytes(dir, ".vlog");
+	for (uint64_t i = 0; i < 60; i++) {
+		char k[32];
+		assert_int_equal(wb_delete(db, k, tu_key(k, "k", i)), WB_OK);
+	}
+	assert_int_equal(wb_compact_range(db, NULL, 0, NULL, 0), WB_OK);
+	for (int tries = 0; tries < 500 && dir_bytes(dir, ".vlog") > before / 4; tries++)
+		usleep(10 * 1000);
+	assert_true(dir_bytes(dir, ".vlog") <= before / 4);
+	for (uint64_t i = 0; i < 60; i++) {
+		char k[32];
+		tu_expect_missing(db, k, tu_key(k, "k", i));
+	}
+	expect_big(db, 1000, 10000, 1);
+	assert_int_equal(wb_close(db), WB_OK);
+}
+
 typedef struct gc_loop {
 	wb_db *db;
 	atomic_int stop;
@@ -883,6 +918,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_move_then_gc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iterator_pins_segment, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_races_writes_and_moves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_background_reclaims_deletes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_during_gc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill_points_sync_always, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overwrite_workload, setup, teardown),
