@@ -639,15 +639,17 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 
 /* ---- rename ---- */
 
-enum move_phase { MOVE_DELETE, MOVE_PUT };
+/* How a move treats each key: delete it, put a copy of its value under
+ * the new key, or both at once by pointer (wb_batch_move: a value-log value
+ * is not copied, whatever its size). */
+enum move_op { MOVE_DELETE, MOVE_PUT, MOVE_POINTER };
 
-/* Adds to b one phase of moving every key of keyspace ks that starts with
- * `from` (is exactly `from`, when !prefix) to start with `to` instead:
- * the deletions of the old keys, or the puts of the new ones. All phases
- * read the store as it is before the batch, so an exchange can put both
+/* Adds to b the move (one op of it) of every key of keyspace ks that is
+ * `from` or, when prefix, starts with it, to start with `to` instead. Every
+ * op reads the store as it is before the batch, so an exchange can put both
  * sides' deletions first and both sides' puts after them. */
 static int move_keys(fs_t *fs, wb_batch *b, unsigned ks, const uint8_t *from, size_t flen,
-		     const uint8_t *to, size_t tlen, bool prefix, enum move_phase phase)
+		     const uint8_t *to, size_t tlen, bool prefix, enum move_op op)
 {
 	wb_iter_options io = { .keyspace = ks, .prefix = from, .prefix_len = flen };
 	wb_iter *it;
@@ -661,11 +663,10 @@ static int move_keys(fs_t *fs, wb_batch *b, unsigned ks, const uint8_t *from, si
 		const uint8_t *k = wb_iter_key(it, &kl);
 		if (!prefix && kl != flen)
 			break; /* only the exact key, which sorts first */
-		if (phase == MOVE_DELETE) {
+		if (op == MOVE_DELETE) {
 			rc = wb_batch_delete_ks(b, ks, k, kl);
 			continue;
 		}
-		const void *v = wb_iter_value(it, &vl);
 		size_t nl = tlen + kl - flen;
 		if (nl > ncap) {
 			uint8_t *p = realloc(nk, nl);
@@ -678,7 +679,12 @@ static int move_keys(fs_t *fs, wb_batch *b, unsigned ks, const uint8_t *from, si
 		}
 		memcpy(nk, to, tlen);
 		memcpy(nk + tlen, k + flen, kl - flen);
-		rc = wb_batch_put_ks(b, ks, nk, nl, v, vl);
+		if (op == MOVE_POINTER) {
+			rc = wb_batch_move_ks(fs->db, b, ks, k, kl, nk, nl);
+		} else {
+			const void *v = wb_iter_value(it, &vl);
+			rc = v ? wb_batch_put_ks(b, ks, nk, nl, v, vl) : wb_iter_status(it);
+		}
 	}
 	if (rc == WB_OK)
 		rc = wb_iter_status(it);
@@ -687,12 +693,12 @@ static int move_keys(fs_t *fs, wb_batch *b, unsigned ks, const uint8_t *from, si
 	return rc == WB_OK ? 0 : errmap(rc, "move", from, flen);
 }
 
-/* Adds to b one phase of moving the entry at node key `from` to `to`: its
+/* Adds to b one op of moving the entry at node key `from` to `to`: its
  * value, record and xattrs, and for a directory everything below it. */
 static int move_entry(fs_t *fs, wb_batch *b, const uint8_t *from, size_t flen, bool dir,
-		      const uint8_t *to, size_t tlen, enum move_phase phase)
+		      const uint8_t *to, size_t tlen, enum move_op op)
 {
-	int rc = move_keys(fs, b, WB_KS_USER, from, flen, to, tlen, dir, phase);
+	int rc = move_keys(fs, b, WB_KS_USER, from, flen, to, tlen, dir, op);
 	for (int i = 0; rc == 0 && key_has_meta(from, flen, dir) && i < 2; i++) {
 		char tag = i == 0 ? META_ATTR : META_XATTR;
 		/* A file's xattrs are 'X' key 0x00 name: end the prefix at the NUL. */
@@ -700,69 +706,7 @@ static int move_entry(fs_t *fs, wb_batch *b, const uint8_t *from, size_t flen, b
 		size_t fl, tl;
 		uint8_t *fk = attr_key(tag, from, flen, nul, &fl);
 		uint8_t *tk = attr_key(tag, to, tlen, nul, &tl);
-		rc = fk && tk ? move_keys(fs, b, WB_KS_META, fk, fl, tk, tl, dir || nul, phase)
-			      : -ENOMEM;
-		free(fk);
-		free(tk);
-	}
-	return rc;
-}
-
-/* Adds to b the move of every key of keyspace ks that is `from` or (when
- * prefix) starts with it, to start with `to` instead -- by pointer: a
- * value-log value is not copied, whatever its size. */
-static int move_pointers(fs_t *fs, wb_batch *b, unsigned ks, const uint8_t *from, size_t flen,
-			 const uint8_t *to, size_t tlen, bool prefix)
-{
-	if (!prefix) {
-		int rc = wb_batch_move_ks(fs->db, b, ks, from, flen, to, tlen);
-		return rc == WB_OK || rc == WB_ENOTFOUND ? 0 : errmap(rc, "move", from, flen);
-	}
-	wb_iter_options io = { .keyspace = ks, .prefix = from, .prefix_len = flen };
-	wb_iter *it;
-	int rc = wb_iter_new(fs->db, &io, &it);
-	if (rc != WB_OK)
-		return errmap(rc, "iterate", from, flen);
-	uint8_t *nk = NULL;
-	size_t ncap = 0;
-	for (wb_iter_seek_first(it); rc == WB_OK && wb_iter_valid(it); wb_iter_next(it)) {
-		size_t kl;
-		const uint8_t *k = wb_iter_key(it, &kl);
-		size_t nl = tlen + kl - flen;
-		if (nl > ncap) {
-			uint8_t *p = realloc(nk, nl);
-			if (p == NULL) {
-				rc = WB_ENOMEM;
-				break;
-			}
-			nk = p;
-			ncap = nl;
-		}
-		memcpy(nk, to, tlen);
-		memcpy(nk + tlen, k + flen, kl - flen);
-		rc = wb_batch_move_ks(fs->db, b, ks, k, kl, nk, nl);
-	}
-	if (rc == WB_OK)
-		rc = wb_iter_status(it);
-	wb_iter_free(it);
-	free(nk);
-	return rc == WB_OK ? 0 : errmap(rc, "move", from, flen);
-}
-
-/* Adds to b a whole move of the entry at `from` to `to` (nothing there
- * now): its value, record and xattrs, and a directory's every key. */
-static int move_whole(fs_t *fs, wb_batch *b, const uint8_t *from, size_t flen, bool dir,
-		      const uint8_t *to, size_t tlen)
-{
-	int rc = move_pointers(fs, b, WB_KS_USER, from, flen, to, tlen, dir);
-	for (int i = 0; rc == 0 && key_has_meta(from, flen, dir) && i < 2; i++) {
-		char tag = i == 0 ? META_ATTR : META_XATTR;
-		const char *nul = !dir && tag == META_XATTR ? "" : NULL; /* as move_entry */
-		size_t fl, tl;
-		uint8_t *fk = attr_key(tag, from, flen, nul, &fl);
-		uint8_t *tk = attr_key(tag, to, tlen, nul, &tl);
-		rc = fk && tk ? move_pointers(fs, b, WB_KS_META, fk, fl, tk, tl, dir || nul)
-			      : -ENOMEM;
+		rc = fk && tk ? move_keys(fs, b, WB_KS_META, fk, fl, tk, tl, dir || nul, op) : -ENOMEM;
 		free(fk);
 		free(tk);
 	}
@@ -836,7 +780,7 @@ static int rename_batch(change *c, fs_node *np, const char *name, const char *ne
 		if (te->type != 0)
 			rc = delete_entry(c->fs, c->b, tkey, tklen, tdir);
 		if (rc == 0)
-			rc = move_whole(c->fs, c->b, c->key, c->klen, sdir, tkey, tklen);
+			rc = move_entry(c->fs, c->b, c->key, c->klen, sdir, tkey, tklen, MOVE_POINTER);
 	}
 	return rc;
 }
