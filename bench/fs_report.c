@@ -17,6 +17,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "bench_json.h"
 #include "fsbench.h"
 
 double report_rate(int s, const struct result *r)
@@ -351,29 +352,6 @@ void report_table(const struct opts *o, const struct machine *m)
 		printf("  dd read      %s\n", m->dd_read);
 	printf("  wombatfs     %s, %s; tree at start: %s\n", m->wombatfs_v, o->wombatfs, o->commit);
 	printf("  bindfs       %s\n", m->bindfs_v);
-}
-
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
-
-static void json_num(FILE *f, double v)
-{
-	if (isfinite(v))
-		fprintf(f, "%.6g", v);
-	else
-		fprintf(f, "null");
 }
 
 int report_json(const struct opts *o, const struct machine *m)

@@ -16,6 +16,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "bench_json.h"
 #include "kvbench.h"
 
 double report_ops_per_sec(const struct result *r)
@@ -363,29 +364,6 @@ void report_machine(const struct machine *m, const struct opts *o)
 	       m->device, m->mount, free_gib);
 	printf("  disk         %s\n", m->disk);
 	printf("  dd write     %s\n", m->dd);
-}
-
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
-
-static void json_num(FILE *f, double v)
-{
-	if (isfinite(v))
-		fprintf(f, "%.6g", v);
-	else
-		fprintf(f, "null");
 }
 
 int report_json(const struct opts *o, const struct machine *m)
