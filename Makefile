@@ -124,8 +124,7 @@ mount: deps
 	@sh fusefs/make_mount.sh "$(BUILD)" "$(DB)" "$(MNT)"
 
 umount:
-	@if mountpoint -q "$(MNT)"; then fusermount3 -u "$(MNT)" && echo "unmounted $(MNT)"; \
-	else echo "$(MNT) is not mounted"; fi
+	@sh fusefs/make_umount.sh "$(DB)" "$(MNT)"
 
 # The side-by-side benchmarks: the engine (bench-kv) against RocksDB,
 # LevelDB and LMDB, then the mount (bench-fs) against a native directory
