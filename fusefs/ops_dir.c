@@ -477,6 +477,19 @@ static int change_new_key(change *c, const char *name, bool is_dir)
 	return store_child_key(c->parent, name, is_dir, &c->key, &c->klen);
 }
 
+/* Ends a change that made a new entry (c->e): writes the batch and
+ * replies with the entry, or with the error. */
+static void change_finish_new(fuse_req_t req, change *c, int rc)
+{
+	if (rc == 0)
+		rc = commit(c->fs, c->b, c->key, c->klen);
+	if (rc == 0)
+		reply_entry(req, c->fs, c->key, c->klen, &c->e);
+	else
+		fuse_reply_err(req, -rc);
+	change_end(c);
+}
+
 static fs_attr new_attr(fuse_req_t req, mode_t mode)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -496,13 +509,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 				  .attr = new_attr(req, S_IFDIR | (mode & 07777)) };
 		rc = store_put_attr(c.fs, c.b, c.key, c.klen, &c.e.attr, NULL, 0);
 	}
-	if (rc == 0)
-		rc = commit(c.fs, c.b, c.key, c.klen);
-	if (rc == 0)
-		reply_entry(req, c.fs, c.key, c.klen, &c.e);
-	else
-		fuse_reply_err(req, -rc);
-	change_end(&c);
+	change_finish_new(req, &c, rc);
 }
 
 /* A file being unlinked while open keeps its contents for its readers. */
@@ -579,13 +586,7 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 				  .attr = new_attr(req, S_IFLNK | 0777) };
 		rc = store_put_attr(c.fs, c.b, c.key, c.klen, &c.e.attr, link, tlen);
 	}
-	if (rc == 0)
-		rc = commit(c.fs, c.b, c.key, c.klen);
-	if (rc == 0)
-		reply_entry(req, c.fs, c.key, c.klen, &c.e);
-	else
-		fuse_reply_err(req, -rc);
-	change_end(&c);
+	change_finish_new(req, &c, rc);
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -621,13 +622,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	}
 	if (rc == 0)
 		rc = store_put_attr(c.fs, c.b, c.key, c.klen, &c.e.attr, NULL, 0);
-	if (rc == 0)
-		rc = commit(c.fs, c.b, c.key, c.klen);
-	if (rc == 0)
-		reply_entry(req, c.fs, c.key, c.klen, &c.e);
-	else
-		fuse_reply_err(req, -rc);
-	change_end(&c);
+	change_finish_new(req, &c, rc);
 }
 
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
