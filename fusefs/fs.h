@@ -63,6 +63,7 @@ typedef struct fs {
 	double timeout;    /* seconds the kernel may cache entries and attributes */
 	uint64_t spill_at; /* bytes of a write buffer kept in memory */
 	bool stream_ok;    /* large files may stream into the value log */
+	bool sync_always;  /* -o sync=always: every commit waits for the disk */
 
 	pthread_mutex_t ns_mu;
 	pthread_mutex_t tab_mu;
@@ -137,6 +138,9 @@ void ops_file_init(struct fuse_lowlevel_ops *ops);
 void ops_xattr_init(struct fuse_lowlevel_ops *ops);
 /* Commits a node's buffered contents (caller holds ns_mu and n->mu). */
 int file_commit_locked(fs_t *fs, fs_node *n, bool sync);
+/* Whether committing ino's buffer at flush or release may take long: a
+ * big or spilled buffer, a stream, or sync=always. */
+bool file_commit_is_slow(fs_t *fs, fuse_ino_t ino);
 /* Gives n a buffer holding the committed contents of key (n->mu held). */
 int file_load_locked(fs_t *fs, fs_node *n, const uint8_t *key, size_t klen);
 /* Replies to a lookup-like request with the entry of key. */

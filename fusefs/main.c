@@ -27,7 +27,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dispatch.h"
 #include "fs.h"
+
+/* Threads that serve slow requests (fsync, rename, big reads, writes and
+ * commits); the rest are answered by the receiving thread. */
+#define WORKERS 4
 
 struct cli {
 	char *dbdir;
@@ -90,9 +95,9 @@ static void usage(FILE *f)
 		"options:\n"
 		"  -f                     stay in the foreground\n"
 		"  -d                     debug output (implies -f)\n"
-		"  -s                     one thread: faster for one client doing many\n"
-		"                         small requests (2-3x the file creates per\n"
-		"                         second here); a slow request holds up the rest\n"
+		"  -s                     one thread for every request: fsync, rename and\n"
+		"                         big reads and writes then hold up the rest\n"
+		"                         (by default they run on worker threads)\n"
 		"  -o ro                  read-only\n"
 		"  -o create              create DBDIR when it does not exist\n"
 		"  -o sync=MODE           always | interval (default) | none: when writes\n"
@@ -197,7 +202,7 @@ static int open_db(fs_t *fs, const struct cli *c, uint64_t cache, uint64_t thres
 		o.block_cache_size = cache;
 	if (c->sync) {
 		if (strcmp(c->sync, "always") == 0)
-			o.sync = WB_SYNC_ALWAYS;
+			o.sync = WB_SYNC_ALWAYS, fs->sync_always = true;
 		else if (strcmp(c->sync, "interval") == 0)
 			o.sync = WB_SYNC_INTERVAL;
 		else if (strcmp(c->sync, "none") == 0)
@@ -255,20 +260,12 @@ static int serve(fs_t *fs, const struct cli *c, uint64_t cache, uint64_t thresho
 		}
 		notify(notify_fd, 0);
 		notify_fd = -1;
-		/* FUSE_USE_VERSION 34: the loop takes the 3.2 config struct. Keep
-		 * idle workers around: a thread per request costs more than most
-		 * requests. (Measured: -s serves 2-3x the small requests per
-		 * second, with one client and with four; the hand-off between
-		 * workers costs more than our work per request. A receive loop
-		 * that hands only slow requests to workers would get both.) */
-		struct fuse_loop_config lc = { .clone_fd = 0, .max_idle_threads = 16 };
-		if (fo->singlethread)
-			ret = fuse_session_loop(se);
-		else
-			ret = fuse_session_loop_mt(se, &lc);
-		/* libfuse's signal handler leaves the signal number as the
-		 * loop's result: SIGTERM, SIGINT and SIGHUP are a clean end. */
-		ret = ret == 0 || ret == SIGTERM || ret == SIGINT || ret == SIGHUP ? 0 : 1;
+		/* One receiving thread, workers for slow requests (dispatch.h);
+		 * -s: no workers. */
+		ret = dispatch_loop(fs, se, fo->singlethread ? 0 : WORKERS);
+		if (ret != 0)
+			syslog(LOG_ERR, "wombatfs: serving %s: %s", fo->mountpoint, strerror(ret));
+		ret = ret == 0 ? 0 : 1;
 		op_destroy(fs);
 		fuse_session_unmount(se);
 		fuse_remove_signal_handlers(se);

@@ -160,6 +160,23 @@ static int commit_node(fs_t *fs, fs_node *n, bool sync)
 	return rc;
 }
 
+/* A commit of more than this from memory is worth a worker thread. */
+#define SLOW_COMMIT (1u << 20)
+
+bool file_commit_is_slow(fs_t *fs, fuse_ino_t ino)
+{
+	if (fs->sync_always)
+		return true;
+	fs_node *n = inode_get(fs, ino);
+	if (n == NULL)
+		return false;
+	pthread_mutex_lock(&n->mu);
+	const filebuf *fb = n->buf;
+	bool slow = n->dirty && fb != NULL && (fb->w != NULL || fb->fd >= 0 || fb->size > SLOW_COMMIT);
+	pthread_mutex_unlock(&n->mu);
+	return slow;
+}
+
 /* Sets up an open handle on n. Called with n->mu held. */
 static int open_locked(fs_t *fs, fs_node *n, struct fuse_file_info *fi, bool created)
 {
