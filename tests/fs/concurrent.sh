@@ -6,7 +6,9 @@
 # 1 000 B, 300 KiB and 3 MiB in, fsync every third, and rename each into a
 # shared directory, while a fifth client lists and stats it. Every file
 # must arrive whole (cmp), in the mount and again after a remount, and
-# every client must succeed.
+# every client must succeed. A second round with -o sync=always (every
+# commit is synced, so flush and release go to workers too) ends with
+# kill -9 of the daemon: every file whose close returned is there.
 . "$(dirname "$0")/lib/common.sh"
 
 JOBS=4
@@ -17,9 +19,7 @@ head -c 307200 /dev/urandom >"$T/src/medium"
 head -c 3145728 /dev/urandom >"$T/src/large"
 sizes="small medium large"
 
-fs_mount -o create
 M=$MNT
-mkdir "$M/done" || fail "mkdir done"
 
 # writer J: copies FILES files into $M/jJ, then renames each into done/.
 writer() {
@@ -49,22 +49,27 @@ lister() {
 	done
 }
 
-lister >"$T/lister.out" 2>&1 &
-lpid=$!
-pids=
-j=0
-while [ $j -lt $JOBS ]; do
-	writer $j >"$T/writer.$j" 2>&1 &
-	pids="$pids $!"
-	j=$((j + 1))
-done
-j=0
-for p in $pids; do
-	wait "$p" || fail "writer $j failed: $(cat "$T/writer.$j")"
-	j=$((j + 1))
-done
-touch "$T/stop"
-wait $lpid || fail "the lister failed: $(cat "$T/lister.out")"
+# round: the writers and the lister against an empty done/.
+round() {
+	rm -f "$T/stop"
+	mkdir "$M/done" || fail "mkdir done"
+	lister >"$T/lister.out" 2>&1 &
+	lpid=$!
+	pids=
+	j=0
+	while [ $j -lt $JOBS ]; do
+		writer $j >"$T/writer.$j" 2>&1 &
+		pids="$pids $!"
+		j=$((j + 1))
+	done
+	j=0
+	for p in $pids; do
+		wait "$p" || fail "writer $j failed: $(cat "$T/writer.$j")"
+		j=$((j + 1))
+	done
+	touch "$T/stop"
+	wait $lpid || fail "the lister failed: $(cat "$T/lister.out")"
+}
 
 # check: every file in done/ has its source's bytes, and nothing else is there.
 check() {
@@ -82,8 +87,21 @@ check() {
 		j=$((j + 1))
 	done
 }
+fs_mount -o create
+round
 check "mounted"
 fs_umount
 fs_mount
 check "after a remount"
+rm -r "$M/done" || fail "rm -r done"
+fs_umount
+
+fs_mount -o sync=always
+round
+check "sync=always"
+kill -9 "$fs_pid"
+wait_gone "$fs_pid" 5 || fail "wombatfs survived kill -9"
+fusermount3 -uz "$MNT" || fail "fusermount3 -uz of the dead mount failed"
+fs_mount
+check "after kill -9 with sync=always"
 fs_umount
