@@ -152,7 +152,7 @@ int wb_writer_write(wb_writer *w, const void *buf, size_t len)
 	w->crc = crc32c_extend(w->crc, buf, len);
 	w->vlen += len;
 	int rc = WB_OK;
-	if (w->blen + len <= WRITE_BUF) {
+	if (len < WRITE_BUF && w->blen + len <= WRITE_BUF) {
 		memcpy(w->buf + w->blen, buf, len);
 		w->blen += len;
 	} else {
