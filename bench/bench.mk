@@ -8,7 +8,8 @@
 #   make bench                both halves, kv then fs, never at the same time
 #   make bench QUICK=1        both smoke runs, under 2 minutes
 #   make bench-kv             full run, about 10-15 minutes: 100 B, 4 KiB and
-#                             64 KiB values; table on stdout and in
+#                             64 KiB values, then Wombat's stream step (a
+#                             2 GiB value through wb_writer against dd); table on stdout and in
 #                             $(BUILD)/bench/kv.txt, numbers in kv.json, kv.png
 #   make bench-kv QUICK=1     smoke run, under 2 minutes
 #   make bench-kv KVBENCH_ARGS="--engines wombat,rocksdb --workloads fillrandom,readrandom"
@@ -24,7 +25,7 @@
 
 KVBENCH      := $(BUILD)/bin/kvbench
 KVBENCH_SRC  := bench/kvbench.c bench/kv_report.c bench/kv_wombat.c bench/kv_rocksdb.c \
-		bench/kv_leveldb.c bench/kv_lmdb.c
+		bench/kv_leveldb.c bench/kv_lmdb.c bench/kv_stream.c
 KVBENCH_OBJ  := $(KVBENCH_SRC:%.c=$(BUILD)/obj/%.o)
 KVBENCH_LIBS := -lrocksdb -lleveldb -llmdb -lm
 

@@ -4,6 +4,7 @@
  * engine, Wombat's ratio to each peer, p99 latency; then disk use, write
  * amplification, peak RSS and every failure), the machine's facts (CPU,
  * memory, filesystem and disk of --dir, a dd of its write bandwidth), the
+ * stream step's table (kv_stream.c) against that dd, the
  * JSON file with every number and gnuplot's data file. Parent process only.
  */
 #include <errno.h>
@@ -68,6 +69,123 @@ void report_progress(const struct opts *o, int si, int ei, const struct result *
 	fflush(stdout);
 }
 
+static double stream_mb_s(const struct stream_result *r)
+{
+	return r->secs > 0 ? (double)r->bytes / 1e6 / r->secs : 0;
+}
+
+/* RSS growth in KiB: the peak over the RSS before begin. */
+static uint64_t stream_growth_kb(const struct stream_result *r)
+{
+	return r->peak_rss_kb > r->rss_before_kb ? r->peak_rss_kb - r->rss_before_kb : 0;
+}
+
+void report_stream_progress(const struct opts *o, int run, const struct stream_result *r)
+{
+	printf("  stream run %d %6" PRIu64 " MiB ", run + 1, o->stream_mib);
+	if (r->status != ST_OK)
+		printf("FAILED: %s\n", r->error);
+	else
+		printf("%7.1f MB/s  %6.2f s (write %.2f s, commit %.2f s)  RSS +%.1f MiB\n",
+		       stream_mb_s(r), r->secs, r->write_secs, r->commit_secs,
+		       (double)stream_growth_kb(r) / 1024);
+	fflush(stdout);
+}
+
+/* The run with the median MB/s among the successful ones; NULL if none. */
+static const struct stream_result *stream_median(void)
+{
+	const struct stream_result *ok[STREAM_RUNS];
+	int n = 0;
+	for (int i = 0; i < STREAM_RUNS; i++)
+		if (kv_stream[i].status == ST_OK)
+			ok[n++] = &kv_stream[i];
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && stream_mb_s(ok[j]) < stream_mb_s(ok[j - 1]); j--) {
+			const struct stream_result *t = ok[j];
+			ok[j] = ok[j - 1];
+			ok[j - 1] = t;
+		}
+	return n ? ok[(n - 1) / 2] : NULL;
+}
+
+static void fmt_pct(char *b, size_t n, double mb_s, double dd)
+{
+	if (dd > 0)
+		snprintf(b, n, "%.0f%%", 100 * mb_s / dd);
+	else
+		snprintf(b, n, "-");
+}
+
+void report_stream(const struct opts *o, const struct machine *m)
+{
+	if (o->stream_mib == 0)
+		return;
+	printf("\n== stream: one %" PRIu64 " MiB value through wb_writer, commit synced; "
+	       "%% of the dd above ==\n",
+	       o->stream_mib);
+	printf("%-8s %9s %8s %8s %9s %12s\n", "run", "MB/s", "% of dd", "write s", "commit s",
+	       "RSS +MiB");
+	uint64_t growth = 0;
+	for (int i = 0; i < STREAM_RUNS; i++) {
+		const struct stream_result *r = &kv_stream[i];
+		if (r->status != ST_OK) {
+			printf("%-8d FAILED: %s\n", i + 1, r->error);
+			continue;
+		}
+		char pct[16];
+		fmt_pct(pct, sizeof(pct), stream_mb_s(r), m->dd_mb_s);
+		printf("%-8d %9.1f %8s %8.2f %9.2f %12.1f\n", i + 1, stream_mb_s(r), pct,
+		       r->write_secs, r->commit_secs, (double)stream_growth_kb(r) / 1024);
+		if (stream_growth_kb(r) > growth)
+			growth = stream_growth_kb(r);
+	}
+	const struct stream_result *med = stream_median();
+	if (med != NULL) {
+		char pct[16];
+		fmt_pct(pct, sizeof(pct), stream_mb_s(med), m->dd_mb_s);
+		printf("%-8s %9.1f %8s %8s %9s %12.1f (largest)\n", "median", stream_mb_s(med),
+		       pct, "", "", (double)growth / 1024);
+		printf("target (issue #4): >= 60%% of dd, RSS growth < 64 MiB\n");
+	}
+	fflush(stdout);
+}
+
+static void json_stream(FILE *f, const struct opts *o, const struct machine *m)
+{
+	fprintf(f, "\"stream\": {\"value_bytes\": %" PRIu64 ", \"runs\": [",
+	        (uint64_t)(o->stream_mib * MiB));
+	for (int i = 0; i < STREAM_RUNS; i++) {
+		const struct stream_result *r = &kv_stream[i];
+		fprintf(f, "%s{\"ok\": %s, \"seconds\": ", i ? ", " : "",
+		        r->status == ST_OK ? "true" : "false");
+		json_num(f, r->secs);
+		fprintf(f, ", \"write_seconds\": ");
+		json_num(f, r->write_secs);
+		fprintf(f, ", \"commit_seconds\": ");
+		json_num(f, r->commit_secs);
+		fprintf(f, ", \"mb_per_sec\": ");
+		json_num(f, stream_mb_s(r));
+		fprintf(f, ", \"pct_of_dd\": ");
+		if (m->dd_mb_s > 0 && r->status == ST_OK)
+			json_num(f, 100 * stream_mb_s(r) / m->dd_mb_s);
+		else
+			fprintf(f, "null");
+		fprintf(f,
+		        ", \"rss_before_kb\": %" PRIu64 ", \"peak_rss_kb\": %" PRIu64
+		        ", \"rss_growth_kb\": %" PRIu64 ", \"error\": ",
+		        r->rss_before_kb, r->peak_rss_kb, stream_growth_kb(r));
+		json_str(f, r->error);
+		fprintf(f, "}");
+	}
+	const struct stream_result *med = stream_median();
+	fprintf(f, "], \"median_mb_per_sec\": ");
+	json_num(f, med ? stream_mb_s(med) : NAN);
+	fprintf(f, ", \"median_pct_of_dd\": ");
+	json_num(f, med && m->dd_mb_s > 0 ? 100 * stream_mb_s(med) / m->dd_mb_s : NAN);
+	fprintf(f, "},\n");
+}
+
 void report_settings(const struct opts *o)
 {
 	printf("kvbench: same keys and values on every engine, one child process per "
@@ -93,6 +211,13 @@ void report_settings(const struct opts *o)
 	printf("workloads:\n");
 	for (int i = 0; i < o->nwl; i++)
 		printf("  %-17s %s\n", kv_workloads[o->wl[i]].name, kv_workloads[o->wl[i]].what);
+	if (o->stream_mib)
+		printf("stream step (wombat only): one %" PRIu64 " MiB value through "
+		       "wb_writer_begin/write/commit\n"
+		       "  from memory in 1 MiB writes, commit synced (WB_SYNC_ALWAYS); %d runs, each "
+		       "in a fresh\n"
+		       "  child and database; MB/s, %% of the dd bandwidth, RSS growth over begin\n",
+		       o->stream_mib, STREAM_RUNS);
 	printf("\n");
 }
 
@@ -395,6 +520,8 @@ int report_json(const struct opts *o, const struct machine *m)
 	        ", \"batch_ops\": %d, \"quick\": %s},\n",
 	        FAIR_BLOOM_BITS, FAIR_CACHE, FAIR_WRITE_BUFFER, FAIR_LMDB_MAP, KEY_LEN, o->sync_ops,
 	        BATCH_OPS, o->quick ? "true" : "false");
+	if (o->stream_mib)
+		json_stream(f, o, m);
 	fprintf(f, "\"results\": [\n");
 	int first = 1;
 	for (int s = 0; s < o->nsizes; s++)

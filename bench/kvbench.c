@@ -40,6 +40,10 @@
  * workload (a call returned an error) mark that cell failed with the
  * engine's message; the run goes on.
  *
+ * After the tables, the stream step (kv_stream.c, Wombat only): one value
+ * of --stream-mib MiB through the streaming writer, right before the dd of
+ * the disk's write bandwidth it is compared with.
+ *
  * Keys are 16 bytes: the zero-padded decimal of 2*i for the i-th key of
  * [0, N); readmissing asks for 2*i+1, which falls between existing keys.
  * Key order and values come from seeded generators that are the same for
@@ -69,6 +73,8 @@
 #define SYNC_OPS        1000       /* fillsync: synced puts */
 #define VALBUF          (1u << 20) /* values are windows into this much random data */
 #define DEFAULT_TIMEOUT 600        /* seconds a child may stay silent */
+#define STREAM_MIB       2048      /* the stream step's value (issue #4: 2 GiB) */
+#define STREAM_QUICK_MIB 256
 
 /* ---- Errors reported by adapters (kv_adapter.h) ---- */
 
@@ -582,7 +588,7 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return 0;
 }
 
-static void rm_rf(const char *dir)
+void kv_rm_rf(const char *dir)
 {
 	nftw(dir, rm_one, 32, FTW_DEPTH | FTW_PHYS);
 }
@@ -646,7 +652,7 @@ static int db_fresh(struct ctx *c, int sync)
 {
 	if (db_close(c) != KV_OK)
 		fprintf(stderr, "kvbench: %s close: %s\n", c->eng->name, kv_last_error());
-	rm_rf(c->dbdir);
+	kv_rm_rf(c->dbdir);
 	if (mkdir_p(c->dbdir) != 0)
 		return kv_error("mkdir %s: %s", c->dbdir, strerror(errno));
 	c->cfg.sync = sync;
@@ -822,7 +828,7 @@ static void run_job(const struct opts *o, int si, int ei)
 
 	int next = 0;
 	while (next < j.nwl) {
-		rm_rf(j.dir);
+		kv_rm_rf(j.dir);
 		mkdir_p(j.dir);
 		int fds[2];
 		if (pipe(fds) != 0) {
@@ -890,7 +896,7 @@ static void run_job(const struct opts *o, int si, int ei)
 		}
 	}
 	if (!o->keep)
-		rm_rf(j.dir);
+		kv_rm_rf(j.dir);
 }
 
 /* ---- Options ---- */
@@ -909,8 +915,11 @@ static void usage(FILE *f)
 	    "  --value-size LIST  value bytes, e.g. 100,4096,65536 (default 100)\n"
 	    "  --num N            operations per workload (default per value size:\n"
 	    "                     1000000 at 100 B, 200000 at 4 KiB, 20000 at 64 KiB)\n"
-	    "  --quick            a tenth of the default N (100000 at 100 B), dd of 256 MiB\n"
+	    "  --quick            a tenth of the default N (100000 at 100 B), dd of 256 MiB,\n"
+	    "                     stream of 256 MiB\n"
 	    "  --sync-ops N       fillsync's synced puts (default 1000)\n"
+	    "  --stream-mib N     the stream step's value in MiB (default 2048; 0: no stream\n"
+	    "                     step; it runs only when wombat is among the engines)\n"
 	    "  --dir DIR          work directory (default build/bench/kv)\n"
 	    "  --json FILE        every number (default build/bench/kv.json)\n"
 	    "  --plot-data FILE   ops/s of the smallest value size (default build/bench/kv.dat)\n"
@@ -974,6 +983,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->timeout = DEFAULT_TIMEOUT;
 	o->dd = 1;
 	o->sync_ops = SYNC_OPS;
+	o->stream_mib = UINT64_MAX; /* default, set below once --quick is known */
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -1004,6 +1014,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		} else if (strcmp(a, "--sync-ops") == 0) {
 			o->sync_ops = strtoull(v, NULL, 10);
 			rc = o->sync_ops > 0 ? 0 : -1;
+		} else if (strcmp(a, "--stream-mib") == 0) {
+			char *end;
+			o->stream_mib = strtoull(v, &end, 10);
+			rc = *end == 0 && o->stream_mib <= (1u << 20) ? 0 : -1;
 		} else if (strcmp(a, "--dir") == 0) {
 			o->dir = v;
 		} else if (strcmp(a, "--json") == 0) {
@@ -1032,6 +1046,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->wl[o->nwl++] = i;
 	if (o->nsizes == 0)
 		o->sizes[o->nsizes++] = 100;
+	if (o->stream_mib == UINT64_MAX)
+		o->stream_mib = o->quick ? STREAM_QUICK_MIB : STREAM_MIB;
+	int wombat = 0;
+	for (int e = 0; e < o->nengines; e++)
+		wombat |= o->engines[e] == &kv_wombat;
+	if (!wombat)
+		o->stream_mib = 0;
 	return 0;
 }
 
@@ -1067,9 +1088,13 @@ int main(int argc, char **argv)
 			run_job(&o, s, e);
 		report_table(&o, s);
 	}
+	/* Right before the dd, so the two see the disk in the same state. */
+	if (o.stream_mib)
+		stream_measure(&o);
 	struct machine m;
 	report_gather_machine(&m, &o);
 	report_machine(&m, &o);
+	report_stream(&o, &m);
 	printf("  total time   %.0f s\n", (double)(now_ns() - t0) / 1e9);
 	int rc = report_json(&o, &m) | report_plot_data(&o);
 	if (rc == 0)

@@ -80,12 +80,35 @@ struct opts {
 	int dd;
 	int keep;
 	uint64_t sync_ops;
+	uint64_t stream_mib; /* the stream step's value; 0: no stream step */
 };
 
 /* kv_results[size][engine][position in the workload list]; ST_NOTRUN
  * until a child reports. kv_nums[size] is N for that value size. */
 extern struct result kv_results[MAX_SIZES][MAX_ENGINES][KV_NWORKLOADS];
 extern uint64_t kv_nums[MAX_SIZES];
+
+/* One run of the stream step (kv_stream.c): what its child sends. */
+#define STREAM_RUNS 3
+
+struct stream_result {
+	int status; /* enum status */
+	uint64_t bytes;
+	double secs;        /* begin to commit returned */
+	double write_secs;  /* begin and every write */
+	double commit_secs; /* commit, synced */
+	uint64_t rss_before_kb, peak_rss_kb;
+	char error[384];
+};
+
+extern struct stream_result kv_stream[STREAM_RUNS];
+
+/* Runs the stream step (o->stream_mib MiB, STREAM_RUNS children) into
+ * kv_stream, printing a progress line per run. */
+void stream_measure(const struct opts *o);
+
+/* Removes dir and everything below it (kvbench.c). */
+void kv_rm_rf(const char *dir);
 
 /* The facts about the machine that the report ends with. */
 struct machine {
@@ -108,6 +131,9 @@ void report_table(const struct opts *o, int si);
 /* Fills *m; runs dd on o->dir unless o->dd is 0. */
 void report_gather_machine(struct machine *m, const struct opts *o);
 void report_machine(const struct machine *m, const struct opts *o);
+void report_stream_progress(const struct opts *o, int run, const struct stream_result *r);
+/* The stream step's table, against m's dd; nothing when it did not run. */
+void report_stream(const struct opts *o, const struct machine *m);
 /* Each returns 0, or -1 after saying on stderr what failed. */
 int report_json(const struct opts *o, const struct machine *m);
 int report_plot_data(const struct opts *o);

@@ -109,6 +109,17 @@ typedef struct wb_env {
 	 * *holder_pid set to its pid (0 if unknown). */
 	int (*lock)(void *ctx, const char *path, wb_env_file **out, long *holder_pid);
 	int (*unlock)(void *ctx, wb_env_file *lock);
+	/* Optional: NULL when the env has none (the engine then skips it).
+	 * With wait 0, starts writing the appended bytes [off, off + len) to
+	 * the disk and returns; otherwise waits until the writing of that
+	 * range started by earlier calls is done (and starts none). It bounds
+	 * how much of a long stream of appends sits dirty in memory, and lets
+	 * the disk work while more is appended; it promises no durability (no metadata,
+	 * no disk cache flush: that is sync). An error means bytes of the range
+	 * may be lost and a later sync may not report it again (Linux consumes
+	 * the error), so the caller must not trust a sync of this file after
+	 * one. */
+	int (*writeback)(wb_env_file *f, uint64_t off, uint64_t len, int wait);
 } wb_env;
 
 /* The POSIX environment. Static storage; never free it. */

@@ -136,6 +136,29 @@ static int posix_sync(wb_env_file *f)
 	return WB_OK;
 }
 
+/* sync_file_range(2): the page cache's writeback of a range, without the
+ * fdatasync's metadata and cache flush. Waiting is WAIT_BEFORE alone: with
+ * the WRITE and WAIT_AFTER flags too the kernel makes a WB_SYNC_ALL pass
+ * over the range, which made a streamed 2 GiB value about 30% slower on
+ * ext4 (measured) for pages already on their way. The wait also collects
+ * the file's writeback error (advancing its errseq), hence the contract's
+ * warning that a later fdatasync may not see it. */
+static int posix_writeback(wb_env_file *f, uint64_t off, uint64_t len, int wait)
+{
+	unsigned flags = wait ? SYNC_FILE_RANGE_WAIT_BEFORE : SYNC_FILE_RANGE_WRITE;
+	int r;
+
+	do
+		r = sync_file_range(f->fd, (off64_t)off, (off64_t)len, flags);
+	while (r != 0 && errno == EINTR);
+	if (r != 0) {
+		int e = errno;
+		return err_set(err_from_errno(e), "sync_file_range %s offset %llu: %s", f->path,
+			       (unsigned long long)off, strerror(e));
+	}
+	return WB_OK;
+}
+
 static int posix_size(wb_env_file *f, uint64_t *out)
 {
 	struct stat st;
@@ -345,6 +368,7 @@ static const wb_env posix_env = {
 	.list = posix_list,
 	.lock = posix_lock,
 	.unlock = posix_unlock,
+	.writeback = posix_writeback,
 };
 
 const wb_env *wb_env_default(void)

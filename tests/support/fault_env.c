@@ -60,6 +60,7 @@ static const char *const op_names[FAULT_OP_COUNT] = {
 	[FAULT_OPEN_READ] = "open",   [FAULT_OPEN_WRITE] = "open", [FAULT_READ] = "read",
 	[FAULT_APPEND] = "append",    [FAULT_SYNC] = "sync",       [FAULT_TRUNCATE] = "truncate",
 	[FAULT_RENAME] = "rename",    [FAULT_REMOVE] = "remove",   [FAULT_SYNC_DIR] = "sync_dir",
+	[FAULT_WRITEBACK] = "writeback",
 };
 
 static inline struct fault_file *ff_of(wb_env_file *f)
@@ -296,6 +297,22 @@ static int fe_sync(wb_env_file *f)
 	return rc;
 }
 
+/* Offered only over an env that has writeback (see fault_env_new). The
+ * durable length stays where it is: writeback promises no durability. */
+static int fe_writeback(wb_env_file *f, uint64_t off, uint64_t len, int wait)
+{
+	struct fault_file *ff = ff_of(f);
+	fault_env_t *fe = ff->fe;
+	int rc;
+
+	pthread_mutex_lock(&fe->mu);
+	rc = inject(fe, FAULT_WRITEBACK, true, ff->st != NULL ? ff->st->path : "file");
+	if (rc == WB_OK)
+		rc = fe->base->writeback(ff->base, off, len, wait);
+	pthread_mutex_unlock(&fe->mu);
+	return rc;
+}
+
 static int fe_size(wb_env_file *f, uint64_t *out)
 {
 	struct fault_file *ff = ff_of(f);
@@ -472,6 +489,7 @@ fault_env_t *fault_env_new(const wb_env *base)
 		.list = fe_list,
 		.lock = fe_lock,
 		.unlock = fe_unlock,
+		.writeback = fe->base->writeback != NULL ? fe_writeback : NULL,
 	};
 	return fe;
 }

@@ -8,11 +8,12 @@
  * sync. A file that already existed when first opened here is durable at its
  * length at that open; a file this env created is not durable at all until
  * its first sync. Renames, removes, truncations to a shorter length and
- * mkdir are durable as soon as they return (sync_dir is passed through but
- * changes nothing in the model). fault_env_power_loss() applies the model to
- * the disk. Paths are compared as strings, so the engine must name a file the
- * same way each time (it does: "<dir>/<name>"); renaming a directory does not
- * move the state of the files inside it.
+ * mkdir are durable as soon as they return (sync_dir and writeback are passed
+ * through but change nothing in the model: writeback promises nothing).
+ * fault_env_power_loss() applies the model to the disk. Paths are compared
+ * as strings, so the engine must name a file the same way each time (it
+ * does: "<dir>/<name>"); renaming a directory does not move the state of the
+ * files inside it.
  *
  * Threads: every function here and every env call may be used from any
  * thread; one mutex protects the state, and it is held across the wrapped
@@ -41,6 +42,7 @@ enum fault_op {
 	FAULT_RENAME,     /* rename */
 	FAULT_REMOVE,     /* remove */
 	FAULT_SYNC_DIR,   /* sync_dir */
+	FAULT_WRITEBACK,  /* writeback (only when the wrapped env has it) */
 	FAULT_OP_COUNT
 };
 

@@ -189,6 +189,11 @@ static void test_posix_large(void **state)
 		data[i] = (unsigned char)(i * 131 + (i >> 12));
 	assert_int_equal(env->open(env->ctx, p, WB_ENV_WRITE | WB_ENV_CREATE, &f), WB_OK);
 	assert_int_equal(env->append(f, data, len), WB_OK);
+	/* Write-behind as the streaming writer uses it: start, then wait. */
+	assert_non_null(env->writeback);
+	assert_int_equal(env->writeback(f, 0, len / 2, 0), WB_OK);
+	assert_int_equal(env->writeback(f, len / 2, len - len / 2, 0), WB_OK);
+	assert_int_equal(env->writeback(f, 0, len, 1), WB_OK);
 	assert_int_equal(env->close(f), WB_OK);
 
 	assert_int_equal(env->open(env->ctx, p, WB_ENV_READ, &f), WB_OK);
@@ -334,6 +339,36 @@ static void test_fault_power_loss(void **state)
 	assert_int_equal(fault_env_power_loss(fe), WB_OK);
 	assert_content(synced, "abcghi");
 	assert_content(old, "xxxx");
+	fault_env_free(fe);
+}
+
+/* writeback passes through and can fail, but makes nothing durable. */
+static void test_fault_writeback(void **state)
+{
+	fault_env_t *fe = fault_env_new(NULL);
+	const wb_env *env = fault_env_get(fe);
+	const char *p = pathf(state, 0, "000005.vlog");
+	wb_env_file *f;
+
+	assert_non_null(env->writeback);
+	assert_int_equal(env->open(env->ctx, p, WB_ENV_WRITE | WB_ENV_CREATE, &f), WB_OK);
+	assert_int_equal(env->append(f, "abc", 3), WB_OK);
+	assert_int_equal(env->sync(f), WB_OK);
+	assert_int_equal(env->append(f, "def", 3), WB_OK);
+	fault_env_fail_nth(fe, FAULT_WRITEBACK, 1, WB_EIO, FAULT_ONCE);
+	assert_int_equal(env->writeback(f, 0, 6, 1), WB_EIO);
+	assert_int_equal(env->writeback(f, 0, 6, 0), WB_OK);
+	assert_int_equal(env->writeback(f, 0, 6, 1), WB_OK);
+	assert_int_equal(env->close(f), WB_OK);
+	assert_int_equal(fault_env_power_loss(fe), WB_OK);
+	assert_content(p, "abc");
+	fault_env_free(fe);
+
+	/* Over an env without it, the fault env has none either. */
+	wb_env bare = *wb_env_default();
+	bare.writeback = NULL;
+	fe = fault_env_new(&bare);
+	assert_null(fault_env_get(fe)->writeback);
 	fault_env_free(fe);
 }
 
@@ -672,6 +707,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_posix_dirs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_posix_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_power_loss, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_writeback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_rename_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_truncate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_fail_once, setup, teardown),
