@@ -32,15 +32,15 @@ static int entry_cmp(const uint8_t *a, const uint8_t *b)
 	return ikey_compare(entry_key(a), entry_key(b));
 }
 
-/* The first 8 bytes of the entry's tree key, big-endian, zero-padded: a
+/* The first 16 bytes of the entry's tree key, big-endian, zero-padded: a
  * shorter tree key that is a prefix of a longer one never gets a larger
  * value, so the order is kept. */
-static uint64_t entry_prefix(const uint8_t *e)
+static skiplist_prefix_t entry_prefix(const uint8_t *e)
 {
 	slice_t k = ikey_tree_key(entry_key(e));
-	uint8_t buf[8] = { 0 };
-	memcpy(buf, k.data, k.len < 8 ? k.len : 8);
-	return get_be64(buf);
+	uint8_t buf[16] = { 0 };
+	memcpy(buf, k.data, k.len < 16 ? k.len : 16);
+	return (skiplist_prefix_t){ get_be64(buf), get_be64(buf + 8) };
 }
 
 memtable_t *memtable_new(uint64_t wal_number, size_t capacity)

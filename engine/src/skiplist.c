@@ -29,7 +29,7 @@
 
 struct node {
 	const uint8_t *entry; /* NULL only for the head */
-	uint64_t prefix;      /* list->prefix(entry): most comparisons stop here */
+	skiplist_prefix_t prefix; /* list->prefix(entry): most comparisons stop here */
 	/* next[i] for levels 0..height-1; the height itself is not stored,
 	 * because nothing needs it once the node is linked. */
 	_Atomic(struct node *) next[];
@@ -55,24 +55,27 @@ static struct node *node_new(skiplist_t *list, const uint8_t *entry, int height)
 	if (n == NULL)
 		return NULL;
 	n->entry = entry;
-	n->prefix = entry != NULL && list->prefix != NULL ? list->prefix(entry) : 0;
+	n->prefix = entry != NULL && list->prefix != NULL ? list->prefix(entry)
+							 : (skiplist_prefix_t){ 0, 0 };
 	for (int i = 0; i < height; i++)
 		atomic_init(&n->next[i], NULL);
 	return n;
 }
 
-static uint64_t target_prefix(const skiplist_t *list, const uint8_t *target)
+static skiplist_prefix_t target_prefix(const skiplist_t *list, const uint8_t *target)
 {
-	return list->prefix != NULL ? list->prefix(target) : 0;
+	return list->prefix != NULL ? list->prefix(target) : (skiplist_prefix_t){ 0, 0 };
 }
 
 /* cmp(n->entry, target), settled by the prefixes when they differ: that
  * saves touching the entry's memory on most steps of a search. */
 static inline int node_cmp(const skiplist_t *list, const struct node *n, const uint8_t *target,
-			   uint64_t tprefix)
+			   skiplist_prefix_t tp)
 {
-	if (n->prefix != tprefix)
-		return n->prefix < tprefix ? -1 : 1;
+	if (n->prefix.hi != tp.hi)
+		return n->prefix.hi < tp.hi ? -1 : 1;
+	if (n->prefix.lo != tp.lo)
+		return n->prefix.lo < tp.lo ? -1 : 1;
 	return list->cmp(n->entry, target);
 }
 
@@ -115,7 +118,7 @@ static struct node *find_ge(const skiplist_t *list, const uint8_t *target, struc
 {
 	struct node *x = list->head;
 	int level = current_height(list) - 1;
-	uint64_t tp = target_prefix(list, target);
+	skiplist_prefix_t tp = target_prefix(list, target);
 	/* The node that ended the walk on the level above is often the next
 	 * one on this level too: it is already known to be >= target. */
 	const struct node *known_ge = NULL;
@@ -140,7 +143,7 @@ static struct node *find_last_before(const skiplist_t *list, const uint8_t *targ
 {
 	struct node *x = list->head;
 	int level = current_height(list) - 1;
-	uint64_t tp = target_prefix(list, target);
+	skiplist_prefix_t tp = target_prefix(list, target);
 	for (;;) {
 		struct node *next = next_acquire(x, level);
 		if (next != NULL) {

@@ -21,11 +21,15 @@
 
 typedef struct skiplist skiplist_t;
 typedef int (*skiplist_cmp_fn)(const uint8_t *a, const uint8_t *b);
-/* An order-preserving 64-bit summary of an entry: prefix(a) < prefix(b)
- * must imply cmp(a, b) < 0 (equal prefixes say nothing). Computed once per
- * node and once per search, it settles most comparisons without reading
- * the entries. */
-typedef uint64_t (*skiplist_prefix_fn)(const uint8_t *entry);
+/* An order-preserving 128-bit summary of an entry, compared as (hi, lo):
+ * prefix(a) < prefix(b) must imply cmp(a, b) < 0 (equal prefixes say
+ * nothing). Computed once per node and once per search, it settles most
+ * comparisons without calling cmp. 16 bytes rather than 8 because keys
+ * often share their first 8 bytes (an inode number, zero-padded digits). */
+typedef struct skiplist_prefix {
+	uint64_t hi, lo;
+} skiplist_prefix_t;
+typedef skiplist_prefix_t (*skiplist_prefix_fn)(const uint8_t *entry);
 
 #define SKIPLIST_MAX_HEIGHT 12
 
