@@ -109,6 +109,11 @@ typedef struct wb_env {
 	 * *holder_pid set to its pid (0 if unknown). */
 	int (*lock)(void *ctx, const char *path, wb_env_file **out, long *holder_pid);
 	int (*unlock)(void *ctx, wb_env_file *lock);
+	/* Optional (NULL: the engine does without). Allocates the file's
+	 * blocks for [off, off + len) without changing its size or contents,
+	 * so that later appends into the range cost the file system less. A
+	 * hint: the engine ignores its failure. */
+	int (*preallocate)(wb_env_file *f, uint64_t off, uint64_t len);
 } wb_env;
 
 /* The POSIX environment. Static storage; never free it. */

@@ -320,6 +320,15 @@ static int fe_truncate(wb_env_file *f, uint64_t size)
 	return rc;
 }
 
+/* Passed through: it changes neither the size nor the bytes a power cut
+ * could lose. */
+static int fe_preallocate(wb_env_file *f, uint64_t off, uint64_t len)
+{
+	struct fault_file *ff = ff_of(f);
+	return ff->fe->base->preallocate != NULL ? ff->fe->base->preallocate(ff->base, off, len)
+						 : WB_OK;
+}
+
 static int fe_close(wb_env_file *f)
 {
 	struct fault_file *ff = ff_of(f);
@@ -472,6 +481,7 @@ fault_env_t *fault_env_new(const wb_env *base)
 		.list = fe_list,
 		.lock = fe_lock,
 		.unlock = fe_unlock,
+		.preallocate = fe_preallocate,
 	};
 	return fe;
 }
