@@ -81,7 +81,7 @@ int memtable_add(memtable_t *m, slice_t tree_key, uint64_t ts, uint8_t meta, sli
 	if (klen > UINT32_MAX || vlen > UINT32_MAX)
 		return WB_EINVAL;
 	size_t need = varint_len(klen) + klen + varint_len(vlen) + vlen;
-	uint8_t *e = arena_alloc(m->arena, need);
+	uint8_t *e = skiplist_alloc(m->list, need);
 	if (e == NULL)
 		return WB_ENOMEM;
 	uint8_t *p = e + put_varint32(e, (uint32_t)klen);
@@ -90,9 +90,7 @@ int memtable_add(memtable_t *m, slice_t tree_key, uint64_t ts, uint8_t meta, sli
 	*p++ = meta;
 	if (value.len)
 		memcpy(p, value.data, value.len);
-	int rc = skiplist_insert(m->list, e);
-	if (rc != WB_OK)
-		return rc;
+	skiplist_insert(m->list, e);
 	uint64_t lo = atomic_load(&m->min_ts);
 	if (lo == 0 || ts < lo)
 		atomic_store(&m->min_ts, ts);
