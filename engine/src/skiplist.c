@@ -138,6 +138,11 @@ static struct node *find_ge(const skiplist_t *list, const uint8_t *target, struc
 	const struct node *known_ge = NULL;
 	for (;;) {
 		struct node *next = next_acquire(x, level);
+		/* Where the walk goes if it descends here: fetched while next
+		 * is compared, so two cache misses overlap instead of one
+		 * waiting for the other. */
+		if (level > 0)
+			__builtin_prefetch(next_acquire(x, level - 1));
 		if (next != NULL && next != known_ge && node_cmp(list, next, target, tp) < 0) {
 			x = next;
 			continue;
