@@ -242,11 +242,11 @@ static void test_prefix_and_nul_keys(void **state)
 	memtable_unref(m);
 }
 
-/* Tree keys that agree on their first 8 to 20 bytes, with lengths around
- * the 16 bytes the skiplist keeps of each key (skiplist_prefix_t), some
- * prefixes of others and some with NUL or 0xff bytes where the kept part
- * ends: the iteration order is still the model's, and each read finds its
- * own key. */
+/* Tree keys in both keyspaces that agree on their first 8 to 20 bytes,
+ * with lengths around the 16 bytes of user key the skiplist keeps of each
+ * (entry_prefix), some prefixes of others, some with NUL or 0xff bytes or
+ * '0' and '1' (one bit apart) where the kept part ends: the iteration
+ * order is still the model's, and each read finds its own key. */
 static void test_long_shared_prefixes(void **state)
 {
 	memtable_t *m = memtable_new(1, 1 << 20);
@@ -257,7 +257,7 @@ static void test_long_shared_prefixes(void **state)
 		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 		uint8_t kb[24];
 		size_t len = 13 + (size_t)(x % 8); /* 13..20 bytes */
-		kb[0] = KS_USER;
+		kb[0] = (x >> 60) % 4 == 0 ? KS_META : KS_USER;
 		memset(kb + 1, '0', sizeof(kb) - 1);
 		for (size_t j = 8; j < len; j++)
 			kb[j] = tails[(x >> (8 + 3 * j)) % sizeof(tails)];
