@@ -120,6 +120,11 @@ typedef struct wb_env {
 	 * the error), so the caller must not trust a sync of this file after
 	 * one. */
 	int (*writeback)(wb_env_file *f, uint64_t off, uint64_t len, int wait);
+	/* Optional (NULL: the engine does without). Allocates the file's
+	 * blocks for [off, off + len) without changing its size or contents,
+	 * so that later appends into the range cost the file system less. A
+	 * hint: the engine ignores its failure. */
+	int (*preallocate)(wb_env_file *f, uint64_t off, uint64_t len);
 } wb_env;
 
 /* The POSIX environment. Static storage; never free it. */

@@ -169,6 +169,21 @@ static int posix_size(wb_env_file *f, uint64_t *out)
 	return WB_OK;
 }
 
+/* FALLOC_FL_KEEP_SIZE: the blocks are allocated (as unwritten extents,
+ * read back as zeros) but the size, which readers take as the valid end,
+ * stays where it is. */
+static int posix_preallocate(wb_env_file *f, uint64_t off, uint64_t len)
+{
+	int r;
+
+	do
+		r = fallocate(f->fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
+	while (r != 0 && errno == EINTR);
+	if (r != 0)
+		return fail("fallocate", f->path);
+	return WB_OK;
+}
+
 static int posix_truncate(wb_env_file *f, uint64_t size)
 {
 	int r;
@@ -369,6 +384,7 @@ static const wb_env posix_env = {
 	.lock = posix_lock,
 	.unlock = posix_unlock,
 	.writeback = posix_writeback,
+	.preallocate = posix_preallocate,
 };
 
 const wb_env *wb_env_default(void)

@@ -27,13 +27,23 @@
 
 #define BRANCHING 4 /* a node reaches level i+1 with probability 1/4 */
 
+/* One allocation per node: its links, then the node proper, then the
+ * entry. The links sit below the node's address, next[i] at
+ * ((_Atomic(struct node *) *)n)[-1 - i] for levels 0..height-1, so the
+ * level-0 link, the prefix and the first bytes of the entry share a cache
+ * line or two, and a search step touches little memory. The height is not
+ * stored: nothing needs it once the node is linked. */
 struct node {
-	const uint8_t *entry; /* NULL only for the head */
-	uint64_t prefix;      /* list->prefix(entry): most comparisons stop here */
-	/* next[i] for levels 0..height-1; the height itself is not stored,
-	 * because nothing needs it once the node is linked. */
-	_Atomic(struct node *) next[];
+	skiplist_prefix_t prefix; /* list->prefix(entry): most comparisons stop here */
+	uint8_t entry[];          /* empty for the head */
 };
+
+typedef _Atomic(struct node *) link_t;
+
+static inline link_t *link_at(const struct node *n, int level)
+{
+	return (link_t *)n - 1 - level;
+}
 
 struct skiplist {
 	arena_t *arena;
@@ -48,37 +58,44 @@ struct skiplist {
 	uint64_t rng; /* writer only */
 };
 
-static struct node *node_new(skiplist_t *list, const uint8_t *entry, int height)
+/* A node with room for an entry of len bytes, links NULL, prefix unset. */
+static struct node *node_new(skiplist_t *list, size_t len, int height)
 {
-	size_t size = sizeof(struct node) + (size_t)height * sizeof(_Atomic(struct node *));
-	struct node *n = arena_alloc_aligned(list->arena, size);
-	if (n == NULL)
+	size_t links = (size_t)height * sizeof(link_t);
+	uint8_t *p = arena_alloc_aligned(list->arena, links + sizeof(struct node) + len);
+	if (p == NULL)
 		return NULL;
-	n->entry = entry;
-	n->prefix = entry != NULL && list->prefix != NULL ? list->prefix(entry) : 0;
+	struct node *n = (struct node *)(p + links);
 	for (int i = 0; i < height; i++)
-		atomic_init(&n->next[i], NULL);
+		atomic_init(link_at(n, i), NULL);
 	return n;
 }
 
-static uint64_t target_prefix(const skiplist_t *list, const uint8_t *target)
+static struct node *node_of(const uint8_t *entry)
 {
-	return list->prefix != NULL ? list->prefix(target) : 0;
+	return (struct node *)(entry - offsetof(struct node, entry));
+}
+
+static skiplist_prefix_t target_prefix(const skiplist_t *list, const uint8_t *target)
+{
+	return list->prefix != NULL ? list->prefix(target) : (skiplist_prefix_t){ 0, 0 };
 }
 
 /* cmp(n->entry, target), settled by the prefixes when they differ: that
  * saves touching the entry's memory on most steps of a search. */
 static inline int node_cmp(const skiplist_t *list, const struct node *n, const uint8_t *target,
-			   uint64_t tprefix)
+			   skiplist_prefix_t tp)
 {
-	if (n->prefix != tprefix)
-		return n->prefix < tprefix ? -1 : 1;
+	if (n->prefix.hi != tp.hi)
+		return n->prefix.hi < tp.hi ? -1 : 1;
+	if (n->prefix.lo != tp.lo)
+		return n->prefix.lo < tp.lo ? -1 : 1;
 	return list->cmp(n->entry, target);
 }
 
 static struct node *next_acquire(const struct node *n, int level)
 {
-	return atomic_load_explicit(&n->next[level], memory_order_acquire);
+	return atomic_load_explicit(link_at(n, level), memory_order_acquire);
 }
 
 /* xorshift64*: plenty for coin flips, and deterministic, which keeps a
@@ -115,12 +132,17 @@ static struct node *find_ge(const skiplist_t *list, const uint8_t *target, struc
 {
 	struct node *x = list->head;
 	int level = current_height(list) - 1;
-	uint64_t tp = target_prefix(list, target);
+	skiplist_prefix_t tp = target_prefix(list, target);
 	/* The node that ended the walk on the level above is often the next
 	 * one on this level too: it is already known to be >= target. */
 	const struct node *known_ge = NULL;
 	for (;;) {
 		struct node *next = next_acquire(x, level);
+		/* Where the walk goes if it descends here: fetched while next
+		 * is compared, so two cache misses overlap instead of one
+		 * waiting for the other. */
+		if (level > 0)
+			__builtin_prefetch(next_acquire(x, level - 1));
 		if (next != NULL && next != known_ge && node_cmp(list, next, target, tp) < 0) {
 			x = next;
 			continue;
@@ -140,7 +162,7 @@ static struct node *find_last_before(const skiplist_t *list, const uint8_t *targ
 {
 	struct node *x = list->head;
 	int level = current_height(list) - 1;
-	uint64_t tp = target_prefix(list, target);
+	skiplist_prefix_t tp = target_prefix(list, target);
 	for (;;) {
 		struct node *next = next_acquire(x, level);
 		if (next != NULL) {
@@ -183,22 +205,35 @@ skiplist_t *skiplist_new(arena_t *arena, skiplist_cmp_fn cmp, skiplist_prefix_fn
 	list->rng = 0x9E3779B97F4A7C15ull; /* any nonzero seed */
 	atomic_init(&list->max_height, 1);
 	atomic_init(&list->count, 0);
-	list->head = node_new(list, NULL, SKIPLIST_MAX_HEIGHT);
+	list->head = node_new(list, 0, SKIPLIST_MAX_HEIGHT);
 	if (list->head == NULL)
 		return NULL; /* the arena owns the partial list; nothing to undo */
+	list->head->prefix = (skiplist_prefix_t){ 0, 0 };
 	return list;
 }
 
-int skiplist_insert(skiplist_t *list, const uint8_t *entry)
+uint8_t *skiplist_alloc(skiplist_t *list, size_t len)
 {
+	int height = random_height(list);
+	struct node *n = node_new(list, len, height);
+	if (n == NULL)
+		return NULL;
+	/* Until skiplist_insert links it, nobody else can see the node: its
+	 * level-0 link holds its height meanwhile. */
+	atomic_store_explicit(link_at(n, 0), (struct node *)(uintptr_t)height,
+			      memory_order_relaxed);
+	return n->entry;
+}
+
+void skiplist_insert(skiplist_t *list, uint8_t *entry)
+{
+	struct node *n = node_of(entry);
+	int height = (int)(uintptr_t)atomic_load_explicit(link_at(n, 0), memory_order_relaxed);
+	n->prefix = list->prefix != NULL ? list->prefix(entry) : (skiplist_prefix_t){ 0, 0 };
+
 	struct node *prev[SKIPLIST_MAX_HEIGHT];
 	find_ge(list, entry, prev);
-
-	int height = random_height(list);
 	int max_height = current_height(list);
-	struct node *n = node_new(list, entry, height);
-	if (n == NULL)
-		return WB_ENOMEM;
 	if (height > max_height) {
 		for (int i = max_height; i < height; i++)
 			prev[i] = list->head;
@@ -209,15 +244,14 @@ int skiplist_insert(skiplist_t *list, const uint8_t *entry)
 		/* Only this thread writes links, so its own reads need no
 		 * ordering; n is not yet reachable, so its links need none
 		 * either. The release store is what publishes n. */
-		struct node *succ = atomic_load_explicit(&prev[i]->next[i], memory_order_relaxed);
-		atomic_store_explicit(&n->next[i], succ, memory_order_relaxed);
-		atomic_store_explicit(&prev[i]->next[i], n, memory_order_release);
+		struct node *succ = atomic_load_explicit(link_at(prev[i], i), memory_order_relaxed);
+		atomic_store_explicit(link_at(n, i), succ, memory_order_relaxed);
+		atomic_store_explicit(link_at(prev[i], i), n, memory_order_release);
 	}
 
 	atomic_store_explicit(&list->count,
 			      atomic_load_explicit(&list->count, memory_order_relaxed) + 1,
 			      memory_order_relaxed);
-	return WB_OK;
 }
 
 uint64_t skiplist_count(const skiplist_t *list)

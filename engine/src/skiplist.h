@@ -1,7 +1,7 @@
 /*
  * skiplist.h -- the ordered index of a memtable.
  *
- * A skiplist of pointers to entries that live in an arena. Thread-safety:
+ * A skiplist of entries that live in its nodes, in an arena. Thread-safety:
  * one writer at a time (the caller serializes inserts), any number of
  * readers concurrently with it and without locks: nodes are published with
  * release stores and read with acquire loads, and nothing is ever removed
@@ -21,11 +21,15 @@
 
 typedef struct skiplist skiplist_t;
 typedef int (*skiplist_cmp_fn)(const uint8_t *a, const uint8_t *b);
-/* An order-preserving 64-bit summary of an entry: prefix(a) < prefix(b)
- * must imply cmp(a, b) < 0 (equal prefixes say nothing). Computed once per
- * node and once per search, it settles most comparisons without reading
- * the entries. */
-typedef uint64_t (*skiplist_prefix_fn)(const uint8_t *entry);
+/* An order-preserving 128-bit summary of an entry, compared as (hi, lo):
+ * prefix(a) < prefix(b) must imply cmp(a, b) < 0 (equal prefixes say
+ * nothing). Computed once per node and once per search, it settles most
+ * comparisons without calling cmp. 16 bytes rather than 8 because keys
+ * often share their first 8 bytes (an inode number, zero-padded digits). */
+typedef struct skiplist_prefix {
+	uint64_t hi, lo;
+} skiplist_prefix_t;
+typedef skiplist_prefix_t (*skiplist_prefix_fn)(const uint8_t *entry);
 
 #define SKIPLIST_MAX_HEIGHT 12
 
@@ -33,9 +37,15 @@ typedef uint64_t (*skiplist_prefix_fn)(const uint8_t *entry);
  * NULL on out of memory. */
 skiplist_t *skiplist_new(arena_t *arena, skiplist_cmp_fn cmp, skiplist_prefix_fn prefix);
 
-/* Adds entry (which must outlive the list, e.g. live in the same arena).
- * REQUIRES: no concurrent insert. WB_OK or WB_ENOMEM (list unchanged). */
-int skiplist_insert(skiplist_t *list, const uint8_t *entry);
+/* Room for an entry of len bytes inside a new node, in the list's arena
+ * (it lives as long as the list): the caller fills it in, then inserts it.
+ * NULL on out of memory. REQUIRES: no concurrent alloc or insert. */
+uint8_t *skiplist_alloc(skiplist_t *list, size_t len);
+
+/* Adds entry, as returned by skiplist_alloc and filled in since; it must
+ * not change afterwards. This function can't fail. REQUIRES: no
+ * concurrent alloc or insert; entry not inserted before. */
+void skiplist_insert(skiplist_t *list, uint8_t *entry);
 
 /* Number of entries inserted (approximate when read by another thread). */
 uint64_t skiplist_count(const skiplist_t *list);

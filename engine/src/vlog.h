@@ -55,6 +55,7 @@ typedef struct vlog_seg {
 	bool condemned;            /* (vmu) space reclaim is emptying it */
 	bool busy;                 /* (vmu) a writer is committing into it: reclaim keeps off */
 	bool broken;               /* (leader) an append failed: use a new segment */
+	uint64_t preallocated;     /* (leader) file blocks allocated up to here */
 	uint64_t live;             /* (vmu) live bytes at the last reclaim scan; UINT64_MAX: unknown */
 } vlog_seg_t;
 

@@ -337,6 +337,15 @@ static int fe_truncate(wb_env_file *f, uint64_t size)
 	return rc;
 }
 
+/* Passed through: it changes neither the size nor the bytes a power cut
+ * could lose. */
+static int fe_preallocate(wb_env_file *f, uint64_t off, uint64_t len)
+{
+	struct fault_file *ff = ff_of(f);
+	return ff->fe->base->preallocate != NULL ? ff->fe->base->preallocate(ff->base, off, len)
+						 : WB_OK;
+}
+
 static int fe_close(wb_env_file *f)
 {
 	struct fault_file *ff = ff_of(f);
@@ -490,6 +499,7 @@ fault_env_t *fault_env_new(const wb_env *base)
 		.lock = fe_lock,
 		.unlock = fe_unlock,
 		.writeback = fe->base->writeback != NULL ? fe_writeback : NULL,
+		.preallocate = fe_preallocate,
 	};
 	return fe;
 }

@@ -146,6 +146,42 @@ static void test_posix_round_trip(void **state)
 	assert_content(p, "hello!");
 }
 
+/* preallocate takes blocks past the end without moving it: the size, the
+ * bytes and where appends land stay as they were. Through the fault env
+ * too, where a power cut still keeps only the synced bytes. */
+static void test_preallocate(void **state)
+{
+	fault_env_t *fe = fault_env_new(NULL);
+	const wb_env *envs[2] = { wb_env_default(), fault_env_get(fe) };
+	const char *paths[2] = { pathf(state, 0, "000001.vlog"), pathf(state, 1, "000002.vlog") };
+
+	for (int i = 0; i < 2; i++) {
+		const wb_env *env = envs[i];
+		wb_env_file *f;
+		uint64_t size;
+		struct stat st;
+
+		assert_non_null(env->preallocate);
+		assert_int_equal(env->open(env->ctx, paths[i], WB_ENV_READ | WB_ENV_WRITE | WB_ENV_CREATE, &f),
+				 WB_OK);
+		assert_int_equal(env->append(f, "hello", 5), WB_OK);
+		assert_int_equal(env->sync(f), WB_OK);
+		int rc = env->preallocate(f, 0, 1 << 20);
+		if (rc == WB_OK) { /* the file system may not support it */
+			assert_int_equal(stat(paths[i], &st), 0);
+			assert_true((long long)st.st_blocks * 512 >= 1 << 20);
+		}
+		assert_int_equal(env->size(f, &size), WB_OK);
+		assert_int_equal(size, 5);
+		assert_int_equal(env->append(f, " world", 6), WB_OK);
+		assert_int_equal(env->close(f), WB_OK);
+		assert_content(paths[i], "hello world");
+	}
+	assert_int_equal(fault_env_power_loss(fe), WB_OK);
+	assert_content(paths[1], "hello");
+	fault_env_free(fe);
+}
+
 static void test_posix_open_flags(void **state)
 {
 	const wb_env *env = wb_env_default();
@@ -703,6 +739,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_posix_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_posix_open_flags, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_preallocate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_posix_large, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_posix_dirs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_posix_lock, setup, teardown),

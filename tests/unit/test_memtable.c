@@ -2,7 +2,8 @@
  * test_memtable.c -- the skiplist memtable (memtable.c): point reads pick the
  * newest version at or below the read timestamp, tombstones come back as
  * entries with their meta byte, tree keys that are prefixes of each other
- * or hold NUL bytes stay apart, a 64 KiB key and a 16 MiB value round-trip,
+ * or hold NUL bytes stay apart, and so do keys that share their first 16
+ * bytes or more, a 64 KiB key and a 16 MiB value round-trip,
  * the iterator agrees with a sorted model in both directions and on every
  * kind of seek, an internal key inserted twice puts the later insert first,
  * and an iterator keeps its memtable alive after the last other reference
@@ -241,6 +242,55 @@ static void test_prefix_and_nul_keys(void **state)
 	memtable_unref(m);
 }
 
+/* Tree keys in both keyspaces that agree on their first 8 to 20 bytes,
+ * with lengths around the 16 bytes of user key the skiplist keeps of each
+ * (entry_prefix), some prefixes of others, some with NUL or 0xff bytes or
+ * '0' and '1' (one bit apart) where the kept part ends: the iteration
+ * order is still the model's, and each read finds its own key. */
+static void test_long_shared_prefixes(void **state)
+{
+	memtable_t *m = memtable_new(1, 1 << 20);
+	struct model md = { 0 };
+	static const uint8_t tails[] = { '0', '1', '9', 0x00, 0xff };
+	uint64_t x = 0x2545F4914F6CDD1Dull;
+	for (int i = 0; i < 2000; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		uint8_t kb[24];
+		size_t len = 13 + (size_t)(x % 8); /* 13..20 bytes */
+		kb[0] = (x >> 60) % 4 == 0 ? KS_META : KS_USER;
+		memset(kb + 1, '0', sizeof(kb) - 1);
+		for (size_t j = 8; j < len; j++)
+			kb[j] = tails[(x >> (8 + 3 * j)) % sizeof(tails)];
+		slice_t tk = slice_make(kb, len);
+		uint64_t ts = 1 + (x >> 40) % 5;
+		bool dup = false;
+		for (size_t j = 0; j < md.n && !dup; j++) {
+			slice_t k = slice_make(md.e[j].k, md.e[j].kl);
+			dup = slice_compare(ikey_tree_key(k), tk) == 0 && ikey_ts(k) == ts;
+		}
+		if (!dup)
+			add(m, &md, tk, ts, 0, &i, sizeof(i));
+	}
+	model_sort(&md);
+	iter_t *it = memtable_iter(m);
+	size_t i = 0;
+	for (iter_seek_first(it); iter_valid(it); iter_next(it))
+		assert_at(it, &md.e[i++]);
+	assert_int_equal(i, md.n);
+	for (i = 0; i < md.n; i++) {
+		slice_t k = slice_make(md.e[i].k, md.e[i].kl);
+		iter_seek(it, k);
+		assert_at(it, &md.e[i]);
+		struct got g = { .ret = WB_OK };
+		assert_int_equal(memtable_get(m, ikey_tree_key(k), TS_MAX, on_found, &g), WB_OK);
+		assert_int_equal(g.kl, k.len);
+		assert_memory_equal(g.k, k.data, k.len - IKEY_SUFFIX);
+	}
+	iter_destroy(it);
+	model_free(&md);
+	memtable_unref(m);
+}
+
 static void test_big_key_and_value(void **state)
 {
 	const size_t klen = 1 + 65536, vlen = 16u << 20;
@@ -454,6 +504,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_versions_and_read_ts),
 		cmocka_unit_test(test_prefix_and_nul_keys),
+		cmocka_unit_test(test_long_shared_prefixes),
 		cmocka_unit_test(test_big_key_and_value),
 		cmocka_unit_test(test_iterator_order),
 		cmocka_unit_test(test_same_ikey_twice),
