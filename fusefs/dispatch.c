@@ -22,9 +22,13 @@
 #include "dispatch.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/fuse.h>
+#include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Reads and writes this big go to a worker: they are value-log I/O, and
  * copying the request costs little beside them. */
@@ -157,7 +161,44 @@ static bool is_slow(fs_t *fs, const struct fuse_buf *buf, size_t size)
 	}
 }
 
-int dispatch_loop(fs_t *fs, struct fuse_session *se, unsigned workers)
+/* Microseconds since *t; sets *t to now when reset. */
+static long since_us(struct timespec *t, bool reset)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long us = (now.tv_sec - t->tv_sec) * 1000000L + (now.tv_nsec - t->tv_nsec) / 1000;
+	if (reset)
+		*t = now;
+	return us;
+}
+
+/* Waits for the next request: polls without sleeping while one arrived
+ * less than spin_us ago (a client in a burst sends its next one within
+ * microseconds), giving the CPU to anyone else who wants it between
+ * polls; past that, sleeps in poll(2). Returns what the receive returned. */
+static int receive(struct fuse_session *se, struct fuse_buf *buf, unsigned spin_us,
+		   struct timespec *last)
+{
+	for (;;) {
+		int res = fuse_session_receive_buf(se, buf);
+		if (res != -EAGAIN) {
+			if (res > 0)
+				since_us(last, true);
+			return res;
+		}
+		if (since_us(last, false) < (long)spin_us) {
+			sched_yield();
+			continue;
+		}
+		struct pollfd pfd = { .fd = fuse_session_fd(se), .events = POLLIN };
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			return -errno;
+		if (fuse_session_exited(se))
+			return -EINTR;
+	}
+}
+
+int dispatch_loop(fs_t *fs, struct fuse_session *se, unsigned workers, unsigned spin_us)
 {
 	pool p;
 	int rc = workers ? pool_start(&p, se, workers) : 0;
@@ -165,10 +206,16 @@ int dispatch_loop(fs_t *fs, struct fuse_session *se, unsigned workers)
 		pool_stop(&p);
 		return rc;
 	}
+	/* Non-blocking reads, so that receive() decides when to sleep. */
+	int fd = fuse_session_fd(se), fl = fcntl(fd, F_GETFL);
+	if (spin_us && (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0))
+		spin_us = 0;
+	struct timespec last;
+	since_us(&last, true);
 	struct fuse_buf buf = { .mem = NULL };
 	int res = 0;
 	while (!fuse_session_exited(se)) {
-		res = fuse_session_receive_buf(se, &buf);
+		res = spin_us ? receive(se, &buf, spin_us, &last) : fuse_session_receive_buf(se, &buf);
 		if (res == -EINTR)
 			continue;
 		if (res <= 0)

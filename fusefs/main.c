@@ -33,6 +33,7 @@
 /* Threads that serve slow requests (fsync, rename, big reads, writes and
  * commits); the rest are answered by the receiving thread. */
 #define WORKERS 4
+#define SPIN_US 50
 
 struct cli {
 	char *dbdir;
@@ -265,7 +266,7 @@ static int serve(fs_t *fs, const struct cli *c, uint64_t cache, uint64_t thresho
 		notify_fd = -1;
 		/* One receiving thread, workers for slow requests (dispatch.h);
 		 * -s: no workers. */
-		ret = dispatch_loop(fs, se, fo->singlethread ? 0 : WORKERS);
+		ret = dispatch_loop(fs, se, fo->singlethread ? 0 : WORKERS, SPIN_US);
 		if (ret != 0)
 			syslog(LOG_ERR, "wombatfs: serving %s: %s", fo->mountpoint, strerror(ret));
 		ret = ret == 0 ? 0 : 1;
