@@ -260,7 +260,7 @@ static void test_long_shared_prefixes(void **state)
 		kb[0] = (x >> 60) % 4 == 0 ? KS_META : KS_USER;
 		memset(kb + 1, '0', sizeof(kb) - 1);
 		for (size_t j = 8; j < len; j++)
-			kb[j] = tails[(x >> (8 + 3 * j)) % sizeof(tails)];
+			kb[j] = tails[(x >> ((8 + 3 * j) % 61)) % sizeof(tails)];
 		slice_t tk = slice_make(kb, len);
 		uint64_t ts = 1 + (x >> 40) % 5;
 		bool dup = false;
