@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <time.h>
 #include <stdint.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -445,14 +446,14 @@ struct compact_job {
 	char *begin, *end;
 	size_t blen, elen;
 	int rc;
-	volatile int done;
+	atomic_int done; /* set by the compacting thread when rc is final */
 };
 
 static void *compact_main(void *arg)
 {
 	struct compact_job *j = arg;
 	j->rc = wb_compact_range(j->db, j->begin, j->blen, j->end, j->elen);
-	j->done = 1;
+	atomic_store(&j->done, 1);
 	return NULL;
 }
 
@@ -488,7 +489,7 @@ static int cmd_compact(struct cli *cli, const struct command *cmd, int argc, cha
 			compact_main(&j);
 		} else {
 			time_t start = time(NULL);
-			while (!j.done) {
+			while (!atomic_load(&j.done)) {
 				struct timespec pause = { 0, 200 * 1000000 };
 				nanosleep(&pause, NULL);
 				if (tty)
