@@ -19,8 +19,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,54 +151,19 @@ static void run_child(const struct opts *o, int run, struct stream_result *r)
 		struct stream_result cr;
 		memset(&cr, 0, sizeof(cr));
 		child_run(dir, o->stream_mib * MiB, &cr);
-		const char *p = (const char *)&cr;
-		size_t left = sizeof(cr);
-		while (left > 0) {
-			ssize_t k = write(fds[1], p, left);
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k <= 0)
-				_exit(3);
-			p += k;
-			left -= (size_t)k;
-		}
+		child_send(fds[1], &cr, sizeof(cr));
 		_exit(0);
 	}
 	close(fds[1]);
-	size_t got = 0;
 	int timed_out = 0;
-	while (got < sizeof(*r)) {
-		struct pollfd p = {.fd = fds[0], .events = POLLIN};
-		int k = poll(&p, 1, o->timeout * 1000);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k == 0) {
-			timed_out = 1;
-			kill(pid, SIGKILL);
-			break;
-		}
-		ssize_t n = read(fds[0], (char *)r + got, sizeof(*r) - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
+	size_t got = child_receive(fds[0], pid, r, sizeof(*r), o->timeout, &timed_out);
 	close(fds[0]);
 	int st = 0;
 	waitpid(pid, &st, 0);
 	if (got < sizeof(*r)) {
 		memset(r, 0, sizeof(*r));
 		r->status = ST_FAILED;
-		if (timed_out)
-			snprintf(r->error, sizeof(r->error), "no result within %d s: killed",
-			         o->timeout);
-		else if (WIFSIGNALED(st))
-			snprintf(r->error, sizeof(r->error), "child died: %s",
-			         strsignal(WTERMSIG(st)));
-		else
-			snprintf(r->error, sizeof(r->error), "child exited with status %d",
-			         WEXITSTATUS(st));
+		child_failure(r->error, sizeof(r->error), timed_out, st, o->timeout);
 	}
 	if (!o->keep)
 		kv_rm_rf(dir);

@@ -738,7 +738,7 @@ struct job {
 	int nwl;
 };
 
-static void write_all(int fd, const void *p, size_t n)
+void child_send(int fd, const void *p, size_t n)
 {
 	const char *s = p;
 	while (n > 0) {
@@ -750,6 +750,39 @@ static void write_all(int fd, const void *p, size_t n)
 		s += k;
 		n -= (size_t)k;
 	}
+}
+
+size_t child_receive(int fd, pid_t pid, void *buf, size_t len, int timeout_s, int *timed_out)
+{
+	size_t got = 0;
+	while (got < len) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int k = poll(&p, 1, timeout_s * 1000);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k == 0) {
+			*timed_out = 1;
+			kill(pid, SIGKILL);
+			break;
+		}
+		ssize_t n = read(fd, (char *)buf + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	return got;
+}
+
+void child_failure(char *msg, size_t n, int timed_out, int status, int timeout_s)
+{
+	if (timed_out)
+		snprintf(msg, n, "no result within %d s: killed", timeout_s);
+	else if (WIFSIGNALED(status))
+		snprintf(msg, n, "child died: %s", strsignal(WTERMSIG(status)));
+	else
+		snprintf(msg, n, "child exited with status %d", WEXITSTATUS(status));
 }
 
 static void child_main(const struct job *j, int first, int fd)
@@ -782,7 +815,7 @@ static void child_main(const struct job *j, int first, int fd)
 		c->r = &r;
 		c->seed = 0x5eed0000ull + (uint64_t)j->wl[p] * 7919 + j->vsize;
 		run_one(c, &kv_workloads[j->wl[p]]);
-		write_all(fd, &r, sizeof(r));
+		child_send(fd, &r, sizeof(r));
 	}
 	db_close(c);
 	_exit(0);
@@ -847,27 +880,8 @@ static void run_job(const struct opts *o, int si, int ei)
 		}
 		close(fds[1]);
 		struct result r;
-		size_t got = 0;
 		int timed_out = 0;
-		for (;;) {
-			struct pollfd p = {.fd = fds[0], .events = POLLIN};
-			int k = poll(&p, 1, o->timeout * 1000);
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k == 0) {
-				timed_out = 1;
-				kill(pid, SIGKILL);
-				break;
-			}
-			ssize_t n = read(fds[0], (char *)&r + got, sizeof(r) - got);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
-			got += (size_t)n;
-			if (got < sizeof(r))
-				continue;
-			got = 0;
+		while (child_receive(fds[0], pid, &r, sizeof(r), o->timeout, &timed_out) == sizeof(r)) {
 			if (r.pos >= 0 && r.pos < j.nwl) {
 				kv_results[si][ei][r.pos] = r;
 				report_progress(o, si, ei, &r);
@@ -882,15 +896,7 @@ static void run_job(const struct opts *o, int si, int ei)
 			memset(f, 0, sizeof(*f));
 			f->pos = next;
 			f->status = ST_FAILED;
-			if (timed_out)
-				snprintf(f->error, sizeof(f->error),
-				         "no result within %d s: killed", o->timeout);
-			else if (WIFSIGNALED(st))
-				snprintf(f->error, sizeof(f->error), "child died: %s",
-				         strsignal(WTERMSIG(st)));
-			else
-				snprintf(f->error, sizeof(f->error), "child exited with status %d",
-				         WEXITSTATUS(st));
+			child_failure(f->error, sizeof(f->error), timed_out, st, o->timeout);
 			report_progress(o, si, ei, f);
 			next++;
 		}

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "kv_adapter.h"
 
@@ -106,6 +107,16 @@ extern struct stream_result kv_stream[STREAM_RUNS];
 /* Runs the stream step (o->stream_mib MiB, STREAM_RUNS children) into
  * kv_stream, printing a progress line per run. */
 void stream_measure(const struct opts *o);
+
+/* Children send one fixed-size result struct at a time through a pipe
+ * (kvbench.c). child_send writes all of it or _exits 3. child_receive
+ * reads one into buf, waiting at most timeout_s for each piece and
+ * killing pid if it stays silent (*timed_out set); it returns the bytes
+ * read, len when the result is whole. child_failure says why a child
+ * sent nothing whole, from its waitpid status. */
+void child_send(int fd, const void *p, size_t n);
+size_t child_receive(int fd, pid_t pid, void *buf, size_t len, int timeout_s, int *timed_out);
+void child_failure(char *msg, size_t n, int timed_out, int status, int timeout_s);
 
 /* Removes dir and everything below it (kvbench.c). */
 void kv_rm_rf(const char *dir);
