@@ -125,6 +125,15 @@ typedef struct wb_env {
 	 * so that later appends into the range cost the file system less. A
 	 * hint: the engine ignores its failure. */
 	int (*preallocate)(wb_env_file *f, uint64_t off, uint64_t len);
+	/* Optional (NULL: the engine only appends). Maps len bytes of a file
+	 * opened for writing, from off (a multiple of 1 MiB), shared and
+	 * writable at *addr: a byte stored there is part of the file at once,
+	 * as if written at its offset (a crash of this process does not lose
+	 * it; sync makes it durable). The map may reach past the end of the
+	 * file, but only bytes inside it may be touched. unmap(addr, len)
+	 * undoes it. */
+	int (*map)(wb_env_file *f, uint64_t off, size_t len, void **addr);
+	int (*unmap)(void *addr, size_t len);
 } wb_env;
 
 /* The POSIX environment. Static storage; never free it. */

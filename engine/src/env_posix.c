@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -181,6 +182,22 @@ static int posix_preallocate(wb_env_file *f, uint64_t off, uint64_t len)
 	while (r != 0 && errno == EINTR);
 	if (r != 0)
 		return fail("fallocate", f->path);
+	return WB_OK;
+}
+
+static int posix_map(wb_env_file *f, uint64_t off, size_t len, void **addr)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, (off_t)off);
+	if (p == MAP_FAILED)
+		return fail("mmap", f->path);
+	*addr = p;
+	return WB_OK;
+}
+
+static int posix_unmap(void *addr, size_t len)
+{
+	if (munmap(addr, len) != 0)
+		return fail("munmap", "file window");
 	return WB_OK;
 }
 
@@ -385,6 +402,8 @@ static const wb_env posix_env = {
 	.unlock = posix_unlock,
 	.writeback = posix_writeback,
 	.preallocate = posix_preallocate,
+	.map = posix_map,
+	.unmap = posix_unmap,
 };
 
 const wb_env *wb_env_default(void)

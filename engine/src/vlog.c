@@ -12,6 +12,8 @@
  * locates any byte of the value without reading the header. A streamed
  * entry writes vlen = VLOG_STREAMED in its header (its length is not known
  * yet) and is then the only entry of its segment; its trailer has the length.
+ * The active segment may end in zeros written ahead of its entries (see
+ * "storing through a map").
  */
 #include "vlog.h"
 
@@ -28,6 +30,9 @@
 
 #define CHUNK (1u << 20)
 #define PREALLOC (1u << 20)
+#define MAP_WINDOW (4u << 20) /* bytes of the active segment mapped at a time */
+#define PREPARE (1u << 20)    /* zeros appended ahead of the stores at a time */
+#define MAP_MAX (16u << 10)   /* larger entries are appended, not stored */
 
 void vlog_init(vlog_t *v)
 {
@@ -44,8 +49,12 @@ void vlog_seg_unref(vlog_seg_t *s)
 	free(s);
 }
 
+static void finish_map(vlog_seg_t *a);
+
 void vlog_destroy(vlog_t *v)
 {
+	if (v->active != NULL)
+		finish_map(v->active);
 	vlog_seg_unref(v->active); /* the leader's reference */
 	for (int i = 0; i < v->nsegs; i++)
 		vlog_seg_unref(v->segs[i]);
@@ -55,6 +64,7 @@ void vlog_destroy(vlog_t *v)
 	free(v->dead);
 	free(v->retired);
 	free(v->leader_buf);
+	free(v->zeros);
 	pthread_mutex_destroy(&v->mu);
 }
 
@@ -256,13 +266,200 @@ static void preallocate(wb_db *db, vlog_seg_t *a, size_t len)
 	}
 }
 
+/* ---- storing through a map ----
+ *
+ * A 4 KiB append costs ext4 about 3 us of kernel time (page-cache lookup,
+ * buffer heads, block reservation and dirtying, all per write(2)): most of
+ * a small put's time. When the env can map files, the leader instead
+ * extends the active segment with zeros, PREPARE bytes at a time (one big
+ * write, cheap per byte, and a full disk is reported before any entry is
+ * stored into the range), and copies its entries into a mapped window of
+ * the file: about 1.2 us per 4 KiB entry in all (measured on this kernel,
+ * 6.18). Stored bytes are in the
+ * page cache at once, so like appended ones they survive a crash of the
+ * process, and the file's fdatasync makes them durable. Sealing trims the
+ * zeros; after a crash they stay past the last entry, where readers take
+ * the first header with klen 0 for the end (docs/format.md). Entries of
+ * MAP_MAX bytes or more gain nothing from it and are appended.
+ *
+ * The price of a map: a fault on it that the kernel cannot serve (a page
+ * it must read back from a failing disk) is SIGBUS, not an error code.
+ * Only pages the leader wrote moments ago are touched, which are in memory
+ * unless evicted since, so this needs a disk error and memory pressure at
+ * once; LMDB's and LevelDB's early mapped writers accepted the same. */
+
+/* Appends to the map-mode segment a, whose file ends at a->prepared. On
+ * failure the file's size says how far it got. */
+static int append_prepared(wb_db *db, vlog_seg_t *a, const void *buf, size_t len)
+{
+	int rc = db->env->append(a->file, buf, len);
+	if (rc == WB_OK) {
+		a->prepared += len;
+		return WB_OK;
+	}
+	uint64_t size;
+	if (db->env->size(a->file, &size) == WB_OK)
+		a->prepared = size;
+	return err_set(rc, "%06llu.vlog offset %llu: append failed: %s", (unsigned long long)a->number,
+		       (unsigned long long)a->prepared, wb_strerror(rc));
+}
+
+/* Appends zeros until the file holds `upto` bytes. */
+static int append_zeros(wb_db *db, vlog_seg_t *a, uint64_t upto)
+{
+	int rc = WB_OK;
+	while (rc == WB_OK && a->prepared < upto) {
+		size_t n = upto - a->prepared < PREPARE ? (size_t)(upto - a->prepared) : PREPARE;
+		rc = append_prepared(db, a, db->vlog.zeros, n);
+	}
+	return rc;
+}
+
+/* Makes the file hold at least `end` bytes, PREPARE ahead when the disk
+ * and vlog_segment_size allow. */
+static int prepare(wb_db *db, vlog_seg_t *a, uint64_t end)
+{
+	if (end <= a->prepared)
+		return WB_OK;
+	uint64_t want = a->prepared + PREPARE, limit = db->opts.vlog_segment_size;
+	if (want > limit)
+		want = limit;
+	if (want < end)
+		want = end;
+	int rc = append_zeros(db, a, want);
+	if (rc != WB_OK && a->prepared < end && want > end) {
+		err_clear(); /* a nearly full disk may still hold the entry */
+		rc = append_zeros(db, a, end);
+	}
+	if (rc != WB_OK && a->prepared >= end) { /* enough for this entry */
+		err_clear();
+		rc = WB_OK;
+	}
+	return rc;
+}
+
+static int map_window(wb_db *db, vlog_seg_t *a, uint64_t off)
+{
+	if (a->map != NULL)
+		db->env->unmap(a->map, MAP_WINDOW);
+	a->map = NULL;
+	void *p;
+	int rc = db->env->map(a->file, off, MAP_WINDOW, &p);
+	if (rc != WB_OK)
+		return err_set(rc, "%06llu.vlog offset %llu: cannot map: %s", (unsigned long long)a->number,
+			       (unsigned long long)off, wb_strerror(rc));
+	a->map = p;
+	a->map_off = off;
+	return WB_OK;
+}
+
+/* Stores len bytes at offset off of a, inside the prepared range,
+ * moving the window as it goes. */
+static int map_store(wb_db *db, vlog_seg_t *a, uint64_t off, const void *buf, size_t len)
+{
+	const uint8_t *src = buf;
+	while (len > 0) {
+		if (a->map == NULL || off < a->map_off || off >= a->map_off + MAP_WINDOW) {
+			int rc = map_window(db, a, off - off % MAP_WINDOW);
+			if (rc != WB_OK)
+				return rc;
+		}
+		size_t n = (size_t)(a->map_off + MAP_WINDOW - off);
+		if (n > len)
+			n = len;
+		memcpy(a->map + (off - a->map_off), src, n);
+		off += n;
+		src += n;
+		len -= n;
+	}
+	return WB_OK;
+}
+
+/* Writes len bytes at offset off of a (nothing of the file past off holds
+ * data). Bytes of a small entry are stored, the file prepared as needed.
+ * A large entry fills what is prepared and appends the rest: preparing
+ * zeros to overwrite them would double the cost per byte, and a big
+ * write(2) is cheap per byte anyway. */
+static int seg_write(wb_db *db, vlog_seg_t *a, uint64_t off, const void *buf, size_t len,
+		     bool small)
+{
+	int rc = small ? prepare(db, a, off + len) : WB_OK;
+	size_t head = off >= a->prepared ? 0 : a->prepared - off < len ? (size_t)(a->prepared - off) : len;
+	if (rc == WB_OK && head > 0)
+		rc = map_store(db, a, off, buf, head);
+	if (rc == WB_OK && head < len)
+		rc = append_prepared(db, a, (const uint8_t *)buf + head, len - head);
+	return rc;
+}
+
+/* Puts a fresh active segment in map mode when the env can map files. */
+static void start_map(wb_db *db, vlog_seg_t *a)
+{
+	vlog_t *v = &db->vlog;
+	if (db->env->map == NULL || v->no_map)
+		return;
+	if (v->zeros == NULL && (v->zeros = calloc(1, PREPARE)) == NULL)
+		return;
+	a->prepared = atomic_load(&a->size);
+	if (map_window(db, a, 0) != WB_OK) {
+		v->no_map = true; /* this file system cannot: append, as without */
+		err_clear();
+		return;
+	}
+	a->mapped = true;
+}
+
+/* Leaves map mode: the window unmapped, the zeros past the last entry
+ * trimmed (if that fails they stay, and readers still find the end). */
+static void finish_map(vlog_seg_t *a)
+{
+	if (!a->mapped)
+		return;
+	if (a->map != NULL)
+		a->env->unmap(a->map, MAP_WINDOW);
+	a->map = NULL;
+	uint64_t size = atomic_load(&a->size);
+	if (a->prepared > size && a->env->truncate(a->file, size) == WB_OK)
+		a->prepared = size;
+	err_clear();
+	a->mapped = false;
+}
+
+/* Makes the entries gathered by the leader part of the active segment:
+ * appended from wbuf, or, in map mode, already stored and now counted. */
 static int flush_wbuf(conv_t *c)
 {
 	if (c->wlen == 0)
 		return WB_OK;
-	preallocate(c->db, c->db->vlog.active, c->wlen);
-	int rc = vlog_append(c->db, c->db->vlog.active, c->wbuf, c->wlen);
+	vlog_seg_t *a = c->db->vlog.active;
+	int rc = WB_OK;
+	if (a->mapped) {
+		atomic_fetch_add(&a->size, c->wlen);
+	} else {
+		preallocate(c->db, a, c->wlen);
+		rc = vlog_append(c->db, a, c->wbuf, c->wlen);
+	}
 	c->wlen = 0;
+	return rc;
+}
+
+/* Writes one entry at `off` of the map-mode segment a; wbuf is scratch
+ * space for its key and trailer. */
+static int store_entry(wb_db *db, vlog_seg_t *a, uint64_t off, const uint8_t *h, slice_t value,
+		       slice_t tree_key, const uint8_t *t, uint8_t *wbuf)
+{
+	bool small = VLOG_ENTRY_OVERHEAD + tree_key.len + value.len < MAP_MAX;
+	int rc = seg_write(db, a, off, h, VLOG_ENTRY_HEADER, small);
+	off += VLOG_ENTRY_HEADER;
+	if (rc == WB_OK)
+		rc = seg_write(db, a, off, value.data, value.len, small);
+	off += value.len;
+	memcpy(wbuf, tree_key.data, tree_key.len);
+	memcpy(wbuf + tree_key.len, t, VLOG_ENTRY_TRAILER);
+	if (rc == WB_OK)
+		rc = seg_write(db, a, off, wbuf, tree_key.len + VLOG_ENTRY_TRAILER, small);
+	if (rc != WB_OK)
+		a->broken = true;
 	return rc;
 }
 
@@ -280,6 +477,9 @@ static int active_segment(conv_t *c)
 	rc = vlog_create(db, false, &n);
 	if (rc != WB_OK)
 		return rc;
+	start_map(db, n);
+	if (a != NULL)
+		finish_map(a);
 	pthread_mutex_lock(&db->vlog.mu);
 	db->vlog.active = n;
 	if (a != NULL)
@@ -321,7 +521,12 @@ static int convert_entry(void *arg, uint8_t meta, slice_t tree_key, slice_t valu
 	crc = crc32c_extend(crc, value.data, value.len);
 	crc = crc32c_extend(crc, tree_key.data, tree_key.len);
 	vlog_encode_trailer(t, value.len, crc);
-	if (c->wlen + ptr.length > CHUNK) {
+	if (a->mapped) {
+		rc = store_entry(c->db, a, ptr.offset, h, value, tree_key, t, c->wbuf);
+		if (rc != WB_OK)
+			return rc;
+		c->wlen += ptr.length;
+	} else if (c->wlen + ptr.length > CHUNK) {
 		/* Big values go straight from the batch to the file. */
 		rc = flush_wbuf(c);
 		if (rc == WB_OK)
@@ -770,21 +975,50 @@ void vlog_drop(wb_db *db, vlog_seg_t *s)
 
 /* ---- verify and statistics ---- */
 
-/* Walks the entries of s from the header to its end, checking each. An
- * entry that runs past the end is a torn tail (a crash while it was being
- * appended; nothing points at it, replay made sure), not damage. */
+/* Are bytes [off, end) of s all zero? */
+static int all_zero(wb_db *db, vlog_seg_t *s, uint64_t off, uint64_t end, bool *zero)
+{
+	uint8_t *buf = malloc(CHUNK);
+	if (buf == NULL)
+		return WB_ENOMEM;
+	int rc = WB_OK;
+	*zero = true;
+	while (rc == WB_OK && *zero && off < end) {
+		size_t n = end - off < CHUNK ? (size_t)(end - off) : CHUNK;
+		rc = vlog_read_at(db, s, off, buf, n);
+		for (size_t i = 0; rc == WB_OK && i < n && *zero; i++)
+			*zero = buf[i] == 0;
+		off += n;
+	}
+	free(buf);
+	return rc;
+}
+
+/* Walks the entries of s from the header to its end, checking each. The
+ * end of what a crash left is not damage (nothing points at it, replay
+ * made sure): an entry that runs past the end of the file; zeros written
+ * ahead of the entries (map mode), seen as a header with klen 0; an entry
+ * cut short with nothing but those zeros after it. */
 static int verify_segment(wb_db *db, vlog_seg_t *s)
 {
 	uint64_t size = atomic_load(&s->size), off = VLOG_HEADER_SIZE;
 	int rc = WB_OK;
 	while (rc == WB_OK && off < size) {
 		uint8_t h[VLOG_ENTRY_HEADER];
+		bool zero;
 		if (size - off < VLOG_ENTRY_OVERHEAD)
 			return WB_OK;
 		rc = vlog_read_at(db, s, off, h, sizeof(h));
 		if (rc != WB_OK)
 			break;
 		uint64_t klen = get_u32(h + 4), vlen = get_u64(h + 8);
+		if (klen == 0) {
+			rc = all_zero(db, s, off, size, &zero);
+			if (rc == WB_OK && !zero)
+				rc = err_set(WB_ECORRUPT, "%06llu.vlog offset %llu: entry with an empty key",
+					     (unsigned long long)s->number, (unsigned long long)off);
+			return rc;
+		}
 		if (vlen == VLOG_STREAMED) {
 			if (size - off < VLOG_ENTRY_OVERHEAD + klen)
 				vlen = UINT64_MAX;
@@ -796,6 +1030,10 @@ static int verify_segment(wb_db *db, vlog_seg_t *s)
 		vptr_t p = { s->number, off, VLOG_ENTRY_OVERHEAD + klen + vlen, vlen };
 		rc = vlog_check_entry(db, s, &p);
 		off += p.length;
+		if (rc == WB_ECORRUPT && off < size && all_zero(db, s, off, size, &zero) == WB_OK && zero) {
+			err_clear();
+			return WB_OK;
+		}
 	}
 	return rc;
 }

@@ -5,7 +5,9 @@
  * The LSM tree keeps a pointer (vptr.h) where such a value would be. The
  * write leader moves the large values of a commit group into the active
  * segment before it writes the group's WAL record, whose entries then carry
- * pointers: a value reaches the disk once. A streaming writer (writer.c)
+ * pointers: a value reaches the disk once. When the env can map files, it
+ * stores small entries through a mapped window instead of appending them
+ * (vlog.c, "storing through a map"). A streaming writer (writer.c)
  * fills a segment of its own. Every WAL sync first syncs the segments
  * written since their last sync (vlog_sync), so a synced WAL record never
  * points at bytes that could still be lost; replay checks each pointer
@@ -56,6 +58,13 @@ typedef struct vlog_seg {
 	bool busy;                 /* (vmu) a writer is committing into it: reclaim keeps off */
 	bool broken;               /* (leader) an append failed: use a new segment */
 	uint64_t preallocated;     /* (leader) file blocks allocated up to here */
+	/* Map mode (vlog.c, "storing through a map"): the leader stores its
+	 * entries into a mapped window of the file, which holds zeros from
+	 * size up to prepared. */
+	bool mapped;               /* (leader) */
+	uint8_t *map;              /* (leader) the window, or NULL */
+	uint64_t map_off;          /* (leader) file offset of map[0] */
+	uint64_t prepared;         /* (leader) file size in map mode */
 	uint64_t live;             /* (vmu) live bytes at the last reclaim scan; UINT64_MAX: unknown */
 } vlog_seg_t;
 
@@ -71,6 +80,8 @@ typedef struct vlog {
 	int nsegs, cap;
 	vlog_seg_t *active;        /* (vmu to swap; leader appends) */
 	uint8_t *leader_buf;       /* (leader) values on their way to the active segment */
+	uint8_t *zeros;            /* (leader) PREPARE zero bytes, for map mode */
+	bool no_map;               /* (leader) the env could not map a segment: append only */
 	vlog_deleted_t *dead;      /* (vmu) removed segments WAL replay may still meet */
 	int ndead, dead_cap;
 	vlog_retired_t *retired;   /* (vmu) dead, waiting for readers */

@@ -2,7 +2,7 @@
 # fulldisk.sh -- the disk holding DBDIR fills up (a 32 MiB tmpfs): writing
 # files of 1 MB until one fails gives "No space left on device", every file
 # written before it reads back whole, reads go on working, and unmounting
-# is clean. With the disk still full a read-write mount is refused with a
+# is clean. With the disk full a read-write mount is refused with a
 # message that says so and what to do; a read-only mount shows every file
 # intact. Once there is space again a read-write mount works and takes
 # new files.
@@ -41,6 +41,9 @@ check() {
 check $nfiles
 ls "$MNT" >/dev/null || fail "ls failed on a full disk"
 fs_umount
+# Closing gives back what the value log had prepared ahead of its entries;
+# fill that too, so the disk is full for the mount below.
+head -c 64m /dev/zero >"$T/disk/ballast" 2>/dev/null
 
 expect 1 "$FSD" "$DB" "$MNT"
 err_has "no space left on device"

@@ -16,11 +16,16 @@
  *     bounded during and after, newest values, deletions stay deleted;
  *   - a crash at many points during a reclaim pass: nothing lost, nothing
  *     resurrected, no orphan segment;
- *   - an open iterator keeps a reclaimed segment readable until freed.
+ *   - an open iterator keeps a reclaimed segment readable until freed;
+ *   - map mode (entries stored through a mapped window): a process killed
+ *     without closing keeps every acknowledged value; the zeros it leaves
+ *     after the last entry read as the end, a torn entry before them as a
+ *     torn tail, a stray byte among them as damage; sealing trims them.
  */
 #include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -950,6 +956,181 @@ static void test_gc_races_writes_and_moves(void **state)
 	tu_model_free(&m);
 }
 
+/* Entries stored through the map straddle its 4 MiB windows: 1000 of
+ * 5000 bytes, with one of 9 MiB (appended, wider than a window) among
+ * them. */
+#define MAPPED_N 1000
+#define MAPPED_BIG 500
+#define MAPPED_BIG_LEN (9u << 20)
+
+static size_t mapped_len(uint64_t i)
+{
+	return i == MAPPED_BIG ? MAPPED_BIG_LEN : 5000;
+}
+
+/* The child: writes, then dies without closing (as kill -9 would). */
+static void put_mapped_and_die(const wb_options *o)
+{
+	wb_db *db;
+	if (wb_open(dir, o, &db) != WB_OK)
+		_exit(2);
+	char *v = malloc(MAPPED_BIG_LEN);
+	for (uint64_t i = 0; i < MAPPED_N; i++) {
+		char k[32];
+		size_t kl = tu_key(k, "k", i);
+		tu_value(v, mapped_len(i), i, 1);
+		if (wb_put(db, k, kl, v, mapped_len(i)) != WB_OK)
+			_exit(3);
+	}
+	kill(getpid(), SIGKILL);
+	_exit(4);
+}
+
+/* Offset just past the last non-zero byte of path. */
+static uint64_t last_nonzero_end(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	uint64_t end = 0, off = 0;
+	int c;
+	while ((c = getc(f)) != EOF) {
+		off++;
+		if (c != 0)
+			end = off;
+	}
+	fclose(f);
+	return end;
+}
+
+static void expect_mapped(wb_db *db, uint64_t upto)
+{
+	for (uint64_t i = 0; i < upto; i++)
+		expect_big(db, i, mapped_len(i), 1);
+}
+
+static void test_map_mode_process_crash(void **state)
+{
+	wb_options o = vopts();
+	o.vlog_segment_size = 64u << 20;
+	o.sync = WB_SYNC_NONE; /* nothing synced: the page cache alone keeps it */
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		put_mapped_and_die(&o);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+	char name[256], p[PATH_MAX];
+	assert_true(tu_find_suffix(dir, ".vlog", name));
+	tu_path(p, dir, name);
+	uint64_t end = last_nonzero_end(p);
+	/* Zeros prepared ahead of the entries are still there: the child
+	 * stored through the map and never sealed the segment. */
+	assert_true((uint64_t)tu_file_size(p) > end + 1000);
+
+	/* First as the child left it: everything acknowledged is there. */
+	wb_db *db = tu_open(dir, &o);
+	expect_mapped(db, MAPPED_N);
+	assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
+	assert_int_equal(wb_close(db), WB_OK);
+
+	/* A stray byte among the zeros is damage, not the end. */
+	tu_flip_byte(p, (uint64_t)tu_file_size(p) - 10);
+	db = tu_open(dir, &o);
+	assert_int_equal(wb_verify(db, NULL, NULL), WB_ECORRUPT);
+	assert_non_null(strstr(wb_errmsg(db), "empty key"));
+	assert_int_equal(wb_close(db), WB_OK);
+	tu_flip_byte(p, (uint64_t)tu_file_size(p) - 10);
+	db = tu_open(dir, &o);
+	assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
+	assert_int_equal(wb_close(db), WB_OK);
+}
+
+/* A kill during the store of the last entry: the entry cut short, zeros
+ * after it. Its write was never synced, so replay drops it; verify takes
+ * it for a crash's tail. */
+static void test_map_mode_torn_entry(void **state)
+{
+	wb_options o = vopts();
+	o.vlog_segment_size = 64u << 20;
+	o.sync = WB_SYNC_NONE;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		put_mapped_and_die(&o);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	char name[256], p[PATH_MAX];
+	assert_true(tu_find_suffix(dir, ".vlog", name));
+	tu_path(p, dir, name);
+	uint64_t end = last_nonzero_end(p);
+	FILE *f = fopen(p, "r+b");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, (long)(end - 5000), SEEK_SET), 0);
+	for (int i = 0; i < 5000; i++)
+		putc(0, f);
+	fclose(f);
+
+	wb_db *db = tu_open(dir, &o);
+	assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
+	expect_mapped(db, MAPPED_N - 1);
+	char k[32];
+	size_t kl = tu_key(k, "k", MAPPED_N - 1);
+	tu_expect_missing(db, k, kl);
+	/* New writes go to a new segment and survive a clean close. */
+	put_big(db, 1000, 7000, 2);
+	assert_int_equal(wb_close(db), WB_OK);
+	db = tu_open(dir, &o);
+	expect_big(db, 1000, 7000, 2);
+	expect_mapped(db, MAPPED_N - 1);
+	tu_expect_missing(db, k, kl);
+	assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
+	assert_int_equal(wb_close(db), WB_OK);
+}
+
+/* Sealed segments (rotated, or active at close) end at their last entry:
+ * every file's last 12 bytes are an entry trailer naming the value length. */
+static void test_map_mode_seal_trims(void **state)
+{
+	wb_options o = vopts();
+	wb_db *db = tu_open(dir, &o);
+	for (uint64_t i = 0; i < 300; i++)
+		put_big(db, i, 5000, 3);
+	assert_int_equal(wb_close(db), WB_OK);
+	int n;
+	char **names = tu_list(dir, &n);
+	int segments = 0;
+	for (int i = 0; i < n; i++) {
+		size_t l = strlen(names[i]);
+		if (l < 5 || strcmp(names[i] + l - 5, ".vlog") != 0)
+			continue;
+		char p[PATH_MAX];
+		tu_path(p, dir, names[i]);
+		long long size = tu_file_size(p);
+		assert_true(size > 16 + 12);
+		FILE *f = fopen(p, "rb");
+		assert_non_null(f);
+		uint8_t t[12];
+		assert_int_equal(fseek(f, (long)(size - 12), SEEK_SET), 0);
+		assert_int_equal(fread(t, 1, 12, f), 12);
+		fclose(f);
+		uint64_t vlen = 0;
+		for (int b = 7; b >= 0; b--)
+			vlen = vlen << 8 | t[b];
+		assert_int_equal(vlen, 5000);
+		segments++;
+	}
+	tu_free_names(names, n);
+	assert_true(segments >= 5); /* 1.5 MB in 256 KiB segments */
+	db = tu_open(dir, &o);
+	for (uint64_t i = 0; i < 300; i++)
+		expect_big(db, i, 5000, 3);
+	assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
+	assert_int_equal(wb_close(db), WB_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -967,6 +1148,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_crash_during_gc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill_points_sync_always, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overwrite_workload, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_mode_process_crash, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_mode_torn_entry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_mode_seal_trims, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
