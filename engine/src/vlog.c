@@ -252,9 +252,9 @@ typedef struct conv {
  * file stay as they are, so the format does too; a sealed segment ends
  * past vlog_segment_size and so has nothing allocated beyond its end, the
  * one active at close at most PREALLOC. A hint: failures are ignored. */
-static void preallocate(wb_db *db, vlog_seg_t *a, size_t len)
+static void preallocate(wb_db *db, vlog_seg_t *a, uint64_t end)
 {
-	uint64_t end = atomic_load(&a->size) + len, limit = db->opts.vlog_segment_size;
+	uint64_t limit = db->opts.vlog_segment_size;
 	if (end <= a->preallocated || end > limit || db->env->preallocate == NULL)
 		return;
 	uint64_t want = end + PREALLOC < limit ? end + PREALLOC : limit;
@@ -377,9 +377,11 @@ static int map_store(wb_db *db, vlog_seg_t *a, uint64_t off, const void *buf, si
 
 /* Writes len bytes at offset off of a (nothing of the file past off holds
  * data). Bytes of a small entry are stored, the file prepared as needed.
- * A large entry fills what is prepared and appends the rest: preparing
- * zeros to overwrite them would double the cost per byte, and a big
- * write(2) is cheap per byte anyway. */
+ * A large entry fills what is prepared and appends the rest, into blocks
+ * allocated ahead as without a map: preparing zeros to overwrite them
+ * would double the cost per byte, and a big write(2) is cheap per byte.
+ * (The zeros themselves are not preallocated: converting the allocated
+ * blocks when they are written back cost more than it saved.) */
 static int seg_write(wb_db *db, vlog_seg_t *a, uint64_t off, const void *buf, size_t len,
 		     bool small)
 {
@@ -387,8 +389,10 @@ static int seg_write(wb_db *db, vlog_seg_t *a, uint64_t off, const void *buf, si
 	size_t head = off >= a->prepared ? 0 : a->prepared - off < len ? (size_t)(a->prepared - off) : len;
 	if (rc == WB_OK && head > 0)
 		rc = map_store(db, a, off, buf, head);
-	if (rc == WB_OK && head < len)
+	if (rc == WB_OK && head < len) {
+		preallocate(db, a, a->prepared + len - head);
 		rc = append_prepared(db, a, (const uint8_t *)buf + head, len - head);
+	}
 	return rc;
 }
 
@@ -436,28 +440,40 @@ static int flush_wbuf(conv_t *c)
 	if (a->mapped) {
 		atomic_fetch_add(&a->size, c->wlen);
 	} else {
-		preallocate(c->db, a, c->wlen);
+		preallocate(c->db, a, atomic_load(&a->size) + c->wlen);
 		rc = vlog_append(c->db, a, c->wbuf, c->wlen);
 	}
 	c->wlen = 0;
 	return rc;
 }
 
-/* Writes one entry at `off` of the map-mode segment a; wbuf is scratch
- * space for its key and trailer. */
+/* Writes one entry at `off` of the map-mode segment a: a small one piece
+ * by piece into the map, a larger one gathered in wbuf (room for CHUNK
+ * bytes and a key) and written at once, a huge one piece by piece. */
 static int store_entry(wb_db *db, vlog_seg_t *a, uint64_t off, const uint8_t *h, slice_t value,
 		       slice_t tree_key, const uint8_t *t, uint8_t *wbuf)
 {
-	bool small = VLOG_ENTRY_OVERHEAD + tree_key.len + value.len < MAP_MAX;
-	int rc = seg_write(db, a, off, h, VLOG_ENTRY_HEADER, small);
-	off += VLOG_ENTRY_HEADER;
-	if (rc == WB_OK)
-		rc = seg_write(db, a, off, value.data, value.len, small);
-	off += value.len;
-	memcpy(wbuf, tree_key.data, tree_key.len);
-	memcpy(wbuf + tree_key.len, t, VLOG_ENTRY_TRAILER);
-	if (rc == WB_OK)
-		rc = seg_write(db, a, off, wbuf, tree_key.len + VLOG_ENTRY_TRAILER, small);
+	size_t len = VLOG_ENTRY_OVERHEAD + tree_key.len + value.len;
+	bool small = len < MAP_MAX;
+	int rc;
+	if (!small && len <= CHUNK) {
+		memcpy(wbuf, h, VLOG_ENTRY_HEADER);
+		memcpy(wbuf + VLOG_ENTRY_HEADER, value.data, value.len);
+		memcpy(wbuf + VLOG_ENTRY_HEADER + value.len, tree_key.data, tree_key.len);
+		memcpy(wbuf + len - VLOG_ENTRY_TRAILER, t, VLOG_ENTRY_TRAILER);
+		rc = seg_write(db, a, off, wbuf, len, false);
+	} else {
+		rc = seg_write(db, a, off, h, VLOG_ENTRY_HEADER, small);
+		off += VLOG_ENTRY_HEADER;
+		if (rc == WB_OK)
+			rc = seg_write(db, a, off, value.data, value.len, small);
+		off += value.len;
+		if (rc == WB_OK)
+			rc = seg_write(db, a, off, tree_key.data, tree_key.len, small);
+		off += tree_key.len;
+		if (rc == WB_OK)
+			rc = seg_write(db, a, off, t, VLOG_ENTRY_TRAILER, small);
+	}
 	if (rc != WB_OK)
 		a->broken = true;
 	return rc;
@@ -530,7 +546,7 @@ static int convert_entry(void *arg, uint8_t meta, slice_t tree_key, slice_t valu
 		/* Big values go straight from the batch to the file. */
 		rc = flush_wbuf(c);
 		if (rc == WB_OK)
-			preallocate(c->db, a, sizeof(h) + value.len);
+			preallocate(c->db, a, atomic_load(&a->size) + sizeof(h) + value.len);
 		if (rc == WB_OK)
 			rc = vlog_append(c->db, a, h, sizeof(h));
 		if (rc == WB_OK)
