@@ -178,6 +178,9 @@ int db_force_switch(wb_db *db); /* freezes the active memtable if not empty */
 /* Returns once every write that was leading or queued when it was called
  * is applied and visible. Can't fail (WB_OK). */
 int db_write_barrier(wb_db *db);
+/* As db_write_barrier, and while it leads it seals the active value-log
+ * segment if that is still `segment` (vlog_seal_active). */
+int db_write_seal_vlog(wb_db *db, uint64_t segment);
 void *db_sync_thread(void *arg);
 
 /* db_flush.c */

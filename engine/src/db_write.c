@@ -48,6 +48,7 @@ struct writer {
 	const vptr_t *cond; /* db_write_cond: expected pointer per entry */
 	int *skipped;
 	bool barrier; /* db_write_barrier: leads, writes nothing */
+	uint64_t seal; /* db_write_seal_vlog: the active segment to seal while leading */
 	bool sync;
 	bool done;
 	int reject; /* set by the leader: left out of the group with this error */
@@ -188,19 +189,26 @@ static int make_room(wb_db *db, bool force)
 	return rc;
 }
 
+typedef struct apply_ctx {
+	memtable_t *mem;
+	uint64_t tombstones;
+} apply_ctx_t;
+
 static int apply_entry(void *arg, uint8_t meta, slice_t tree_key, slice_t value, uint64_t ts)
 {
-	return memtable_add(arg, tree_key, ts, meta, value);
+	apply_ctx_t *a = arg;
+	a->tombstones += (meta & META_TOMBSTONE) != 0;
+	return memtable_add(a->mem, tree_key, ts, meta, value);
 }
 
-/* Inserts every batch of a WAL record into mem. */
-static int apply_record(memtable_t *mem, slice_t rec)
+/* Inserts every batch of a WAL record into a->mem, counting tombstones. */
+static int apply_record(apply_ctx_t *a, slice_t rec)
 {
 	while (rec.len > 0) {
 		slice_t one;
 		int rc = batch_split(&rec, &one);
 		if (rc == WB_OK)
-			rc = batch_iterate(one, apply_entry, mem);
+			rc = batch_iterate(one, apply_entry, a);
 		if (rc != WB_OK)
 			return rc;
 	}
@@ -487,8 +495,11 @@ static int lead_group(wb_db *db, struct writer *lead, struct writer **last)
 		}
 	}
 	int apply_rc = WB_OK;
+	apply_ctx_t applied = { mem, 0 };
 	if (rc == WB_OK)
-		apply_rc = apply_record(mem, rec);
+		apply_rc = apply_record(&applied, rec);
+	if (applied.tombstones > 0)
+		atomic_fetch_add(&db->vlog.tombstones, applied.tombstones);
 
 	pthread_mutex_lock(&db->mu);
 	free(buf);
@@ -575,6 +586,8 @@ static int enqueue(wb_db *db, struct writer *wp)
 	struct writer *last = &w;
 	wb_batch *b = w.batch;
 	int rc = w.barrier ? WB_OK : make_room(db, b == NULL);
+	if (w.seal != 0)
+		vlog_seal_active(db, w.seal);
 	if (rc == WB_OK && b != NULL)
 		rc = lead_group(db, &w, &last);
 
@@ -624,6 +637,12 @@ int db_write_cond(wb_db *db, wb_batch *b, const vptr_t *expect, int *skipped)
 int db_write_barrier(wb_db *db)
 {
 	struct writer w = { .barrier = true };
+	return enqueue(db, &w);
+}
+
+int db_write_seal_vlog(wb_db *db, uint64_t segment)
+{
+	struct writer w = { .barrier = true, .seal = segment };
 	return enqueue(db, &w);
 }
 

@@ -479,6 +479,28 @@ static int store_entry(wb_db *db, vlog_seg_t *a, uint64_t off, const uint8_t *h,
 	return rc;
 }
 
+/* Ends a's time as the active segment (vlog.active is left to the
+ * caller). The set keeps its own reference. */
+static void seal(wb_db *db, vlog_seg_t *a)
+{
+	finish_map(a);
+	pthread_mutex_lock(&db->vlog.mu);
+	a->writable = false;
+	pthread_mutex_unlock(&db->vlog.mu);
+	vlog_seg_unref(a); /* the leader's */
+}
+
+void vlog_seal_active(wb_db *db, uint64_t number)
+{
+	vlog_seg_t *a = db->vlog.active;
+	if (a == NULL || a->number != number)
+		return;
+	pthread_mutex_lock(&db->vlog.mu);
+	db->vlog.active = NULL;
+	pthread_mutex_unlock(&db->vlog.mu);
+	seal(db, a);
+}
+
 /* The active segment with room, rotated when full or broken. */
 static int active_segment(conv_t *c)
 {
@@ -495,15 +517,12 @@ static int active_segment(conv_t *c)
 		return rc;
 	start_map(db, n);
 	if (a != NULL)
-		finish_map(a);
+		seal(db, a);
 	pthread_mutex_lock(&db->vlog.mu);
 	db->vlog.active = n;
-	if (a != NULL)
-		a->writable = false;
 	pthread_mutex_unlock(&db->vlog.mu);
 	atomic_fetch_add(&db->vlog.sealed_since_gc, 1);
 	if (a != NULL) {
-		vlog_seg_unref(a); /* the set keeps its own reference */
 		pthread_mutex_lock(&db->mu);
 		pthread_cond_signal(&db->gc_cv); /* a sealed segment to look at */
 		pthread_mutex_unlock(&db->mu);

@@ -96,6 +96,9 @@ typedef struct vlog {
 	 * bounded under a sustained overwrite load. */
 	_Atomic uint64_t sealed_since_gc;
 	_Atomic uint64_t stall_micros;
+	/* Tombstones committed since open: deletes make garbage without
+	 * appending anything, so reclaim looks after them settle. */
+	_Atomic uint64_t tombstones;
 } vlog_t;
 
 #define VLOG_GC_STALL 4
@@ -117,6 +120,11 @@ int vlog_create(struct wb_db *db, bool streaming, vlog_seg_t **out);
 /* Appends to s (REQUIRES: the caller is its only appender). On failure s
  * is marked broken. */
 int vlog_append(struct wb_db *db, vlog_seg_t *s, const void *buf, size_t len);
+
+/* Seals the active segment if it is segment `number`: no more appends go
+ * to it (the next write starts a new one), so reclaim may take it.
+ * REQUIRES: the caller leads the write queue (db_write_seal_vlog). */
+void vlog_seal_active(struct wb_db *db, uint64_t number);
 
 /* Encodes an entry header / trailer (VLOG_ENTRY_HEADER / _TRAILER bytes). */
 void vlog_encode_header(uint8_t *p, uint32_t klen, uint64_t vlen, uint64_t ts);

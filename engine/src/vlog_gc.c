@@ -10,7 +10,10 @@
  *      names, so "look the entry's key up" would be wrong;
  *   2. pick the sealed segments (never the active one, never one a writer
  *      is filling or committing) whose obsolete share is at least
- *      vlog_gc_ratio, at most MAX_PICK of them;
+ *      vlog_gc_ratio, at most MAX_PICK of them. When the active segment
+ *      qualifies too (and holds at least SEAL_MIN_GARBAGE of garbage),
+ *      the pass has the write leader seal it and runs again, so files
+ *      deleted in a mount do not keep their space until it fills;
  *   3. condemn them (under mu and vlog.mu), wait for the writes in flight
  *      (db_write_barrier), scan again for the pointers into them, and
  *      rewrite each such value through the normal write path as a
@@ -41,10 +44,14 @@
 #define MAX_ROUNDS 4
 #define BATCH_BYTES (4u << 20)
 #define INLINE_MAX (1u << 20) /* larger values are copied in chunks */
+#define SEAL_MIN_GARBAGE (1u << 20)
+#define DELETE_PASS_GAP 5 /* intervals between passes started by deletes */
 
 typedef struct cand {
 	vlog_seg_t *seg;
+	uint64_t size; /* when the pass began */
 	uint64_t live;
+	bool active; /* the active segment: never picked, maybe sealed */
 	bool picked;
 	bool pinned; /* an older version inside the retention window points here */
 } cand_t;
@@ -449,7 +456,8 @@ uint64_t vlog_delete_retired(wb_db *db)
 	return bytes;
 }
 
-/* Fills s with every sealed segment reclaim may touch (referenced). */
+/* Fills s with every sealed segment reclaim may touch, and the active
+ * one, to measure (referenced). */
 static int candidates(wb_db *db, scan_t *s)
 {
 	vlog_t *v = &db->vlog;
@@ -464,16 +472,34 @@ static int candidates(wb_db *db, scan_t *s)
 	int rc = s->c ? WB_OK : WB_ENOMEM;
 	for (int i = 0; rc == WB_OK && i < v->nsegs; i++) {
 		vlog_seg_t *seg = v->segs[i];
-		if (seg == v->active || seg->writable || seg->streaming || seg->busy || seg->condemned)
+		bool active = seg == v->active;
+		if ((seg->writable && !active) || seg->streaming || seg->busy || seg->condemned)
 			continue;
 		atomic_fetch_add(&seg->refs, 1);
-		s->c[s->n++].seg = seg;
+		s->c[s->n].seg = seg;
+		s->c[s->n].size = atomic_load(&seg->size);
+		s->c[s->n++].active = active;
 	}
 	pthread_mutex_unlock(&v->mu);
 	return rc;
 }
 
-static int pass(wb_db *db, bool force)
+/* Is the active segment, with `data` bytes of which `live` are live, worth
+ * sealing so that reclaim can take it? Only for a share of garbage that a
+ * sealed segment would be reclaimed for, and enough of it (at least
+ * SEAL_MIN_GARBAGE, a quarter segment when segments are smaller): the
+ * files deleted in a mount often sit in the active segment, which would
+ * otherwise keep their space until it fills, up to vlog_segment_size. */
+static bool worth_sealing(const wb_db *db, uint64_t data, uint64_t live)
+{
+	uint64_t min = db->opts.vlog_segment_size / 4 < SEAL_MIN_GARBAGE ? db->opts.vlog_segment_size / 4
+									  : SEAL_MIN_GARBAGE;
+	return data - live >= min && (double)(data - live) >= db->opts.vlog_gc_ratio * (double)data;
+}
+
+/* One pass. *seal (when not NULL) gets the number of the active segment
+ * if it is worth sealing, else 0. */
+static int pass_once(wb_db *db, uint64_t *seal)
 {
 	scan_t s = { 0 };
 	int rc = candidates(db, &s);
@@ -481,20 +507,26 @@ static int pass(wb_db *db, bool force)
 		rc = scan_tree(db, &s);
 	int picked = 0;
 	double ratio = db->opts.vlog_gc_ratio;
+	if (seal != NULL)
+		*seal = 0;
 	for (int i = 0; rc == WB_OK && i < s.n; i++) {
-		uint64_t size = atomic_load(&s.c[i].seg->size);
+		uint64_t size = s.c[i].size;
 		uint64_t data = size > VLOG_HEADER_SIZE ? size - VLOG_HEADER_SIZE : 0;
 		uint64_t live = s.c[i].live < data ? s.c[i].live : data;
 		pthread_mutex_lock(&db->vlog.mu);
 		s.c[i].seg->live = live;
 		pthread_mutex_unlock(&db->vlog.mu);
+		if (s.c[i].active) {
+			if (seal != NULL && worth_sealing(db, data, live))
+				*seal = s.c[i].seg->number;
+			continue;
+		}
 		if (picked < MAX_PICK && !s.c[i].pinned &&
 		    (data == 0 || (double)(data - live) >= ratio * (double)data)) {
 			s.c[i].picked = true;
 			picked++;
 		}
 	}
-	(void)force;
 	if (rc == WB_OK && picked > 0) {
 		uint64_t races, now;
 		condemn(db, &s, true, &races);
@@ -528,11 +560,23 @@ static int pass(wb_db *db, bool force)
 	return rc;
 }
 
+static int pass(wb_db *db)
+{
+	uint64_t seal;
+	int rc = pass_once(db, &seal);
+	if (rc == WB_OK && seal != 0) {
+		rc = db_write_seal_vlog(db, seal);
+		if (rc == WB_OK)
+			rc = pass_once(db, NULL); /* it is a candidate now */
+	}
+	return rc;
+}
+
 int vlog_gc_run(wb_db *db, bool force, uint64_t *reclaimed)
 {
 	pthread_mutex_lock(&db->gc_mu);
 	uint64_t bytes = vlog_delete_retired(db);
-	int rc = pass(db, force);
+	int rc = pass(db);
 	bytes += vlog_delete_retired(db);
 	pthread_mutex_unlock(&db->gc_mu);
 	if (reclaimed != NULL)
@@ -553,7 +597,8 @@ int wb_vlog_gc(wb_db *db, uint64_t *reclaimed_bytes)
 void *vlog_gc_thread(void *arg)
 {
 	wb_db *db = arg;
-	uint64_t seen = 0, seen_discards = 0;
+	uint64_t seen = 0, seen_discards = 0, seen_tombs = 0, prev_tombs = 0;
+	uint64_t last_pass = stats_now_micros();
 	pthread_mutex_lock(&db->mu);
 	while (!db->closing) {
 		struct timespec t;
@@ -564,18 +609,28 @@ void *vlog_gc_thread(void *arg)
 		pthread_cond_timedwait(&db->gc_cv, &db->mu, &t);
 		if (db->closing)
 			break;
-		/* Garbage shows up by new appends (overwrites) or by compaction
-		 * dropping pointers (deletes): a pass scans the whole tree, so
-		 * only when either grew enough since the last one. */
+		/* Garbage shows up by new appends (overwrites), by compaction
+		 * dropping pointers, and by deletes: a pass scans the whole
+		 * tree, so only when the first two grew enough since the last
+		 * one, or once deletes have stopped coming (an `rm -r` in a
+		 * mount has finished), at most every DELETE_PASS_GAP
+		 * intervals. */
 		uint64_t discards = 0;
 		for (int i = 0; i < db->discard_totals.ndiscards; i++)
 			discards += db->discard_totals.discards[i].bytes;
 		pthread_mutex_unlock(&db->mu);
 		uint64_t appended = atomic_load(&db->vlog.appended), step = db->opts.vlog_segment_size / 4;
+		uint64_t tombs = atomic_load(&db->vlog.tombstones), now = stats_now_micros();
+		bool deleted = tombs != seen_tombs && tombs == prev_tombs &&
+			       now - last_pass >= (uint64_t)DELETE_PASS_GAP * db->opts.vlog_gc_interval_ms * 1000;
+		prev_tombs = tombs;
 		int rc = WB_OK;
-		if (appended - seen >= step || discards - seen_discards >= step || discards < seen_discards) {
+		if (appended - seen >= step || discards - seen_discards >= step || discards < seen_discards ||
+		    deleted) {
 			seen = appended;
 			seen_discards = discards;
+			seen_tombs = tombs;
+			last_pass = now;
 			rc = vlog_gc_run(db, false, NULL);
 		} else {
 			pthread_mutex_lock(&db->gc_mu);

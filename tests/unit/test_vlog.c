@@ -17,6 +17,8 @@
  *   - a crash at many points during a reclaim pass: nothing lost, nothing
  *     resurrected, no orphan segment;
  *   - an open iterator keeps a reclaimed segment readable until freed;
+ *   - deletes of values in the active segment, nothing else happening:
+ *     the thread seals it and reclaims the space;
  *   - map mode (entries stored through a mapped window): a process killed
  *     without closing keeps every acknowledged value; the zeros it leaves
  *     after the last entry read as the end, a torn entry before them as a
@@ -1131,6 +1133,48 @@ static void test_map_mode_seal_trims(void **state)
 	assert_int_equal(wb_close(db), WB_OK);
 }
 
+/* Deletes whose values sit in the active segment, with no compaction and
+ * no other write to set reclaim going: once they settle, the thread seals
+ * the segment (mostly garbage) and reclaims it. */
+static void test_deletes_in_active_segment_reclaimed(void **state)
+{
+	wb_options o = vopts();
+	o.vlog_segment_size = 16u << 20; /* everything stays in the active segment */
+	o.vlog_gc_interval_ms = 20;
+	wb_db *db = tu_open(dir, &o);
+	for (uint64_t i = 0; i < 40; i++)
+		put_big(db, i, 100000, 1);
+	put_big(db, 1000, 10000, 1);
+	uint64_t before = dir_bytes(dir, ".vlog");
+	assert_true(before >= 4000000);
+	for (uint64_t i = 0; i < 40; i++) {
+		char k[32];
+		assert_int_equal(wb_delete(db, k, tu_key(k, "k", i)), WB_OK);
+	}
+	/* Left: the keeper, rewritten into a new active segment, whose file
+	 * holds up to 1 MiB of zeros prepared ahead (map mode). */
+	uint64_t want = before / 8 + (1u << 20);
+	for (int tries = 0; tries < 500 && dir_bytes(dir, ".vlog") > want; tries++)
+		usleep(10 * 1000);
+	assert_true(dir_bytes(dir, ".vlog") <= want);
+	for (uint64_t i = 0; i < 40; i++) {
+		char k[32];
+		tu_expect_missing(db, k, tu_key(k, "k", i));
+	}
+	expect_big(db, 1000, 10000, 1);
+	put_big(db, 1001, 20000, 1); /* a new active segment takes writes */
+	assert_int_equal(wb_close(db), WB_OK);
+	db = tu_open(dir, &o);
+	for (uint64_t i = 0; i < 40; i++) {
+		char k[32];
+		tu_expect_missing(db, k, tu_key(k, "k", i));
+	}
+	expect_big(db, 1000, 10000, 1);
+	expect_big(db, 1001, 20000, 1);
+	assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
+	assert_int_equal(wb_close(db), WB_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1145,6 +1189,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_iterator_pins_segment, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_races_writes_and_moves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_background_reclaims_deletes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deletes_in_active_segment_reclaimed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_during_gc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill_points_sync_always, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overwrite_workload, setup, teardown),
