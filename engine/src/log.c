@@ -9,6 +9,7 @@
 
 #include "crc32c.h"
 #include "error.h"
+#include "mapped.h"
 
 /* Fragment types. Never renumber: on-disk. */
 enum {
@@ -32,10 +33,11 @@ struct log_writer {
 	const wb_env *env;
 	wb_env_file *file;
 	char *path;
-	uint64_t size;  /* bytes in the file */
+	uint64_t size;  /* bytes of records (a mapped file holds zeros past) */
 	uint8_t *buf;   /* fragments of the record being added */
 	size_t buf_cap;
 	int broken;     /* a failed append could not be undone */
+	mapped_t m;     /* a WAL is written through a map when m.on (mapped.h) */
 };
 
 static size_t fragmented_size(uint64_t start, size_t len)
@@ -94,6 +96,8 @@ int log_writer_create(const wb_env *env, const char *path, enum log_kind kind, l
 		free(w);
 		return rc;
 	}
+	if (kind == LOG_KIND_WAL)
+		mapped_start(&w->m, env, w->file, w->path, 0, UINT64_MAX);
 	uint8_t hdr[FILE_HEADER_LEN];
 	make_file_header(hdr, kind);
 	rc = log_writer_add(w, slice_make(hdr, sizeof(hdr)));
@@ -104,6 +108,31 @@ int log_writer_create(const wb_env *env, const char *path, enum log_kind kind, l
 	}
 	*out = w;
 	return WB_OK;
+}
+
+/* Map mode: writes the n encoded bytes in w->buf by storing each
+ * fragment's payload and then its header, so that whatever a crash
+ * interrupts reads as whole fragments followed by zeros, which the reader
+ * takes for a torn tail (with write(2) a crash leaves a prefix of the
+ * append instead). Block padding is zeros already. */
+static int store_fragments(log_writer_t *w, size_t n)
+{
+	int rc = mapped_prepare(&w->m, w->size + n);
+	size_t i = 0;
+	while (rc == WB_OK && i < n) {
+		uint64_t at = w->size + i;
+		size_t room = LOG_BLOCK_SIZE - at % LOG_BLOCK_SIZE;
+		if (room < LOG_HEADER_SIZE) {
+			i += room;
+			continue;
+		}
+		size_t len = get_u16(w->buf + i + 4);
+		rc = mapped_store(&w->m, at + LOG_HEADER_SIZE, w->buf + i + LOG_HEADER_SIZE, len);
+		if (rc == WB_OK)
+			rc = mapped_store(&w->m, at, w->buf + i, LOG_HEADER_SIZE);
+		i += LOG_HEADER_SIZE + len;
+	}
+	return rc;
 }
 
 int log_writer_add(log_writer_t *w, slice_t record)
@@ -119,11 +148,13 @@ int log_writer_add(log_writer_t *w, slice_t record)
 		w->buf_cap = need;
 	}
 	size_t n = encode_fragments(w->buf, w->size, record);
-	int rc = w->env->append(w->file, w->buf, n);
+	int rc = w->m.on ? store_fragments(w, n) : w->env->append(w->file, w->buf, n);
 	if (rc != WB_OK) {
 		/* A partial record followed by later ones would read as corruption
-		 * in the middle of the log, so take it back out. */
-		if (w->env->truncate(w->file, w->size) != WB_OK)
+		 * in the middle of the log, so take it back out (leaving map mode
+		 * for good: later records are appended). */
+		int undo = w->m.on ? mapped_finish(&w->m, w->size) : w->env->truncate(w->file, w->size);
+		if (undo != WB_OK)
 			w->broken = 1;
 		return err_set(rc, "%s offset %llu: write failed: %s", w->path,
 			       (unsigned long long)w->size, wb_strerror(rc));
@@ -155,6 +186,8 @@ int log_writer_close(log_writer_t *w)
 {
 	if (w == NULL)
 		return WB_OK;
+	if (mapped_finish(&w->m, w->size) != WB_OK)
+		err_clear(); /* the zeros stay: readers take them for the end */
 	int rc = w->env->close(w->file);
 	free(w->buf);
 	free(w->path);

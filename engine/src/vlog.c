@@ -27,11 +27,10 @@
 #include "db_impl.h"
 #include "error.h"
 #include "ikey.h"
+#include "mapped.h"
 
 #define CHUNK (1u << 20)
 #define PREALLOC (1u << 20)
-#define MAP_WINDOW (4u << 20) /* bytes of the active segment mapped at a time */
-#define PREPARE (1u << 20)    /* zeros appended ahead of the stores at a time */
 #define MAP_MAX (16u << 10)   /* larger entries are appended, not stored */
 
 void vlog_init(vlog_t *v)
@@ -64,7 +63,6 @@ void vlog_destroy(vlog_t *v)
 	free(v->dead);
 	free(v->retired);
 	free(v->leader_buf);
-	free(v->zeros);
 	pthread_mutex_destroy(&v->mu);
 }
 
@@ -266,167 +264,29 @@ static void preallocate(wb_db *db, vlog_seg_t *a, uint64_t end)
 	}
 }
 
-/* ---- storing through a map ----
+/* ---- storing through a map (mapped.h) ----
  *
- * A 4 KiB append costs ext4 about 3 us of kernel time (page-cache lookup,
- * buffer heads, block reservation and dirtying, all per write(2)): most of
- * a small put's time. When the env can map files, the leader instead
- * extends the active segment with zeros, PREPARE bytes at a time (one big
- * write, cheap per byte, and a full disk is reported before any entry is
- * stored into the range), and copies its entries into a mapped window of
- * the file: about 1.2 us per 4 KiB entry in all (measured on this kernel,
- * 6.18). Stored bytes are in the
- * page cache at once, so like appended ones they survive a crash of the
- * process, and the file's fdatasync makes them durable. Sealing trims the
- * zeros; after a crash they stay past the last entry, where readers take
- * the first header with klen 0 for the end (docs/format.md). Entries of
- * MAP_MAX bytes or more gain nothing from it and are appended.
- *
- * The price of a map: a fault on it that the kernel cannot serve (a page
- * it must read back from a failing disk) is SIGBUS, not an error code.
- * Only pages the leader wrote moments ago are touched, which are in memory
- * unless evicted since, so this needs a disk error and memory pressure at
- * once; LMDB's and LevelDB's early mapped writers accepted the same. */
-
-/* Appends to the map-mode segment a, whose file ends at a->prepared. On
- * failure the file's size says how far it got. */
-static int append_prepared(wb_db *db, vlog_seg_t *a, const void *buf, size_t len)
-{
-	int rc = db->env->append(a->file, buf, len);
-	if (rc == WB_OK) {
-		a->prepared += len;
-		return WB_OK;
-	}
-	uint64_t size;
-	if (db->env->size(a->file, &size) == WB_OK)
-		a->prepared = size;
-	return err_set(rc, "%06llu.vlog offset %llu: append failed: %s", (unsigned long long)a->number,
-		       (unsigned long long)a->prepared, wb_strerror(rc));
-}
-
-/* Appends zeros until the file holds `upto` bytes. */
-static int append_zeros(wb_db *db, vlog_seg_t *a, uint64_t upto)
-{
-	int rc = WB_OK;
-	while (rc == WB_OK && a->prepared < upto) {
-		size_t n = upto - a->prepared < PREPARE ? (size_t)(upto - a->prepared) : PREPARE;
-		rc = append_prepared(db, a, db->vlog.zeros, n);
-	}
-	return rc;
-}
-
-/* Makes the file hold at least `end` bytes, PREPARE ahead when the disk
- * and vlog_segment_size allow. */
-static int prepare(wb_db *db, vlog_seg_t *a, uint64_t end)
-{
-	if (end <= a->prepared)
-		return WB_OK;
-	uint64_t want = a->prepared + PREPARE, limit = db->opts.vlog_segment_size;
-	if (want > limit)
-		want = limit;
-	if (want < end)
-		want = end;
-	int rc = append_zeros(db, a, want);
-	if (rc != WB_OK && a->prepared < end && want > end) {
-		err_clear(); /* a nearly full disk may still hold the entry */
-		rc = append_zeros(db, a, end);
-	}
-	if (rc != WB_OK && a->prepared >= end) { /* enough for this entry */
-		err_clear();
-		rc = WB_OK;
-	}
-	return rc;
-}
-
-static int map_window(wb_db *db, vlog_seg_t *a, uint64_t off)
-{
-	if (a->map != NULL)
-		db->env->unmap(a->map, MAP_WINDOW);
-	a->map = NULL;
-	void *p;
-	int rc = db->env->map(a->file, off, MAP_WINDOW, &p);
-	if (rc != WB_OK)
-		return err_set(rc, "%06llu.vlog offset %llu: cannot map: %s", (unsigned long long)a->number,
-			       (unsigned long long)off, wb_strerror(rc));
-	a->map = p;
-	a->map_off = off;
-	return WB_OK;
-}
-
-/* Stores len bytes at offset off of a, inside the prepared range,
- * moving the window as it goes. */
-static int map_store(wb_db *db, vlog_seg_t *a, uint64_t off, const void *buf, size_t len)
-{
-	const uint8_t *src = buf;
-	while (len > 0) {
-		if (a->map == NULL || off < a->map_off || off >= a->map_off + MAP_WINDOW) {
-			int rc = map_window(db, a, off - off % MAP_WINDOW);
-			if (rc != WB_OK)
-				return rc;
-		}
-		size_t n = (size_t)(a->map_off + MAP_WINDOW - off);
-		if (n > len)
-			n = len;
-		memcpy(a->map + (off - a->map_off), src, n);
-		off += n;
-		src += n;
-		len -= n;
-	}
-	return WB_OK;
-}
-
-/* Writes len bytes at offset off of a (nothing of the file past off holds
- * data). Bytes of a small entry are stored, the file prepared as needed.
- * A large entry fills what is prepared and appends the rest, into blocks
- * allocated ahead as without a map: preparing zeros to overwrite them
- * would double the cost per byte, and a big write(2) is cheap per byte.
- * (The zeros themselves are not preallocated: converting the allocated
- * blocks when they are written back cost more than it saved.) */
-static int seg_write(wb_db *db, vlog_seg_t *a, uint64_t off, const void *buf, size_t len,
-		     bool small)
-{
-	int rc = small ? prepare(db, a, off + len) : WB_OK;
-	size_t head = off >= a->prepared ? 0 : a->prepared - off < len ? (size_t)(a->prepared - off) : len;
-	if (rc == WB_OK && head > 0)
-		rc = map_store(db, a, off, buf, head);
-	if (rc == WB_OK && head < len) {
-		preallocate(db, a, a->prepared + len - head);
-		rc = append_prepared(db, a, (const uint8_t *)buf + head, len - head);
-	}
-	return rc;
-}
+ * When the env can map files, the active segment is written through a map:
+ * entries under MAP_MAX bytes are copied into it (about 1.2 us per 4 KiB
+ * entry in all against about 3 us for its write(2) on ext4, Linux 6.18),
+ * larger ones fill what is prepared and append the rest. The zeros
+ * prepared past the last entry are trimmed when the segment is sealed;
+ * after a crash they stay, and readers take the first header with klen 0
+ * for the end (docs/format.md). An entry cut short by a crash needs no
+ * care: nothing points at it until its WAL record is written. */
 
 /* Puts a fresh active segment in map mode when the env can map files. */
 static void start_map(wb_db *db, vlog_seg_t *a)
 {
-	vlog_t *v = &db->vlog;
-	if (db->env->map == NULL || v->no_map)
-		return;
-	if (v->zeros == NULL && (v->zeros = calloc(1, PREPARE)) == NULL)
-		return;
-	a->prepared = atomic_load(&a->size);
-	if (map_window(db, a, 0) != WB_OK) {
-		v->no_map = true; /* this file system cannot: append, as without */
-		err_clear();
-		return;
-	}
-	a->mapped = true;
+	snprintf(a->name, sizeof(a->name), "%06llu.vlog", (unsigned long long)a->number);
+	mapped_start(&a->m, db->env, a->file, a->name, atomic_load(&a->size), db->opts.vlog_segment_size);
 }
 
-/* Leaves map mode: the window unmapped, the zeros past the last entry
- * trimmed (if that fails they stay, and readers still find the end). */
+/* Ends map mode; the zeros stay if the trim fails (readers allow them). */
 static void finish_map(vlog_seg_t *a)
 {
-	if (!a->mapped)
-		return;
-	if (a->map != NULL)
-		a->env->unmap(a->map, MAP_WINDOW);
-	a->map = NULL;
-	uint64_t size = atomic_load(&a->size);
-	if (a->prepared > size && a->env->truncate(a->file, size) == WB_OK)
-		a->prepared = size;
-	err_clear();
-	a->mapped = false;
+	if (mapped_finish(&a->m, atomic_load(&a->size)) != WB_OK)
+		err_clear();
 }
 
 /* Makes the entries gathered by the leader part of the active segment:
@@ -437,7 +297,7 @@ static int flush_wbuf(conv_t *c)
 		return WB_OK;
 	vlog_seg_t *a = c->db->vlog.active;
 	int rc = WB_OK;
-	if (a->mapped) {
+	if (a->m.on) {
 		atomic_fetch_add(&a->size, c->wlen);
 	} else {
 		preallocate(c->db, a, atomic_load(&a->size) + c->wlen);
@@ -450,29 +310,38 @@ static int flush_wbuf(conv_t *c)
 /* Writes one entry at `off` of the map-mode segment a: a small one piece
  * by piece into the map, a larger one gathered in wbuf (room for CHUNK
  * bytes and a key) and written at once, a huge one piece by piece. */
-static int store_entry(wb_db *db, vlog_seg_t *a, uint64_t off, const uint8_t *h, slice_t value,
-		       slice_t tree_key, const uint8_t *t, uint8_t *wbuf)
+static int store_entry(vlog_seg_t *a, uint64_t off, const uint8_t *h, slice_t value, slice_t tree_key,
+		       const uint8_t *t, uint8_t *wbuf)
 {
 	size_t len = VLOG_ENTRY_OVERHEAD + tree_key.len + value.len;
-	bool small = len < MAP_MAX;
 	int rc;
-	if (!small && len <= CHUNK) {
+	if (len < MAP_MAX) {
+		rc = mapped_prepare(&a->m, off + len);
+		if (rc == WB_OK)
+			rc = mapped_store(&a->m, off, h, VLOG_ENTRY_HEADER);
+		off += VLOG_ENTRY_HEADER;
+		if (rc == WB_OK)
+			rc = mapped_store(&a->m, off, value.data, value.len);
+		off += value.len;
+		if (rc == WB_OK)
+			rc = mapped_store(&a->m, off, tree_key.data, tree_key.len);
+		if (rc == WB_OK)
+			rc = mapped_store(&a->m, off + tree_key.len, t, VLOG_ENTRY_TRAILER);
+	} else if (len <= CHUNK) {
 		memcpy(wbuf, h, VLOG_ENTRY_HEADER);
 		memcpy(wbuf + VLOG_ENTRY_HEADER, value.data, value.len);
 		memcpy(wbuf + VLOG_ENTRY_HEADER + value.len, tree_key.data, tree_key.len);
 		memcpy(wbuf + len - VLOG_ENTRY_TRAILER, t, VLOG_ENTRY_TRAILER);
-		rc = seg_write(db, a, off, wbuf, len, false);
+		rc = mapped_append(&a->m, off, wbuf, len);
 	} else {
-		rc = seg_write(db, a, off, h, VLOG_ENTRY_HEADER, small);
+		rc = mapped_append(&a->m, off, h, VLOG_ENTRY_HEADER);
 		off += VLOG_ENTRY_HEADER;
 		if (rc == WB_OK)
-			rc = seg_write(db, a, off, value.data, value.len, small);
-		off += value.len;
+			rc = mapped_append(&a->m, off, value.data, value.len);
+		memcpy(wbuf, tree_key.data, tree_key.len);
+		memcpy(wbuf + tree_key.len, t, VLOG_ENTRY_TRAILER);
 		if (rc == WB_OK)
-			rc = seg_write(db, a, off, tree_key.data, tree_key.len, small);
-		off += tree_key.len;
-		if (rc == WB_OK)
-			rc = seg_write(db, a, off, t, VLOG_ENTRY_TRAILER, small);
+			rc = mapped_append(&a->m, off + value.len, wbuf, tree_key.len + VLOG_ENTRY_TRAILER);
 	}
 	if (rc != WB_OK)
 		a->broken = true;
@@ -556,8 +425,8 @@ static int convert_entry(void *arg, uint8_t meta, slice_t tree_key, slice_t valu
 	crc = crc32c_extend(crc, value.data, value.len);
 	crc = crc32c_extend(crc, tree_key.data, tree_key.len);
 	vlog_encode_trailer(t, value.len, crc);
-	if (a->mapped) {
-		rc = store_entry(c->db, a, ptr.offset, h, value, tree_key, t, c->wbuf);
+	if (a->m.on) {
+		rc = store_entry(a, ptr.offset, h, value, tree_key, t, c->wbuf);
 		if (rc != WB_OK)
 			return rc;
 		c->wlen += ptr.length;

@@ -31,6 +31,7 @@
 #include <stdatomic.h>
 
 #include "coding.h"
+#include "mapped.h"
 #include "version.h"
 #include "vptr.h"
 #include "wombat.h"
@@ -58,13 +59,8 @@ typedef struct vlog_seg {
 	bool busy;                 /* (vmu) a writer is committing into it: reclaim keeps off */
 	bool broken;               /* (leader) an append failed: use a new segment */
 	uint64_t preallocated;     /* (leader) file blocks allocated up to here */
-	/* Map mode (vlog.c, "storing through a map"): the leader stores its
-	 * entries into a mapped window of the file, which holds zeros from
-	 * size up to prepared. */
-	bool mapped;               /* (leader) */
-	uint8_t *map;              /* (leader) the window, or NULL */
-	uint64_t map_off;          /* (leader) file offset of map[0] */
-	uint64_t prepared;         /* (leader) file size in map mode */
+	mapped_t m;                /* (leader) written through a map when m.on (vlog.c) */
+	char name[24];             /* "NNNNNN.vlog", for m's messages */
 	uint64_t live;             /* (vmu) live bytes at the last reclaim scan; UINT64_MAX: unknown */
 } vlog_seg_t;
 
@@ -80,8 +76,6 @@ typedef struct vlog {
 	int nsegs, cap;
 	vlog_seg_t *active;        /* (vmu to swap; leader appends) */
 	uint8_t *leader_buf;       /* (leader) values on their way to the active segment */
-	uint8_t *zeros;            /* (leader) PREPARE zero bytes, for map mode */
-	bool no_map;               /* (leader) the env could not map a segment: append only */
 	vlog_deleted_t *dead;      /* (vmu) removed segments WAL replay may still meet */
 	int ndead, dead_cap;
 	vlog_retired_t *retired;   /* (vmu) dead, waiting for readers */

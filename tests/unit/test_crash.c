@@ -14,7 +14,10 @@
  *     full disk while memtables switch and flush loses nothing acknowledged;
  *   - a failing flush (table write, table sync, MANIFEST sync) is retried
  *     and loses nothing, even across a crash; when flushes keep failing,
- *     writers stall, then fail, and recover as soon as the cause is gone.
+ *     writers stall, then fail, and recover as soon as the cause is gone;
+ *   - kill -9 of a real process (default env: WAL and value log written
+ *     through maps) at random moments while it writes: every put it saw
+ *     acknowledged is there, and the database holds a prefix of its puts.
  *
  * The workload: batch i puts "batch/<i>" and rewrites a few of 40 shared
  * keys (deleting one now and then), so the state after any prefix is
@@ -24,11 +27,15 @@
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -458,6 +465,87 @@ static void test_failing_flush(void **state)
 	failing_flush(FAULT_SYNC, 2, true);
 }
 
+/* Value of key i written in round r: 5000 B for every third key (the
+ * value log), else 100 B (inline in the WAL record). */
+static size_t kill_value(char *v, uint64_t i, uint64_t r)
+{
+	return tu_value(v, i % 3 == 0 ? 5000 : 100, i, r);
+}
+
+/* Child: puts key i = 0, 1, ... with round r's values and counts each
+ * acknowledged put in *acked, until killed. */
+static void put_until_killed(const wb_options *o, uint64_t r, _Atomic uint64_t *acked)
+{
+	wb_db *db;
+	if (wb_open(dir, o, &db) != WB_OK)
+		_exit(2);
+	char v[5000];
+	for (uint64_t i = 0;; i++) {
+		char k[32];
+		size_t kl = tu_key(k, "k", i);
+		if (wb_put(db, k, kl, v, kill_value(v, i, r)) != WB_OK)
+			_exit(3);
+		atomic_store(acked, i + 1);
+	}
+}
+
+/* Does key i hold its value of round r? */
+static bool has_round(wb_db *db, uint64_t i, uint64_t r)
+{
+	char k[32], v[5000];
+	size_t kl = tu_key(k, "k", i), vl = kill_value(v, i, r);
+	void *got;
+	size_t gl;
+	int rc = wb_get(db, k, kl, &got, &gl);
+	if (rc != WB_OK && rc != WB_ENOTFOUND)
+		fail_msg("k%llu: %s: %s", (unsigned long long)i, wb_strerror(rc), wb_errmsg(db));
+	bool same = rc == WB_OK && gl == vl && memcmp(got, v, vl) == 0;
+	if (rc == WB_OK)
+		wb_free(got);
+	return same;
+}
+
+static void test_kill9_while_writing(void **state)
+{
+	_Atomic uint64_t *acked = mmap(NULL, sizeof(*acked), PROT_READ | PROT_WRITE,
+				       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(acked != MAP_FAILED);
+	wb_options o = tu_options(1u << 20);
+	o.value_threshold = 1024;
+	o.vlog_segment_size = 8u << 20;
+	o.sync = WB_SYNC_NONE;
+	o.create_if_missing = 1;
+	for (uint64_t round = 1; round <= 8; round++) {
+		atomic_store(acked, 0);
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0)
+			put_until_killed(&o, round, acked);
+		usleep(20000 + (useconds_t)round * 37000);
+		assert_int_equal(kill(pid, SIGKILL), 0);
+		int status;
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+		uint64_t saw = atomic_load(acked);
+		assert_true(saw > 0);
+
+		wb_db *db = tu_open(dir, &o);
+		uint64_t n = 0;
+		while (has_round(db, n, round))
+			n++;
+		/* Every acknowledged put, and at most the one in flight. */
+		if (n < saw || n > saw + 1)
+			fail_msg("round %llu: %llu puts acknowledged, the first %llu there",
+				 (unsigned long long)round, (unsigned long long)saw, (unsigned long long)n);
+		/* A prefix: nothing of this round after the first gap. */
+		for (uint64_t i = n + 1; i < n + 200; i++)
+			assert_false(has_round(db, i, round));
+		assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
+		assert_int_equal(wb_close(db), WB_OK);
+	}
+	munmap((void *)acked, sizeof(*acked));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -467,6 +555,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_full_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_stall, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failing_flush, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kill9_while_writing, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
