@@ -4,6 +4,7 @@
  */
 #include "log.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,7 @@ struct log_writer {
 	size_t buf_cap;
 	int broken;     /* a failed append could not be undone */
 	mapped_t m;     /* a WAL is written through a map when m.on (mapped.h) */
+	_Atomic uint64_t added; /* size, for log_writer_sync's thread */
 };
 
 static size_t fragmented_size(uint64_t start, size_t len)
@@ -139,6 +141,10 @@ int log_writer_add(log_writer_t *w, slice_t record)
 {
 	if (w->broken)
 		return err_set(WB_EIO, "%s: log is unusable after a failed write", w->path);
+	if (w->m.on && mapped_synced_often(&w->m) && mapped_finish(&w->m, w->size) != WB_OK) {
+		w->broken = 1; /* zeros past the records: appends would land after them */
+		return WB_EIO;
+	}
 	size_t need = fragmented_size(w->size, record.len);
 	if (need > w->buf_cap) {
 		uint8_t *nb = realloc(w->buf, need);
@@ -160,6 +166,7 @@ int log_writer_add(log_writer_t *w, slice_t record)
 			       (unsigned long long)w->size, wb_strerror(rc));
 	}
 	w->size += n;
+	atomic_store_explicit(&w->added, w->size, memory_order_relaxed);
 	/* A large record leaves a big buffer behind; do not keep it. */
 	if (w->buf_cap > (4u << 20)) {
 		free(w->buf);
@@ -171,9 +178,11 @@ int log_writer_add(log_writer_t *w, slice_t record)
 
 int log_writer_sync(log_writer_t *w)
 {
+	uint64_t size = atomic_load_explicit(&w->added, memory_order_relaxed);
 	int rc = w->env->sync(w->file);
 	if (rc != WB_OK)
 		return err_set(rc, "%s: sync failed: %s", w->path, wb_strerror(rc));
+	mapped_note_sync(&w->m, size);
 	return WB_OK;
 }
 

@@ -131,7 +131,11 @@ void mapped_start(mapped_t *m, const wb_env *env, wb_env_file *f, const char *na
 	pthread_once(&zeros_once, zeros_init);
 	if (zeros == NULL)
 		return;
-	*m = (mapped_t){ .env = env, .file = f, .name = name, .limit = limit, .prepared = end };
+	m->env = env;
+	m->file = f;
+	m->name = name;
+	m->limit = limit;
+	m->prepared = end;
 	if (map_window(m, end - end % MAPPED_WINDOW) != WB_OK) {
 		err_clear(); /* this file system cannot: the caller appends */
 		return;
@@ -150,6 +154,18 @@ int mapped_append(mapped_t *m, uint64_t off, const void *buf, size_t len)
 	return rc;
 }
 
+void mapped_note_sync(mapped_t *m, uint64_t size)
+{
+	uint64_t last = atomic_exchange(&m->synced_at, size);
+	if (size >= last && size - last < MAPPED_SYNC_BYTES)
+		atomic_fetch_add(&m->quick_syncs, 1);
+}
+
+bool mapped_synced_often(const mapped_t *m)
+{
+	return atomic_load(&m->quick_syncs) >= MAPPED_QUICK_SYNCS;
+}
+
 int mapped_finish(mapped_t *m, uint64_t end)
 {
 	if (!m->on)
@@ -163,5 +179,7 @@ int mapped_finish(mapped_t *m, uint64_t end)
 	int rc = m->env->truncate(m->file, end);
 	if (rc == WB_OK)
 		m->prepared = end;
+	else
+		rc = err_set(rc, "%s: cannot trim to %llu: %s", m->name, (unsigned long long)end, wb_strerror(rc));
 	return rc;
 }

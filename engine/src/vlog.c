@@ -417,6 +417,18 @@ static int convert_entry(void *arg, uint8_t meta, slice_t tree_key, slice_t valu
 	if (rc != WB_OK)
 		return rc;
 	vlog_seg_t *a = c->db->vlog.active;
+	if (a->m.on && mapped_synced_often(&a->m)) {
+		/* Synced often: append from here on (mapped.h). */
+		rc = flush_wbuf(c);
+		if (rc == WB_OK && mapped_finish(&a->m, atomic_load(&a->size)) != WB_OK) {
+			a->broken = true; /* zeros past its entries: use a new one */
+			err_clear();
+			rc = active_segment(c);
+			a = c->db->vlog.active;
+		}
+		if (rc != WB_OK)
+			return rc;
+	}
 	vptr_t ptr = { a->number, atomic_load(&a->size) + c->wlen,
 		       VLOG_ENTRY_OVERHEAD + tree_key.len + value.len, value.len };
 	uint8_t h[VLOG_ENTRY_HEADER], t[VLOG_ENTRY_TRAILER];
@@ -544,6 +556,8 @@ int vlog_sync(wb_db *db)
 		if (s == NULL)
 			return WB_OK;
 		rc = db->env->sync(s->file);
+		if (rc == WB_OK)
+			mapped_note_sync(&s->m, size);
 		if (rc == WB_OK) {
 			/* Only grow: another sync may have covered more meanwhile. */
 			uint64_t old = atomic_load(&s->synced);
