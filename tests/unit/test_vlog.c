@@ -114,6 +114,13 @@ static uint64_t dir_bytes(const char *d, const char *suffix)
 	return dir_sum(d, suffix, file_bytes);
 }
 
+/* wb_verify says want; then the database closes cleanly. */
+static void verify_and_close(wb_db *db, int want)
+{
+	assert_int_equal(wb_verify(db, NULL, NULL), want);
+	assert_int_equal(wb_close(db), WB_OK);
+}
+
 static void put_big(wb_db *db, uint64_t n, size_t len, uint64_t round)
 {
 	char k[32];
@@ -328,8 +335,7 @@ static void test_stream_100m(void **state)
 	tu_expect_missing(db, "gone", 4);
 	assert_int_equal(wb_writer_begin(db, "", 0, &w), WB_EINVAL);
 	assert_null(w);
-	assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
-	assert_int_equal(wb_close(db), WB_OK);
+	verify_and_close(db, WB_OK);
 }
 
 static void test_stream_crash_before_commit(void **state)
@@ -374,8 +380,7 @@ static void test_stream_crash_before_commit(void **state)
 	expect_big(db, 1, 5000, 1);
 	/* The uncommitted stream's segment is gone. */
 	assert_int_equal(tu_count_suffix(dir, ".vlog"), before + (rc == WB_OK));
-	assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
-	assert_int_equal(wb_close(db), WB_OK);
+	verify_and_close(db, WB_OK);
 	fault_env_free(fe);
 }
 
@@ -502,8 +507,7 @@ static void test_lost_tail_cuts_replay(void **state)
 		}
 		expect_big(db, 500, 3000, 9);
 		tu_expect_str(db, "after", "cut");
-		assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
-		assert_int_equal(wb_close(db), WB_OK);
+		verify_and_close(db, WB_OK);
 	}
 }
 
@@ -549,8 +553,7 @@ static void test_move_then_gc(void **state)
 		tu_expect_missing(db, "k00000001", 9);
 		for (uint64_t i = 2; i < 10; i++)
 			expect_big(db, i, 20000, 4);
-		assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
-		assert_int_equal(wb_close(db), WB_OK);
+		verify_and_close(db, WB_OK);
 		db = tu_open(dir, &o);
 		gc_all(db);
 	}
@@ -851,8 +854,7 @@ static void test_kill_points_sync_always(void **state)
 			}
 		}
 		assert_true(present >= acked);
-		assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
-		assert_int_equal(wb_close(db), WB_OK);
+		verify_and_close(db, WB_OK);
 		fault_env_free(fe);
 	}
 }
@@ -977,8 +979,7 @@ static void test_gc_races_writes_and_moves(void **state)
 	tu_expect_db_equals(db, &m);
 	gc_all(db);
 	tu_expect_db_equals(db, &m);
-	assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
-	assert_int_equal(wb_close(db), WB_OK);
+	verify_and_close(db, WB_OK);
 	db = tu_open(dir, &o);
 	tu_expect_db_equals(db, &m);
 	assert_int_equal(wb_close(db), WB_OK);
@@ -1045,8 +1046,7 @@ static void test_map_mode_process_crash(void **state)
 	/* First as the child left it: everything acknowledged is there. */
 	wb_db *db = tu_open(dir, &o);
 	expect_mapped(db, MAPPED_N);
-	assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
-	assert_int_equal(wb_close(db), WB_OK);
+	verify_and_close(db, WB_OK);
 
 	/* A stray byte among the zeros is damage, not the end. */
 	tu_flip_byte(p, (uint64_t)tu_file_size(p) - 10);
@@ -1056,8 +1056,7 @@ static void test_map_mode_process_crash(void **state)
 	assert_int_equal(wb_close(db), WB_OK);
 	tu_flip_byte(p, (uint64_t)tu_file_size(p) - 10);
 	db = tu_open(dir, &o);
-	assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
-	assert_int_equal(wb_close(db), WB_OK);
+	verify_and_close(db, WB_OK);
 }
 
 /* A kill during the store of the last entry: the entry cut short, zeros
@@ -1099,8 +1098,7 @@ static void test_map_mode_torn_entry(void **state)
 	expect_big(db, 1000, 7000, 2);
 	expect_mapped(db, MAPPED_N - 1);
 	tu_expect_missing(db, k, kl);
-	assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
-	assert_int_equal(wb_close(db), WB_OK);
+	verify_and_close(db, WB_OK);
 }
 
 /* Sealed segments (rotated, or active at close) end at their last entry:
@@ -1140,8 +1138,7 @@ static void test_map_mode_seal_trims(void **state)
 	db = tu_open(dir, &o);
 	for (uint64_t i = 0; i < 300; i++)
 		expect_big(db, i, 5000, 3);
-	assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
-	assert_int_equal(wb_close(db), WB_OK);
+	verify_and_close(db, WB_OK);
 }
 
 /* Deletes whose values sit in the active segment, with no compaction and
@@ -1182,8 +1179,7 @@ static void test_deletes_in_active_segment_reclaimed(void **state)
 	}
 	expect_big(db, 1000, 10000, 1);
 	expect_big(db, 1001, 20000, 1);
-	assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
-	assert_int_equal(wb_close(db), WB_OK);
+	verify_and_close(db, WB_OK);
 }
 
 /* With every commit synced, the active segment goes back to appending
@@ -1204,8 +1200,7 @@ static void test_synced_often_appends(void **state)
 	db = tu_open(dir, &o);
 	for (uint64_t i = 0; i < 20; i++)
 		expect_big(db, i, 5000, 4);
-	assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
-	assert_int_equal(wb_close(db), WB_OK);
+	verify_and_close(db, WB_OK);
 }
 
 int main(void)
