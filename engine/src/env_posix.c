@@ -14,11 +14,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/statfs.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -185,8 +187,27 @@ static int posix_preallocate(wb_env_file *f, uint64_t off, uint64_t len)
 	return WB_OK;
 }
 
+/* Copy-on-write file systems allocate space when a mapped page is
+ * written, so a full disk there is SIGBUS instead of an error: no maps. */
+static bool copy_on_write(int fd)
+{
+	struct statfs st;
+	if (fstatfs(fd, &st) != 0)
+		return true; /* unknown: play safe */
+	switch ((unsigned long)st.f_type) {
+	case 0x9123683eUL: /* btrfs */
+	case 0x2fc12fc1UL: /* zfs */
+	case 0xca451a4eUL: /* bcachefs */
+		return true;
+	default:
+		return false;
+	}
+}
+
 static int posix_map(wb_env_file *f, uint64_t off, size_t len, void **addr)
 {
+	if (copy_on_write(f->fd))
+		return err_set(WB_ENOTSUP, "mmap %s: not on a copy-on-write file system", f->path);
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, (off_t)off);
 	if (p == MAP_FAILED)
 		return fail("mmap", f->path);

@@ -113,10 +113,11 @@ int log_writer_create(const wb_env *env, const char *path, enum log_kind kind, l
 }
 
 /* Map mode: writes the n encoded bytes in w->buf by storing each
- * fragment's payload and then its header, so that whatever a crash
- * interrupts reads as whole fragments followed by zeros, which the reader
- * takes for a torn tail (with write(2) a crash leaves a prefix of the
- * append instead). Block padding is zeros already. */
+ * fragment's payload, then its checksum and length, then its type byte
+ * (a zero type is never valid), so that whatever a kill interrupts reads
+ * as whole fragments followed by zeros, which the reader takes for a torn
+ * tail (with write(2) a crash leaves a prefix of the append instead).
+ * Block padding is zeros already. */
 static int store_fragments(log_writer_t *w, size_t n)
 {
 	int rc = mapped_prepare(&w->m, w->size + n);
@@ -131,7 +132,9 @@ static int store_fragments(log_writer_t *w, size_t n)
 		size_t len = get_u16(w->buf + i + 4);
 		rc = mapped_store(&w->m, at + LOG_HEADER_SIZE, w->buf + i + LOG_HEADER_SIZE, len);
 		if (rc == WB_OK)
-			rc = mapped_store(&w->m, at, w->buf + i, LOG_HEADER_SIZE);
+			rc = mapped_store(&w->m, at, w->buf + i, LOG_HEADER_SIZE - 1);
+		if (rc == WB_OK)
+			rc = mapped_store(&w->m, at + LOG_HEADER_SIZE - 1, w->buf + i + LOG_HEADER_SIZE - 1, 1);
 		i += LOG_HEADER_SIZE + len;
 	}
 	return rc;
@@ -270,6 +273,33 @@ static bool whole_but_damaged(const uint8_t *p, size_t avail)
 		if (p[i] != 0)
 			return true;
 	return false;
+}
+
+/* Is everything from `off` to the end of the file zero, and is there
+ * something there? That is the zeros a writer through a map (mapped.h)
+ * prepares past its data, and a fragment just before them may have been
+ * cut short by a power loss (its header's page written, not its
+ * payload's): a torn tail, not damage. A file closed cleanly ends at its
+ * last record, so its damaged last fragment is still corruption. */
+static bool before_zero_tail(log_reader_t *r, uint64_t off)
+{
+	if (off >= r->file_size)
+		return false;
+	uint8_t *buf = malloc(LOG_BLOCK_SIZE);
+	bool zero = buf != NULL;
+	while (zero && off < r->file_size) {
+		size_t n = 0;
+		if (r->env->read_at(r->file, off, buf, LOG_BLOCK_SIZE, &n) != WB_OK || n == 0) {
+			zero = false;
+			break;
+		}
+		for (size_t i = 0; i < n && zero; i++)
+			zero = buf[i] == 0;
+		off += n;
+	}
+	free(buf);
+	err_clear();
+	return zero;
 }
 
 /* Damage found at `bad`: a torn tail when no later block starts with a valid
@@ -417,7 +447,8 @@ int log_reader_next(log_reader_t *r, slice_t *rec)
 		uint8_t type;
 		slice_t payload;
 		if (parse_fragment(r->block + r->pos, left, &type, &payload) != WB_OK) {
-			if (whole_but_damaged(r->block + r->pos, left)) {
+			if (whole_but_damaged(r->block + r->pos, left) &&
+			    !before_zero_tail(r, here + LOG_HEADER_SIZE + get_u16(r->block + r->pos + 4))) {
 				r->status = err_set(WB_ECORRUPT, "%s offset %llu: record checksum mismatch",
 						    r->path, (unsigned long long)here);
 				return r->status;

@@ -28,8 +28,8 @@ static int append(mapped_t *m, const void *buf, size_t len)
 		return WB_OK;
 	}
 	uint64_t size;
-	if (m->env->size(m->file, &size) == WB_OK)
-		m->prepared = size;
+	/* Unknown: UINT64_MAX makes mapped_finish cut back whatever is there. */
+	m->prepared = m->env->size(m->file, &size) == WB_OK ? size : UINT64_MAX;
 	return err_set(rc, "%s offset %llu: append failed: %s", m->name, (unsigned long long)m->prepared,
 		       wb_strerror(rc));
 }
@@ -46,19 +46,23 @@ static int append_zeros(mapped_t *m, uint64_t upto)
 
 int mapped_prepare(mapped_t *m, uint64_t end)
 {
-	if (end <= m->prepared)
+	/* At least one zero byte past every write: whatever a crash cuts
+	 * short is then followed by zeros, which readers take for the end
+	 * (docs/format.md), even for the write that reaches the limit. */
+	uint64_t need = end + 1;
+	if (need <= m->prepared)
 		return WB_OK;
 	uint64_t want = m->prepared + MAPPED_PREPARE;
 	if (want > m->limit)
 		want = m->limit;
-	if (want < end)
-		want = end;
+	if (want < need)
+		want = need;
 	int rc = append_zeros(m, want);
-	if (rc != WB_OK && m->prepared < end && want > end) {
+	if (rc != WB_OK && m->prepared < need && want > need) {
 		err_clear(); /* a nearly full disk may still hold this write */
-		rc = append_zeros(m, end);
+		rc = append_zeros(m, need);
 	}
-	if (rc != WB_OK && m->prepared >= end) { /* enough for this write */
+	if (rc != WB_OK && m->prepared >= need) { /* enough for this write */
 		err_clear();
 		rc = WB_OK;
 	}
@@ -125,7 +129,11 @@ static void allocate(mapped_t *m, uint64_t end)
 void mapped_start(mapped_t *m, const wb_env *env, wb_env_file *f, const char *name, uint64_t end,
 		  uint64_t limit)
 {
-	memset(m, 0, sizeof(*m));
+	/* Not memset: a sync thread may already note syncs (the atomics,
+	 * zero from the caller's calloc). */
+	m->on = false;
+	m->map = NULL;
+	m->allocated = 0;
 	if (env->map == NULL || env->unmap == NULL)
 		return;
 	pthread_once(&zeros_once, zeros_init);

@@ -24,7 +24,10 @@
  * back from a failing disk) is SIGBUS, not an error code. Only pages
  * written moments ago are touched, which are in memory unless evicted
  * since, so it takes a disk error and memory pressure at once; LMDB's and
- * LevelDB's early mapped writers accepted the same.
+ * LevelDB's early mapped writers accepted the same. On copy-on-write file
+ * systems (btrfs, ZFS, bcachefs) writing a page through a map allocates
+ * new space, and a full disk there would be SIGBUS too: the posix env
+ * does not map files on them.
  *
  * A mapped_t belongs to one thread at a time (its file's appender).
  */
@@ -65,14 +68,15 @@ typedef struct mapped {
 #define MAPPED_QUICK_SYNCS 4
 
 /* Starts mapped writing of f, opened for appending, whose data ends at
- * `end` (its size). Leaves m off -- the caller appends as before -- when
+ * `end` (its size). m must have been zeroed once (calloc) before any
+ * mapped_note_sync. Leaves m off -- the caller appends as before -- when
  * the env has no map or it fails here; never an error. */
 void mapped_start(mapped_t *m, const wb_env *env, wb_env_file *f, const char *name, uint64_t end,
 		  uint64_t limit);
 
-/* Makes the file hold at least `end` bytes, zeros past the data, and
- * MAPPED_PREPARE more when the disk and the limit allow. Errors from the
- * env (a full disk), with a message naming m->name. */
+/* Makes the file hold more than `end` bytes (at least one zero past it),
+ * and MAPPED_PREPARE more when the disk and the limit allow. Errors from
+ * the env (a full disk), with a message naming m->name. */
 int mapped_prepare(mapped_t *m, uint64_t end);
 
 /* Copies len bytes to [off, off + len), which must be prepared. */

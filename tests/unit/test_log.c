@@ -708,11 +708,12 @@ static void test_mapped_zero_tail(void **state)
 	expect_records(path, &wr, wr.n, UINT64_MAX);
 }
 
-/* A kill while the last record (three blocks: four fragments) was being
- * stored. Fragments are stored in order, each payload before its header,
- * so what is left is: whole fragments, then one whose header is still
- * zero and whose payload may be partly there, then zeros. Every such
- * state reads as the records before it and a torn tail. */
+/* A crash while the last record (three blocks: four fragments) was being
+ * stored or written back. Left: whole fragments, then one cut short --
+ * its header zero or only partly there (a kill: the type byte is stored
+ * last), or whole with its payload missing or half there (a power loss:
+ * the header's page reached the disk, the payload's not) -- then zeros.
+ * Every such state reads as the records before it and a torn tail. */
 static void test_mapped_interrupted_store(void **state)
 {
 	const char *path = path_of("killed.wal");
@@ -732,16 +733,23 @@ static void test_mapped_interrupted_store(void **state)
 		frags[nfrags++] = b;
 	assert_int_equal(nfrags, 4);
 	uint8_t *img = malloc(len);
+	/* What of the fragment's header is there: none, all but the type
+	 * byte, all. What of its payload: all, the first half, none. */
+	const size_t header_kept[] = { 0, H - 1, H };
 	for (int k = 0; k < nfrags; k++) {
 		uint64_t next = k + 1 < nfrags ? frags[k + 1] : wr.end[last];
-		for (int half = 0; half < 2; half++) {
-			memcpy(img, live, len);
-			memset(img + frags[k], 0, H); /* its header not stored yet */
-			/* Its payload stored whole, or only its first half. */
-			uint64_t from = half ? frags[k] + H + (next - frags[k] - H) / 2 : next;
-			memset(img + from, 0, len - from);
-			spit(path, img, len);
-			expect_records(path, &wr, last, wr.end[last - 1]);
+		uint64_t payload = frags[k] + H;
+		for (int h = 0; h < 3; h++) {
+			for (int p = 0; p < 3; p++) {
+				if (header_kept[h] == H && p == 0)
+					continue; /* a whole fragment: the next one's case */
+				memcpy(img, live, len);
+				memset(img + frags[k] + header_kept[h], 0, H - header_kept[h]);
+				uint64_t from = p == 0 ? next : p == 1 ? payload + (next - payload) / 2 : payload;
+				memset(img + from, 0, len - from);
+				spit(path, img, len);
+				expect_records(path, &wr, last, wr.end[last - 1]);
+			}
 		}
 	}
 	free(img);
