@@ -1016,6 +1016,26 @@ static void put_mapped_and_die(const wb_options *o)
 	_exit(4);
 }
 
+/* Runs put_mapped_and_die in a child, with one 64 MiB segment and nothing
+ * synced (the page cache alone keeps what it stored); *o gets the options,
+ * path the segment's file. */
+static void killed_writer(wb_options *o, char *path)
+{
+	*o = vopts();
+	o->vlog_segment_size = 64u << 20;
+	o->sync = WB_SYNC_NONE;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		put_mapped_and_die(o);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	char name[256];
+	assert_true(tu_find_suffix(dir, ".vlog", name));
+	tu_path(path, dir, name);
+}
+
 static void expect_mapped(wb_db *db, uint64_t upto)
 {
 	for (uint64_t i = 0; i < upto; i++)
@@ -1024,20 +1044,9 @@ static void expect_mapped(wb_db *db, uint64_t upto)
 
 static void test_map_mode_process_crash(void **state)
 {
-	wb_options o = vopts();
-	o.vlog_segment_size = 64u << 20;
-	o.sync = WB_SYNC_NONE; /* nothing synced: the page cache alone keeps it */
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		put_mapped_and_die(&o);
-	int status;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-
-	char name[256], p[PATH_MAX];
-	assert_true(tu_find_suffix(dir, ".vlog", name));
-	tu_path(p, dir, name);
+	wb_options o;
+	char p[PATH_MAX];
+	killed_writer(&o, p);
 	uint64_t end = last_nonzero_end(p);
 	/* Zeros prepared ahead of the entries are still there: the child
 	 * stored through the map and never sealed the segment. */
@@ -1064,19 +1073,9 @@ static void test_map_mode_process_crash(void **state)
  * it for a crash's tail. */
 static void test_map_mode_torn_entry(void **state)
 {
-	wb_options o = vopts();
-	o.vlog_segment_size = 64u << 20;
-	o.sync = WB_SYNC_NONE;
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		put_mapped_and_die(&o);
-	int status;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFSIGNALED(status));
-	char name[256], p[PATH_MAX];
-	assert_true(tu_find_suffix(dir, ".vlog", name));
-	tu_path(p, dir, name);
+	wb_options o;
+	char p[PATH_MAX];
+	killed_writer(&o, p);
 	uint64_t end = last_nonzero_end(p);
 	FILE *f = fopen(p, "r+b");
 	assert_non_null(f);
