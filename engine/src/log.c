@@ -4,11 +4,13 @@
  */
 #include "log.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "crc32c.h"
 #include "error.h"
+#include "mapped.h"
 
 /* Fragment types. Never renumber: on-disk. */
 enum {
@@ -32,10 +34,12 @@ struct log_writer {
 	const wb_env *env;
 	wb_env_file *file;
 	char *path;
-	uint64_t size;  /* bytes in the file */
+	uint64_t size;  /* bytes of records (a mapped file holds zeros past) */
 	uint8_t *buf;   /* fragments of the record being added */
 	size_t buf_cap;
 	int broken;     /* a failed append could not be undone */
+	mapped_t m;     /* a WAL is written through a map when m.on (mapped.h) */
+	_Atomic uint64_t added; /* size, for log_writer_sync's thread */
 };
 
 static size_t fragmented_size(uint64_t start, size_t len)
@@ -94,6 +98,8 @@ int log_writer_create(const wb_env *env, const char *path, enum log_kind kind, l
 		free(w);
 		return rc;
 	}
+	if (kind == LOG_KIND_WAL)
+		mapped_start(&w->m, env, w->file, w->path, 0, UINT64_MAX);
 	uint8_t hdr[FILE_HEADER_LEN];
 	make_file_header(hdr, kind);
 	rc = log_writer_add(w, slice_make(hdr, sizeof(hdr)));
@@ -106,10 +112,42 @@ int log_writer_create(const wb_env *env, const char *path, enum log_kind kind, l
 	return WB_OK;
 }
 
+/* Map mode: writes the n encoded bytes in w->buf by storing each
+ * fragment's payload, then its checksum and length, then its type byte
+ * (a zero type is never valid), so that whatever a kill interrupts reads
+ * as whole fragments followed by zeros, which the reader takes for a torn
+ * tail (with write(2) a crash leaves a prefix of the append instead).
+ * Block padding is zeros already. */
+static int store_fragments(log_writer_t *w, size_t n)
+{
+	int rc = mapped_prepare(&w->m, w->size + n);
+	size_t i = 0;
+	while (rc == WB_OK && i < n) {
+		uint64_t at = w->size + i;
+		size_t room = LOG_BLOCK_SIZE - at % LOG_BLOCK_SIZE;
+		if (room < LOG_HEADER_SIZE) {
+			i += room;
+			continue;
+		}
+		size_t len = get_u16(w->buf + i + 4);
+		rc = mapped_store(&w->m, at + LOG_HEADER_SIZE, w->buf + i + LOG_HEADER_SIZE, len);
+		if (rc == WB_OK)
+			rc = mapped_store(&w->m, at, w->buf + i, LOG_HEADER_SIZE - 1);
+		if (rc == WB_OK)
+			rc = mapped_store(&w->m, at + LOG_HEADER_SIZE - 1, w->buf + i + LOG_HEADER_SIZE - 1, 1);
+		i += LOG_HEADER_SIZE + len;
+	}
+	return rc;
+}
+
 int log_writer_add(log_writer_t *w, slice_t record)
 {
 	if (w->broken)
 		return err_set(WB_EIO, "%s: log is unusable after a failed write", w->path);
+	if (w->m.on && mapped_synced_often(&w->m) && mapped_finish(&w->m, w->size) != WB_OK) {
+		w->broken = 1; /* zeros past the records: appends would land after them */
+		return WB_EIO;
+	}
 	size_t need = fragmented_size(w->size, record.len);
 	if (need > w->buf_cap) {
 		uint8_t *nb = realloc(w->buf, need);
@@ -119,16 +157,19 @@ int log_writer_add(log_writer_t *w, slice_t record)
 		w->buf_cap = need;
 	}
 	size_t n = encode_fragments(w->buf, w->size, record);
-	int rc = w->env->append(w->file, w->buf, n);
+	int rc = w->m.on ? store_fragments(w, n) : w->env->append(w->file, w->buf, n);
 	if (rc != WB_OK) {
 		/* A partial record followed by later ones would read as corruption
-		 * in the middle of the log, so take it back out. */
-		if (w->env->truncate(w->file, w->size) != WB_OK)
+		 * in the middle of the log, so take it back out (leaving map mode
+		 * for good: later records are appended). */
+		int undo = w->m.on ? mapped_finish(&w->m, w->size) : w->env->truncate(w->file, w->size);
+		if (undo != WB_OK)
 			w->broken = 1;
 		return err_set(rc, "%s offset %llu: write failed: %s", w->path,
 			       (unsigned long long)w->size, wb_strerror(rc));
 	}
 	w->size += n;
+	atomic_store_explicit(&w->added, w->size, memory_order_relaxed);
 	/* A large record leaves a big buffer behind; do not keep it. */
 	if (w->buf_cap > (4u << 20)) {
 		free(w->buf);
@@ -140,9 +181,11 @@ int log_writer_add(log_writer_t *w, slice_t record)
 
 int log_writer_sync(log_writer_t *w)
 {
+	uint64_t size = atomic_load_explicit(&w->added, memory_order_relaxed);
 	int rc = w->env->sync(w->file);
 	if (rc != WB_OK)
 		return err_set(rc, "%s: sync failed: %s", w->path, wb_strerror(rc));
+	mapped_note_sync(&w->m, size);
 	return WB_OK;
 }
 
@@ -155,6 +198,8 @@ int log_writer_close(log_writer_t *w)
 {
 	if (w == NULL)
 		return WB_OK;
+	if (mapped_finish(&w->m, w->size) != WB_OK)
+		err_clear(); /* the zeros stay: readers take them for the end */
 	int rc = w->env->close(w->file);
 	free(w->buf);
 	free(w->path);
@@ -228,6 +273,33 @@ static bool whole_but_damaged(const uint8_t *p, size_t avail)
 		if (p[i] != 0)
 			return true;
 	return false;
+}
+
+/* Is everything from `off` to the end of the file zero, and is there
+ * something there? That is the zeros a writer through a map (mapped.h)
+ * prepares past its data, and a fragment just before them may have been
+ * cut short by a power loss (its header's page written, not its
+ * payload's): a torn tail, not damage. A file closed cleanly ends at its
+ * last record, so its damaged last fragment is still corruption. */
+static bool before_zero_tail(log_reader_t *r, uint64_t off)
+{
+	if (off >= r->file_size)
+		return false;
+	uint8_t *buf = malloc(LOG_BLOCK_SIZE);
+	bool zero = buf != NULL;
+	while (zero && off < r->file_size) {
+		size_t n = 0;
+		if (r->env->read_at(r->file, off, buf, LOG_BLOCK_SIZE, &n) != WB_OK || n == 0) {
+			zero = false;
+			break;
+		}
+		for (size_t i = 0; i < n && zero; i++)
+			zero = buf[i] == 0;
+		off += n;
+	}
+	free(buf);
+	err_clear();
+	return zero;
 }
 
 /* Damage found at `bad`: a torn tail when no later block starts with a valid
@@ -375,7 +447,8 @@ int log_reader_next(log_reader_t *r, slice_t *rec)
 		uint8_t type;
 		slice_t payload;
 		if (parse_fragment(r->block + r->pos, left, &type, &payload) != WB_OK) {
-			if (whole_but_damaged(r->block + r->pos, left)) {
+			if (whole_but_damaged(r->block + r->pos, left) &&
+			    !before_zero_tail(r, here + LOG_HEADER_SIZE + get_u16(r->block + r->pos + 4))) {
 				r->status = err_set(WB_ECORRUPT, "%s offset %llu: record checksum mismatch",
 						    r->path, (unsigned long long)here);
 				return r->status;

@@ -15,6 +15,10 @@
  * tail left by a crash during the last write, which is dropped, because
  * nothing after it was ever acknowledged as synced.
  *
+ * A WAL writer stores its records through a map when the env can (mapped.h,
+ * log.c store_fragments): the file then holds zeros past its data until
+ * it is closed, which read as a torn tail.
+ *
  * A writer belongs to one thread at a time (the write leader); log_writer_sync
  * may run concurrently with log_writer_add from another thread. A reader
  * belongs to one thread.
@@ -52,7 +56,7 @@ int log_writer_add(log_writer_t *w, slice_t record);
 /* Makes everything added so far durable. Thread-safe against add. */
 int log_writer_sync(log_writer_t *w);
 
-/* Bytes in the file. */
+/* Bytes of records in the file (zeros written ahead not counted). */
 uint64_t log_writer_size(const log_writer_t *w);
 
 /* Closes the file (without syncing) and frees w. NULL is fine. */

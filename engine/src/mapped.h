@@ -1,8 +1,8 @@
 /*
  * mapped.h -- appending to a file through a shared memory map: the file is
  * extended with zeros ahead of its data, and data is copied into a mapped
- * window of it. The value log's active segment is written this way when
- * the env can map files (wb_env.map).
+ * window of it. The value log's active segment and the WAL are written
+ * this way when the env can map files (wb_env.map).
  *
  * Why: a small append costs the kernel about 1-3 us per write(2) on ext4
  * (page-cache lookup, buffer heads, block reservation, dirtying), most of

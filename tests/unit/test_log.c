@@ -6,7 +6,9 @@
  * version, garbage, empty, torn right after creation), torn tails (the file
  * cut at every offset inside the last record, zeros after the end) which end
  * the log quietly, damage in the middle which is WB_ECORRUPT naming the file
- * and offset, and failed appends which leave no trace.
+ * and offset, and failed appends which leave no trace; a WAL written
+ * through a map (the default env): the zeros past its data while open, and
+ * a store interrupted at every fragment of a spanning record.
  *
  * Logs are written to a fresh mkdtemp directory under /tmp through the
  * default env, or through tests/support/fault_env to fail or tear appends;
@@ -685,6 +687,97 @@ static int rm_entry(const char *p, const struct stat *sb, int type, struct FTW *
 	return remove(p);
 }
 
+/* ---- map mode (a WAL written through a map, mapped.h) ---- */
+
+/* While a mapped WAL is open its file holds zeros past the data, which
+ * read as the end (a torn tail: this is what a crash leaves); closing
+ * trims them. */
+static void test_mapped_zero_tail(void **state)
+{
+	const char *path = path_of("mapped.wal");
+	static struct written wr;
+	log_writer_t *w = create_ok(wb_env_default(), path, &wr);
+	for (int i = 0; i < 50; i++)
+		add_rec(w, &wr, 700);
+	add_rec(w, &wr, 3 * B);
+	add_rec(w, &wr, 10);
+	assert_true(file_size(path) > log_writer_size(w)); /* stored, not appended */
+	expect_records(path, &wr, wr.n, wr.end[wr.n - 1]);
+	log_writer_close(w);
+	assert_int_equal(file_size(path), wr.end[wr.n - 1]);
+	expect_records(path, &wr, wr.n, UINT64_MAX);
+}
+
+/* A crash while the last record (three blocks: four fragments) was being
+ * stored or written back. Left: whole fragments, then one cut short --
+ * its header zero or only partly there (a kill: the type byte is stored
+ * last), or whole with its payload missing or half there (a power loss:
+ * the header's page reached the disk, the payload's not) -- then zeros.
+ * Every such state reads as the records before it and a torn tail. */
+static void test_mapped_interrupted_store(void **state)
+{
+	const char *path = path_of("killed.wal");
+	static struct written wr;
+	log_writer_t *w = create_ok(wb_env_default(), path, &wr);
+	for (int i = 0; i < 20; i++)
+		add_rec(w, &wr, 1000);
+	add_rec(w, &wr, 3 * B);
+	size_t len;
+	uint8_t *live = slurp(path, &len); /* as a crash would leave it */
+	log_writer_close(w);
+	size_t last = wr.n - 1;
+	uint64_t frags[8];
+	int nfrags = 0;
+	frags[nfrags++] = frag_start(&wr, last);
+	for (uint64_t b = (frags[0] / B + 1) * B; b < wr.end[last]; b += B)
+		frags[nfrags++] = b;
+	assert_int_equal(nfrags, 4);
+	uint8_t *img = malloc(len);
+	/* What of the fragment's header is there: none, all but the type
+	 * byte, all. What of its payload: all, the first half, none. */
+	const size_t header_kept[] = { 0, H - 1, H };
+	for (int k = 0; k < nfrags; k++) {
+		uint64_t next = k + 1 < nfrags ? frags[k + 1] : wr.end[last];
+		uint64_t payload = frags[k] + H;
+		for (int h = 0; h < 3; h++) {
+			for (int p = 0; p < 3; p++) {
+				if (header_kept[h] == H && p == 0)
+					continue; /* a whole fragment: the next one's case */
+				memcpy(img, live, len);
+				memset(img + frags[k] + header_kept[h], 0, H - header_kept[h]);
+				uint64_t from = p == 0 ? next : p == 1 ? payload + (next - payload) / 2 : payload;
+				memset(img + from, 0, len - from);
+				spit(path, img, len);
+				expect_records(path, &wr, last, wr.end[last - 1]);
+			}
+		}
+	}
+	free(img);
+	free(live);
+}
+
+/* A WAL synced after every few records goes back to appending (syncs
+ * after stores through a map cost twice as much): its zeros are trimmed
+ * and every record, before and after the switch, reads back. */
+static void test_mapped_synced_often_appends(void **state)
+{
+	const char *path = path_of("synced.wal");
+	static struct written wr;
+	log_writer_t *w = create_ok(wb_env_default(), path, &wr);
+	add_rec(w, &wr, 100);
+	assert_true(file_size(path) > log_writer_size(w)); /* mapped */
+	for (int i = 0; i < 10; i++) {
+		add_rec(w, &wr, 100);
+		assert_int_equal(log_writer_sync(w), WB_OK);
+	}
+	add_rec(w, &wr, 3 * B);
+	add_rec(w, &wr, 100);
+	assert_int_equal(file_size(path), log_writer_size(w)); /* appended */
+	expect_records(path, &wr, wr.n, UINT64_MAX);
+	log_writer_close(w);
+	expect_records(path, &wr, wr.n, UINT64_MAX);
+}
+
 static int setup(void **state)
 {
 	strcpy(dir, "/tmp/wb_test_log.XXXXXX");
@@ -710,6 +803,9 @@ int main(void)
 		cmocka_unit_test(test_flip_in_last_record_is_corrupt),
 		cmocka_unit_test(test_failed_add_leaves_no_trace),
 		cmocka_unit_test(test_torn_and_broken_appends),
+		cmocka_unit_test(test_mapped_zero_tail),
+		cmocka_unit_test(test_mapped_interrupted_store),
+		cmocka_unit_test(test_mapped_synced_often_appends),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
