@@ -11,6 +11,7 @@
  *   oracle.c     registered readers and the commit log for conflict checks
  *   manifest.c   MANIFEST and CURRENT files
  *   stats.c      counters and their text/JSON reports
+ *   infolog.c    the LOG file: what happened, for people
  *   vlog.c       value-log segments (vlog.h); vlog_gc.c their space reclaim
  *   writer.c     streaming writes of large values (wb_writer_*)
  *
@@ -39,6 +40,7 @@
 
 #include "cache.h"
 #include "hlc.h"
+#include "infolog.h"
 #include "log.h"
 #include "memtable.h"
 #include "oracle.h"
@@ -60,6 +62,7 @@ struct wb_db {
 	wb_options opts;
 	const wb_env *env;
 	wb_env_file *lock_file;
+	info_log_t *info;            /* the LOG file (infolog.h); NULL when read-only */
 
 	pthread_mutex_t mu;
 	pthread_cond_t work_cv; /* (mu) flush thread: frozen memtable or closing */

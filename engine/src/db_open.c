@@ -614,6 +614,7 @@ static void db_free(wb_db *db)
 	pthread_cond_destroy(&db->visible_cv);
 	rate_limiter_destroy(&db->limiter);
 	pthread_cond_destroy(&db->compact_cv);
+	info_log_close(db->info);
 	if (db->lock_file != NULL)
 		db->env->unlock(db->env->ctx, db->lock_file);
 	pthread_mutex_destroy(&db->mu);
@@ -749,6 +750,9 @@ int wb_open(const char *dir, const wb_options *opts, wb_db **out)
 		else if (rc != WB_OK)
 			rc = err_set(rc, "%s: cannot lock: %s", path, wb_strerror(rc));
 	}
+	if (rc == WB_OK && !db->opts.read_only && info_log_open(db->env, dir, &db->info) != WB_OK)
+		err_clear(); /* a database without its info log still works */
+	info_log(db->info, "opening %s (wombat %d.%d)", dir, WB_VERSION_MAJOR, WB_VERSION_MINOR);
 	bool fresh = false;
 	if (rc == WB_OK)
 		rc = recover(db, &fresh);
@@ -762,10 +766,16 @@ int wb_open(const char *dir, const wb_options *opts, wb_db **out)
 	if (rc == WB_OK && !db->opts.read_only)
 		rc = start_threads(db);
 	if (rc != WB_OK) {
+		info_log(db->info, "open failed: %s: %s", wb_strerror(rc), err_message());
 		stop_threads(db);
 		db_free(db);
 		return rc;
 	}
+	int tables = 0;
+	for (int l = 0; l < NUM_LEVELS; l++)
+		tables += db->current->nfiles[l];
+	info_log(db->info, "open: %s database, %d tables, %d memtables replayed", fresh ? "new" : "existing",
+		 tables, db->nimm);
 	err_clear(); /* e.g. mkdir's "exists" is no error of the call */
 	*out = db;
 	return WB_OK;
@@ -783,6 +793,10 @@ int wb_close(wb_db *db)
 		if (rc == WB_OK)
 			rc = log_writer_sync(db->wal);
 	}
+	if (rc != WB_OK)
+		info_log(db->info, "close: %s: %s", wb_strerror(rc), err_message());
+	else
+		info_log(db->info, "closed");
 	db_free(db);
 	return rc;
 }

@@ -56,7 +56,8 @@ int tu_count_suffix(const char *dir, const char *suffix);
  * false when none. */
 bool tu_find_suffix(const char *dir, const char *suffix, char *buf);
 
-/* A 64-bit digest of every name and every byte in dir (one level). */
+/* A 64-bit digest of every name and every byte in dir (one level), except
+ * the info log (LOG, LOG.old), which every open writes. */
 uint64_t tu_dir_digest(const char *dir);
 
 /* ---- database shortcuts (each asserts success) ---- */

@@ -514,9 +514,9 @@ static void test_replay_into_several_memtables(void **state)
 	o = tu_options(256 << 10); /* about 4 memtables for the log */
 	o.env = fault_env_get(fe);
 	o.compaction_threads = 0; /* the calls are counted */
-	/* Creations at open: WAL, MANIFEST, CURRENT's temp file; then one
-	 * table per flush. The 5th is the second flush's table. */
-	fault_env_fail_nth(fe, FAULT_OPEN_WRITE, 5, WB_EIO, FAULT_STICKY);
+	/* Creations at open: LOG, WAL, MANIFEST, CURRENT's temp file; then
+	 * one table per flush. The 6th is the second flush's table. */
+	fault_env_fail_nth(fe, FAULT_OPEN_WRITE, 6, WB_EIO, FAULT_STICKY);
 	db = tu_open(dir, &o);
 	char *json = NULL;
 	for (int i = 0; i < 500; i++) { /* until the first flush is in */
