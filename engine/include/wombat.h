@@ -240,9 +240,10 @@ int wb_get(wb_db *db, const void *key, size_t klen, void **val, size_t *vlen);
 
 /* Reads up to len bytes of key's value starting at offset into buf;
  * *nread is less than len when the value ends first (0 at or past the end).
- * For a value in the value log only the requested bytes are read, so the
- * entry's checksum is NOT checked (wb_get and wb_verify check it; the
- * pointer's bounds are). Errors as wb_get. */
+ * For a value in the value log only the 4 KiB blocks the range touches
+ * are read, and each block's checksum is checked: a damaged block is
+ * WB_ECORRUPT (wb_errmsg names the segment and the block's offset) and
+ * nothing of the range is returned as data. Errors as wb_get. */
 int wb_get_range(wb_db *db, const void *key, size_t klen, uint64_t offset, void *buf,
 		 size_t len, size_t *nread);
 
@@ -497,6 +498,24 @@ int wb_vlog_gc(wb_db *db, uint64_t *reclaimed_bytes);
  * block, returns WB_ECORRUPT and wb_errmsg names the file and offset.
  * progress may be NULL; it is called with each file name checked. */
 int wb_verify(wb_db *db, void (*progress)(void *arg, const char *file), void *arg);
+
+/* Salvages the database in dir after wb_open refused it as damaged
+ * (WB_ECORRUPT): keeps every write that checks out and drops the rest,
+ * calling report (may be NULL) with one line for each thing dropped
+ * (dropped = 1; lines about what it does besides have dropped = 0) --
+ * a stretch of a damaged log, a batch whose value failed its checks (the
+ * whole batch, as it was written), a key whose value is damaged (deleted),
+ * a missing table or value-log segment -- and writing the same lines to
+ * the info log. Afterwards wb_open opens it. Never called by the library
+ * itself: a damaged database stays untouched until someone decides to
+ * repair it. Tables that open but hold a damaged block are reported and
+ * kept (reads of those keys still fail). *dropped (may be NULL) gets the
+ * number of lines reported. opts as for wb_open (NULL: defaults;
+ * read_only is WB_EINVAL). Errors: those of wb_open other than
+ * WB_ECORRUPT for the damage it drops (a damaged MANIFEST or CURRENT is
+ * still WB_ECORRUPT: they are not rebuilt), and of writing. */
+int wb_repair(const char *dir, const wb_options *opts,
+	      void (*report)(void *arg, int dropped, const char *what), void *arg, uint64_t *dropped);
 
 /* Statistics as human-readable text (*out freed with wb_free). WB_ENOMEM. */
 int wb_stats_text(wb_db *db, char **out);

@@ -57,6 +57,22 @@
 struct writer;
 struct db_snapshot;
 
+/* A salvage in progress (wb_repair, repair.c): recovery drops what fails
+ * its checks instead of refusing to open, and says so through report. */
+typedef struct salvage {
+	void (*report)(void *arg, int dropped, const char *what);
+	void *arg;
+	uint64_t dropped; /* things dropped and reported */
+} salvage_t;
+
+/* A WAL whose torn tail recovery dropped: cut back to valid_end before new
+ * writes, so that a later WAL with records never follows a torn one (which
+ * recovery would take for damage). */
+typedef struct torn_wal {
+	uint64_t number, valid_end;
+} torn_wal_t;
+#define MAX_TORN_WALS 8
+
 struct wb_db {
 	char *dir;
 	wb_options opts;
@@ -81,6 +97,9 @@ struct wb_db {
 	int fatal_error;             /* (mu) sticky: the WAL failed; writes fail until reopen */
 	bool closing;                /* (mu) */
 	bool replay_cut;             /* (open only) replay stopped at a lost value */
+	salvage_t *salvage;          /* (open only) NULL unless wb_repair opened it */
+	torn_wal_t torn_wals[MAX_TORN_WALS]; /* (open only) */
+	int ntorn;
 	bool flushing;               /* (mu) a flush is in progress */
 
 	pthread_mutex_t wal_mu;
@@ -152,6 +171,15 @@ struct wb_db {
 
 	stats_t stats;
 };
+
+/* db_open.c: wb_open, or with salvage != NULL a salvaging open (repair.c):
+ * damage that wb_open refuses is dropped, and each drop reported through
+ * db_salvage_note (to the caller and the info log, and counted). salvage is the
+ * caller's and must outlive the handle's open. */
+int db_open_with(const char *dir, const wb_options *opts, salvage_t *salvage, wb_db **out);
+void db_salvage_note(wb_db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* As db_salvage_note, for what the salvage does that drops nothing. */
+void db_salvage_tell(wb_db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Database file names, in a caller buffer of at least PATH_MAX bytes. */
 enum file_type { FILE_WAL, FILE_SST, FILE_MANIFEST, FILE_CURRENT, FILE_LOCK, FILE_TEMP, FILE_VLOG };
@@ -231,6 +259,10 @@ void db_snapshot_take(wb_db *db, db_snapshot_t *s);
  * a read-only reader (undo with db_reader_remove). */
 void db_snapshot_take_at(wb_db *db, db_snapshot_t *s, uint64_t read_ts, oracle_reader_t *reader);
 void db_snapshot_release(db_snapshot_t *s);
+/* db_iter.c: one merging iterator over everything s pins, newest source
+ * first (own, when not NULL, before all: a transaction's writes), not yet
+ * positioned. WB_OK or WB_ENOMEM (*out NULL). */
+int db_snapshot_iter(db_snapshot_t *s, memtable_t *own, iter_t **out);
 /* The number of the oldest snapshot still held, or of the next one when
  * none is. REQUIRES: mu. */
 uint64_t db_oldest_snapshot(wb_db *db);

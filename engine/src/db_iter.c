@@ -405,6 +405,30 @@ int wb_iter_new(wb_db *db, const wb_iter_options *opts, wb_iter **out)
 	return db_iter_new(db, opts, 0, NULL, out);
 }
 
+int db_snapshot_iter(db_snapshot_t *s, memtable_t *own, iter_t **out)
+{
+	*out = NULL;
+	int cap = 2 + s->nimm + s->version->nfiles[0] + NUM_LEVELS, n = 0;
+	iter_t **kids = calloc((size_t)cap, sizeof(*kids));
+	int rc = kids ? WB_OK : WB_ENOMEM;
+	if (rc == WB_OK && own && (kids[n++] = memtable_iter(own)) == NULL)
+		rc = WB_ENOMEM;
+	if (rc == WB_OK && s->mem && (kids[n++] = memtable_iter(s->mem)) == NULL)
+		rc = WB_ENOMEM;
+	for (int i = s->nimm - 1; rc == WB_OK && i >= 0; i--)
+		if ((kids[n++] = memtable_iter(s->imm[i])) == NULL)
+			rc = WB_ENOMEM;
+	if (rc == WB_OK)
+		rc = version_add_iters(s->version, kids, &n);
+	if (rc == WB_OK && (*out = merge_iter_new(kids, n)) == NULL)
+		rc = WB_ENOMEM;
+	if (rc != WB_OK)
+		for (int i = 0; i < n; i++)
+			iter_destroy(kids[i]);
+	free(kids);
+	return rc;
+}
+
 int db_iter_new(wb_db *db, const wb_iter_options *opts, uint64_t read_ts, memtable_t *own,
 		wb_iter **out)
 {
@@ -428,25 +452,8 @@ int db_iter_new(wb_db *db, const wb_iter_options *opts, uint64_t read_ts, memtab
 	it->own = own != NULL;
 	it->registered = own == NULL;
 	db_snapshot_take_at(db, &it->snap, read_ts, it->registered ? &it->reader : NULL);
-	db_snapshot_t *s = &it->snap;
-	int cap = 2 + s->nimm + s->version->nfiles[0] + NUM_LEVELS, n = 0;
-	iter_t **kids = calloc((size_t)cap, sizeof(*kids));
-	int rc = kids ? WB_OK : WB_ENOMEM;
-	if (rc == WB_OK && own && (kids[n++] = memtable_iter(own)) == NULL)
-		rc = WB_ENOMEM;
-	if (rc == WB_OK && s->mem && (kids[n++] = memtable_iter(s->mem)) == NULL)
-		rc = WB_ENOMEM;
-	for (int i = s->nimm - 1; rc == WB_OK && i >= 0; i--)
-		if ((kids[n++] = memtable_iter(s->imm[i])) == NULL)
-			rc = WB_ENOMEM;
-	if (rc == WB_OK)
-		rc = version_add_iters(s->version, kids, &n);
-	if (rc == WB_OK)
-		it->merge = merge_iter_new(kids, n);
-	else
-		for (int i = 0; i < n; i++)
-			iter_destroy(kids[i]);
-	free(kids);
+	if (db_snapshot_iter(&it->snap, own, &it->merge) != WB_OK)
+		it->merge = NULL;
 	if (it->merge == NULL) {
 		wb_iter_free(it);
 		return WB_ENOMEM;

@@ -21,6 +21,7 @@
  *      background threads.
  */
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,8 +287,20 @@ typedef struct replay {
 	uint64_t max_ts;
 } replay_t;
 
+/* What replaying one WAL found at its end. */
+typedef struct wal_end {
+	uint64_t records;   /* replayed */
+	bool torn;          /* the reader dropped a torn tail ... */
+	bool zero_tail;     /* ... of nothing but zeros (prepared space) */
+	uint64_t valid_end; /* end of the last good record */
+	uint64_t file_size;
+	bool cut;           /* stopped at a batch whose value did not survive */
+	uint64_t cut_record, cut_offset; /* that batch's record: index, file offset */
+	char why[320];      /* and what was wrong with the value */
+} wal_end_t;
+
 /* WB_ENOTFOUND when an entry of the batch points at value-log bytes that
- * did not survive. */
+ * did not survive (the message says what is wrong with them). */
 static int check_pointers(void *arg, uint8_t meta, slice_t tree_key, slice_t value, uint64_t ts)
 {
 	wb_db *db = arg;
@@ -307,10 +320,39 @@ static int replay_entry(void *arg, uint8_t meta, slice_t tree_key, slice_t value
 	return memtable_add(r->mem, tree_key, ts, meta, value);
 }
 
-/* Replays one WAL into memtables queued on db->imm (a new one whenever the
- * current one fills up). */
-static int replay_wal(wb_db *db, uint64_t number, uint64_t *max_ts, bool *cut)
+static void salvage_say(wb_db *db, bool dropped, const char *fmt, va_list ap)
 {
+	char line[768];
+	vsnprintf(line, sizeof(line), fmt, ap);
+	info_log(db->info, "repair: %s", line);
+	db->salvage->dropped += dropped;
+	if (db->salvage->report != NULL)
+		db->salvage->report(db->salvage->arg, dropped, line);
+}
+
+void db_salvage_note(wb_db *db, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	salvage_say(db, true, fmt, ap);
+	va_end(ap);
+}
+
+void db_salvage_tell(wb_db *db, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	salvage_say(db, false, fmt, ap);
+	va_end(ap);
+}
+
+/* Replays one WAL into memtables queued on db->imm (a new one whenever the
+ * current one fills up), up to its end or the first batch holding a value
+ * pointer whose bytes did not survive (*end says which). A salvage skips
+ * such batches and damaged stretches of the log instead, and goes on. */
+static int replay_wal(wb_db *db, uint64_t number, uint64_t *max_ts, wal_end_t *end)
+{
+	memset(end, 0, sizeof(*end));
 	char path[PATH_MAX];
 	db_filename(path, sizeof(path), db->dir, FILE_WAL, number);
 	log_reader_t *r;
@@ -319,8 +361,19 @@ static int replay_wal(wb_db *db, uint64_t number, uint64_t *max_ts, bool *cut)
 		return rc;
 	replay_t rp = { db, NULL, *max_ts };
 	slice_t rec;
-	uint64_t records = 0;
-	while ((rc = log_reader_next(r, &rec)) == WB_OK) {
+	uint64_t records = 0, rec_start = 0;
+	log_reader_torn(r, &rec_start);
+	for (;;) {
+		rc = log_reader_next(r, &rec);
+		if (rc == WB_ECORRUPT && db->salvage != NULL) {
+			uint64_t from = 0, to = 0;
+			db_salvage_note(db, "%s", err_message());
+			rc = log_reader_resync(r, &from, &to);
+			if (rc == WB_OK)
+				continue;
+		}
+		if (rc != WB_OK)
+			break;
 		if (rp.mem == NULL || memtable_usage(rp.mem) >= db->opts.memtable_size) {
 			if (db->nimm == MAX_IMMUTABLE) {
 				rc = err_set(WB_ENOMEM, "%s: too many memtables to replay; raise memtable_size", path);
@@ -339,16 +392,26 @@ static int replay_wal(wb_db *db, uint64_t number, uint64_t *max_ts, bool *cut)
 			rc = batch_split(&rest, &one);
 			if (rc == WB_OK)
 				rc = batch_iterate(one, check_pointers, db);
+			if (rc == WB_ENOTFOUND && db->salvage != NULL) {
+				db_salvage_note(db, "%s record %llu (offset %llu): dropped a batch of %u writes: %s", path,
+					     (unsigned long long)records, (unsigned long long)rec_start,
+					     batch_count_rep(one), err_message());
+				rc = WB_OK;
+				continue;
+			}
 			if (rc == WB_ENOTFOUND) {
-				/* Never synced (a sync covers the value log first), so
-				 * neither is anything after it: the prefix ends here. */
-				*cut = true;
+				/* Whether that may happen (never synced) or is damage
+				 * (synced data lost) the caller decides. */
+				end->cut = true;
+				end->cut_record = records;
+				end->cut_offset = rec_start;
+				snprintf(end->why, sizeof(end->why), "%s", err_message());
 				break;
 			}
 			if (rc == WB_OK)
 				rc = batch_iterate(one, replay_entry, &rp);
 		}
-		if (*cut) {
+		if (end->cut) {
 			rc = WB_OK;
 			break;
 		}
@@ -357,10 +420,15 @@ static int replay_wal(wb_db *db, uint64_t number, uint64_t *max_ts, bool *cut)
 		if (rc != WB_OK)
 			break;
 		records++;
+		log_reader_torn(r, &rec_start);
 	}
-	log_reader_close(r);
 	if (rc == WB_ENOTFOUND)
 		rc = WB_OK;
+	end->records = records;
+	end->torn = log_reader_torn(r, &end->valid_end);
+	end->file_size = log_reader_file_size(r);
+	end->zero_tail = rc == WB_OK && !end->cut && log_reader_zero_tail(r);
+	log_reader_close(r);
 	if (rp.mem != NULL && memtable_count(rp.mem) == 0 && db->nimm > 0 && db->imm[db->nimm - 1] == rp.mem) {
 		memtable_unref(rp.mem);
 		db->nimm--;
@@ -369,23 +437,161 @@ static int replay_wal(wb_db *db, uint64_t number, uint64_t *max_ts, bool *cut)
 	return rc;
 }
 
-static int open_tables(wb_db *db, version_t *v)
+/* Does WAL `number` hold at least one record? */
+static int wal_has_records(wb_db *db, uint64_t number, bool *yes)
 {
-	for (int l = 0; l < NUM_LEVELS; l++) {
-		for (int i = 0; i < v->nfiles[l]; i++) {
+	char path[PATH_MAX];
+	db_filename(path, sizeof(path), db->dir, FILE_WAL, number);
+	log_reader_t *r;
+	slice_t rec;
+	int rc = log_reader_open(db->env, path, LOG_KIND_WAL, &r);
+	if (rc == WB_OK)
+		rc = log_reader_next(r, &rec);
+	log_reader_close(r);
+	*yes = rc != WB_ENOTFOUND;
+	return rc == WB_ENOTFOUND ? WB_OK : rc == WB_ECORRUPT ? WB_OK : rc;
+}
+
+/* Replays every WAL from the log number on, and decides what the end of
+ * each means (docs/format.md, "Recovery"). What a crash may leave -- a torn
+ * tail, a value whose bytes never reached the disk -- is dropped quietly
+ * (the info log says what) only where nothing synced can have been lost:
+ * in the newest WAL holding records, and only when the last close was not
+ * clean. Anywhere else it is damage to synced data, and the open fails
+ * with WB_ECORRUPT naming file and offset, before anything is changed; a
+ * salvage (wb_repair) keeps going instead. Each WAL whose torn tail was
+ * dropped is listed in db->torn_wals to be cut back before new writes. */
+/* The last close's word (version_edit_t.has_clean_close). */
+typedef struct clean_close {
+	bool clean;
+	uint64_t wal, size;
+} clean_close_t;
+
+static int replay_wals(wb_db *db, const clean_close_t *cc, uint64_t *max_ts, uint64_t *max_number)
+{
+	uint64_t *wals = NULL;
+	int nwals = 0;
+	int rc = db_list_wals(db, &wals, &nwals, max_number);
+	bool clean = cc->clean, seen_clean = false;
+	for (int i = 0; rc == WB_OK && i < nwals; i++) {
+		if (wals[i] < db->log_number)
+			continue;
+		wal_end_t end;
+		rc = replay_wal(db, wals[i], max_ts, &end);
+		if (rc != WB_OK)
+			break;
+		char path[PATH_MAX];
+		db_filename(path, sizeof(path), db->dir, FILE_WAL, wals[i]);
+		const char *name = strrchr(path, '/') + 1;
+		if (clean && wals[i] == cc->wal) {
+			seen_clean = true;
+			if (db->salvage != NULL && !end.cut && end.valid_end < cc->size) {
+				db_salvage_note(db, "%s: cut short or damaged at offset %llu (it had %llu bytes when "
+						"closed): the writes after that are lost",
+						path, (unsigned long long)end.valid_end, (unsigned long long)cc->size);
+				continue;
+			}
+			if (db->salvage == NULL && (end.cut || end.valid_end < cc->size)) {
+				rc = err_set(WB_ECORRUPT,
+					     "%s ends at offset %llu, but the database was closed cleanly with %llu bytes "
+					     "in it: the log was cut short or damaged (`wombat %s repair` keeps what "
+					     "checks out)",
+					     path, (unsigned long long)(end.cut ? end.cut_offset : end.valid_end),
+					     (unsigned long long)cc->size, db->dir);
+				if (end.cut)
+					rc = err_set(WB_ECORRUPT, "%s record %llu (offset %llu): %s; the database was closed "
+						     "cleanly, so this is damage (`wombat %s repair` keeps what checks out)",
+						     path, (unsigned long long)end.cut_record, (unsigned long long)end.cut_offset,
+						     end.why, db->dir);
+				break;
+			}
+			continue;
+		}
+		bool partial = end.torn && !end.zero_tail;
+		if (!partial && !end.cut)
+			continue;
+		/* A later WAL with records means this one was synced whole
+		 * (with the value log) before it took them. */
+		bool later = clean && wals[i] < cc->wal;
+		for (int j = i + 1; rc == WB_OK && !later && j < nwals; j++)
+			rc = wal_has_records(db, wals[j], &later);
+		if (rc != WB_OK)
+			break;
+		if (later && db->salvage == NULL) {
+			if (end.cut)
+				rc = err_set(WB_ECORRUPT, "%s record %llu (offset %llu): %s; later logs hold writes, so "
+					     "this was synced: damage (`wombat %s repair` keeps what checks out)",
+					     path, (unsigned long long)end.cut_record, (unsigned long long)end.cut_offset,
+					     end.why, db->dir);
+			else
+				rc = err_set(WB_ECORRUPT, "%s offset %llu: the log is damaged or cut short, and later "
+					     "logs hold writes (`wombat %s repair` keeps what checks out)",
+					     path, (unsigned long long)end.valid_end, db->dir);
+			break;
+		}
+		if (end.cut) {
+			info_log(db->info, "recovery: %s record %llu (offset %llu) points at a value that never reached "
+				 "the disk (%s): replay stops there; %llu bytes of the log after it dropped (never synced)",
+				 name, (unsigned long long)end.cut_record, (unsigned long long)end.cut_offset, end.why,
+				 (unsigned long long)(end.file_size - end.cut_offset));
+			if (db->salvage != NULL)
+				db_salvage_note(db, "%s: replay stopped at record %llu", path,
+					     (unsigned long long)end.cut_record);
+			db->replay_cut = true;
+			break;
+		}
+		info_log(db->info, "recovery: %s: torn tail after a crash: %llu bytes after offset %llu dropped "
+			 "(never synced)",
+			 name, (unsigned long long)(end.file_size - end.valid_end), (unsigned long long)end.valid_end);
+		if (db->salvage != NULL)
+			db_salvage_note(db, "%s: dropped %llu bytes cut short or damaged after offset %llu", path,
+				     (unsigned long long)(end.file_size - end.valid_end),
+				     (unsigned long long)end.valid_end);
+		if (db->ntorn < MAX_TORN_WALS)
+			db->torn_wals[db->ntorn++] = (torn_wal_t){ wals[i], end.valid_end };
+		else
+			db->replay_cut = true; /* flushing the replayed writes does as well */
+	}
+	if (rc == WB_OK && clean && !seen_clean && cc->wal >= db->log_number && db->salvage == NULL)
+		rc = err_set(WB_ECORRUPT, "%06llu.wal is missing, but the database was closed cleanly with it",
+			     (unsigned long long)cc->wal);
+	free(wals);
+	return rc;
+}
+
+/* Opens every table of db->current. A salvage drops the tables it cannot
+ * open from the version instead of failing. */
+static int open_tables(wb_db *db)
+{
+	version_edit_t drop;
+	edit_init(&drop);
+	version_t *v = db->current;
+	int rc = WB_OK;
+	for (int l = 0; l < NUM_LEVELS && rc == WB_OK; l++) {
+		for (int i = 0; i < v->nfiles[l] && rc == WB_OK; i++) {
 			file_meta_t *f = v->files[l][i];
 			char path[PATH_MAX];
 			db_filename(path, sizeof(path), db->dir, FILE_SST, f->number);
-			int rc = sst_reader_open(db->env, path, &f->reader);
+			rc = sst_reader_open(db->env, path, &f->reader);
 			if (rc == WB_ENOTFOUND)
-				return err_set(WB_ECORRUPT, "table %06llu.sst listed in the MANIFEST is missing",
-					       (unsigned long long)f->number);
-			if (rc != WB_OK)
-				return rc;
-			sst_reader_set_cache(f->reader, db->cache);
+				rc = err_set(WB_ECORRUPT, "table %06llu.sst listed in the MANIFEST is missing",
+					     (unsigned long long)f->number);
+			if ((rc == WB_ECORRUPT || rc == WB_EFORMAT) && db->salvage != NULL) {
+				db_salvage_note(db, "%s: dropped the table (its keys are lost)", err_message());
+				rc = edit_delete_file(&drop, l, f->number);
+				continue;
+			}
+			if (rc == WB_OK)
+				sst_reader_set_cache(f->reader, db->cache);
 		}
 	}
-	return WB_OK;
+	version_t *nv = NULL;
+	if (rc == WB_OK && drop.ndeleted > 0 && (rc = version_apply(v, &drop, &nv)) == WB_OK) {
+		version_unref(db->current);
+		db->current = nv;
+	}
+	edit_destroy(&drop);
+	return rc;
 }
 
 /* Called for each name in a directory without CURRENT: a table, or a log
@@ -458,25 +664,19 @@ static int recover(wb_db *db, bool *fresh)
 	version_t *empty = version_new_empty();
 	rc = empty ? version_apply(empty, &state, &db->current) : WB_ENOMEM;
 	version_unref(empty);
+	clean_close_t cc = { state.has_clean_close, state.clean_wal, state.clean_wal_size };
 	edit_destroy(&state);
 	if (rc != WB_OK)
 		return rc;
-	rc = open_tables(db, db->current);
+	rc = open_tables(db);
 	if (rc != WB_OK)
 		return rc;
 
-	uint64_t *wals = NULL, max_number = 0, max_ts = 0;
-	int nwals = 0;
-	rc = db_list_wals(db, &wals, &nwals, &max_number);
-	for (int i = 0; rc == WB_OK && i < nwals && !db->replay_cut; i++) {
-		if (wals[i] < db->log_number)
-			continue;
-		rc = replay_wal(db, wals[i], &max_ts, &db->replay_cut);
-	}
+	uint64_t max_number = 0, max_ts = 0;
+	rc = replay_wals(db, &cc, &max_ts, &max_number);
 	/* A crash can leave files numbered past the MANIFEST's next file. */
 	if (max_number >= db->next_file)
 		db->next_file = max_number + 1;
-	free(wals);
 	hlc_observe(&db->clock, max_ts);
 	atomic_store(&db->visible_ts, hlc_last(&db->clock));
 	db->stamped_ts = hlc_last(&db->clock);
@@ -555,19 +755,45 @@ static int flush_replayed(wb_db *db)
 	return WB_OK;
 }
 
+/* Cuts each WAL whose torn tail recovery dropped back to its last good
+ * record, so the new WAL's records never follow a torn one. */
+static int trim_torn_wals(wb_db *db)
+{
+	for (int i = 0; i < db->ntorn; i++) {
+		char path[PATH_MAX];
+		db_filename(path, sizeof(path), db->dir, FILE_WAL, db->torn_wals[i].number);
+		wb_env_file *f;
+		int rc = db->env->open(db->env->ctx, path, WB_ENV_WRITE, &f);
+		if (rc == WB_OK) {
+			rc = db->env->truncate(f, db->torn_wals[i].valid_end);
+			if (rc == WB_OK)
+				rc = db->env->sync(f);
+			int crc = db->env->close(f);
+			if (rc == WB_OK)
+				rc = crc;
+		}
+		if (rc != WB_OK)
+			return err_set(rc, "%s: cannot cut the torn tail off: %s", path, wb_strerror(rc));
+	}
+	db->ntorn = 0;
+	return WB_OK;
+}
+
 /* Makes the recovered state the live one: a new WAL, a fresh MANIFEST. */
 static int start_writing(wb_db *db)
 {
-	if (db->replay_cut) {
-		int rc = flush_replayed(db);
-		if (rc != WB_OK)
-			return rc;
-	}
+	int rc = WB_OK;
+	if (db->replay_cut || db->salvage != NULL)
+		rc = flush_replayed(db);
+	else
+		rc = trim_torn_wals(db);
+	if (rc != WB_OK)
+		return rc;
 	uint64_t wal = db->next_file++;
 	uint64_t manifest = db->next_file++;
 	char path[PATH_MAX];
 	db_filename(path, sizeof(path), db->dir, FILE_WAL, wal);
-	int rc = log_writer_create(db->env, path, LOG_KIND_WAL, &db->wal);
+	rc = log_writer_create(db->env, path, LOG_KIND_WAL, &db->wal);
 	if (rc == WB_OK)
 		rc = log_writer_sync(db->wal);
 	if (rc != WB_OK)
@@ -697,11 +923,17 @@ static void stop_threads(wb_db *db)
 
 int wb_open(const char *dir, const wb_options *opts, wb_db **out)
 {
+	return db_open_with(dir, opts, NULL, out);
+}
+
+int db_open_with(const char *dir, const wb_options *opts, salvage_t *salvage, wb_db **out)
+{
 	err_clear();
 	*out = NULL;
 	wb_db *db = calloc(1, sizeof(*db));
 	if (db == NULL)
 		return WB_ENOMEM;
+	db->salvage = salvage;
 	if (opts != NULL)
 		db->opts = *opts;
 	else
@@ -781,6 +1013,29 @@ int wb_open(const char *dir, const wb_options *opts, wb_db **out)
 	return WB_OK;
 }
 
+/* The last step of a clean close: the WAL's final size goes into the
+ * MANIFEST, so the next open knows where the log ended and that every
+ * byte it and the value log hold was synced; anything missing then is
+ * damage, not a crash's torn tail (docs/format.md, "Recovery"). */
+static int record_clean_close(wb_db *db)
+{
+	uint64_t size = log_writer_size(db->wal);
+	int rc = log_writer_close(db->wal); /* trims a mapped log's zeros */
+	db->wal = NULL;
+	if (rc != WB_OK)
+		return rc;
+	version_edit_t e;
+	edit_init(&e);
+	e.has_clean_close = true;
+	e.clean_wal = db->wal_number;
+	e.clean_wal_size = size;
+	pthread_mutex_lock(&db->manifest_mu);
+	rc = manifest_log_edit(db, &e, NULL);
+	pthread_mutex_unlock(&db->manifest_mu);
+	edit_destroy(&e);
+	return rc;
+}
+
 int wb_close(wb_db *db)
 {
 	if (db == NULL)
@@ -792,6 +1047,11 @@ int wb_close(wb_db *db)
 		rc = vlog_sync(db);
 		if (rc == WB_OK)
 			rc = log_writer_sync(db->wal);
+		pthread_mutex_lock(&db->mu);
+		int fatal = db->fatal_error;
+		pthread_mutex_unlock(&db->mu);
+		if (rc == WB_OK && fatal == WB_OK)
+			rc = record_clean_close(db);
 	}
 	if (rc != WB_OK)
 		info_log(db->info, "close: %s: %s", wb_strerror(rc), err_message());

@@ -223,6 +223,7 @@ struct log_reader {
 	bool eof;
 	bool torn;
 	int status;          /* sticky error once classify_damage moved block[] */
+	uint64_t damage_at;  /* where the damage behind status is */
 	uint64_t valid_end;  /* end of the last good record */
 };
 
@@ -317,6 +318,7 @@ static int classify_damage(log_reader_t *r, uint64_t bad, const char *what)
 		uint8_t type;
 		slice_t payload;
 		if (parse_fragment(r->block, r->block_len, &type, &payload) == WB_OK) {
+			r->damage_at = bad;
 			r->status = err_set(WB_ECORRUPT,
 					    "%s offset %llu: %s (valid records follow at %llu)", r->path,
 					    (unsigned long long)bad, what, (unsigned long long)next);
@@ -449,6 +451,7 @@ int log_reader_next(log_reader_t *r, slice_t *rec)
 		if (parse_fragment(r->block + r->pos, left, &type, &payload) != WB_OK) {
 			if (whole_but_damaged(r->block + r->pos, left) &&
 			    !before_zero_tail(r, here + LOG_HEADER_SIZE + get_u16(r->block + r->pos + 4))) {
+				r->damage_at = here;
 				r->status = err_set(WB_ECORRUPT, "%s offset %llu: record checksum mismatch",
 						    r->path, (unsigned long long)here);
 				return r->status;
@@ -460,6 +463,7 @@ int log_reader_next(log_reader_t *r, slice_t *rec)
 			/* A valid fragment that a torn append (a prefix of the
 			 * fragments the writer laid out) cannot produce: the
 			 * damage lies before valid data, so it is corruption. */
+			r->damage_at = here;
 			r->status = err_set(WB_ECORRUPT, "%s offset %llu: fragment out of sequence",
 					    r->path, (unsigned long long)here);
 			return r->status;
@@ -482,6 +486,44 @@ bool log_reader_torn(const log_reader_t *r, uint64_t *offset)
 	if (offset != NULL)
 		*offset = r->valid_end;
 	return r->torn;
+}
+
+int log_reader_resync(log_reader_t *r, uint64_t *from, uint64_t *to)
+{
+	*from = r->damage_at;
+	*to = r->file_size;
+	if (r->status != WB_ECORRUPT)
+		return r->status == WB_OK ? WB_OK : r->status;
+	for (uint64_t next = (r->damage_at / LOG_BLOCK_SIZE + 1) * LOG_BLOCK_SIZE; next < r->file_size;
+	     next += LOG_BLOCK_SIZE) {
+		int rc = load_block(r, next);
+		if (rc != WB_OK)
+			return rc;
+		uint8_t type;
+		slice_t payload;
+		if (parse_fragment(r->block, r->block_len, &type, &payload) == WB_OK &&
+		    (type == FRAG_FULL || type == FRAG_FIRST)) {
+			r->status = WB_OK;
+			r->valid_end = next;
+			*to = next;
+			err_clear();
+			return WB_OK;
+		}
+	}
+	r->status = WB_OK;
+	r->eof = true;
+	err_clear();
+	return WB_ENOTFOUND;
+}
+
+bool log_reader_zero_tail(log_reader_t *r)
+{
+	return r->valid_end >= r->file_size || before_zero_tail(r, r->valid_end);
+}
+
+uint64_t log_reader_file_size(const log_reader_t *r)
+{
+	return r->file_size;
 }
 
 void log_reader_close(log_reader_t *r)

@@ -83,6 +83,22 @@ int log_reader_next(log_reader_t *r, slice_t *rec);
  * valid data ends. */
 bool log_reader_torn(const log_reader_t *r, uint64_t *offset);
 
+/* After WB_ECORRUPT, for a salvage: skips to the next block that starts a
+ * record, so the records after the damage can be read; *from and *to say
+ * what was skipped (to the end of the file when nothing follows: then
+ * WB_ENOTFOUND). Errors: WB_EIO. */
+int log_reader_resync(log_reader_t *r, uint64_t *from, uint64_t *to);
+
+/* After the end: true when nothing but zeros follows the last good record
+ * (or nothing at all): space a writer prepared and never used (mapped.h),
+ * which a clean end and a crash both leave. A torn tail that is not zero
+ * holds a partial or damaged fragment. Reads the tail; false on a read
+ * error. */
+bool log_reader_zero_tail(log_reader_t *r);
+
+/* The file's size when it was opened. */
+uint64_t log_reader_file_size(const log_reader_t *r);
+
 void log_reader_close(log_reader_t *r); /* NULL is fine */
 
 #endif /* WB_LOG_H */

@@ -235,6 +235,10 @@ int manifest_recover(wb_db *db, version_edit_t *state)
 			state->has_last_ts = true;
 			state->last_ts = e.last_ts;
 		}
+		/* Only the last edit's word counts: any later edit is a later run. */
+		state->has_clean_close = e.has_clean_close;
+		state->clean_wal = e.clean_wal;
+		state->clean_wal_size = e.clean_wal_size;
 		for (int i = 0; i < e.ndiscards && rc == WB_OK; i++)
 			rc = edit_add_discard(state, e.discards[i].segment, e.discards[i].bytes);
 		/* Live segments: named and not removed since. */

@@ -20,6 +20,7 @@ enum edit_tag {
 	TAG_VLOG_DISCARD = 6,
 	TAG_VLOG_SEGMENT = 7,
 	TAG_VLOG_DEAD_SEGMENT = 8,
+	TAG_CLEAN_CLOSE = 9,
 };
 
 file_meta_t *file_meta_new(uint64_t number, uint64_t size, slice_t smallest, slice_t largest)
@@ -418,7 +419,7 @@ int edit_delete_segment(version_edit_t *e, uint64_t segment, uint64_t wal)
 
 int edit_encode(const version_edit_t *e, uint8_t **out, size_t *len)
 {
-	size_t cap = 64;
+	size_t cap = 96; /* the fixed fields */
 	for (int i = 0; i < e->nadded; i++)
 		cap += 12 * VARINT64_MAX + e->added[i].meta->smallest_len + e->added[i].meta->largest_len;
 	cap += (size_t)e->ndeleted * 3 * VARINT64_MAX;
@@ -439,6 +440,11 @@ int edit_encode(const version_edit_t *e, uint8_t **out, size_t *len)
 	if (e->has_last_ts) {
 		p += put_varint64(p, TAG_LAST_TS);
 		p += put_varint64(p, e->last_ts);
+	}
+	if (e->has_clean_close) {
+		p += put_varint64(p, TAG_CLEAN_CLOSE);
+		p += put_varint64(p, e->clean_wal);
+		p += put_varint64(p, e->clean_wal_size);
 	}
 	for (int i = 0; i < e->ndiscards; i++) {
 		p += put_varint64(p, TAG_VLOG_DISCARD);
@@ -554,6 +560,12 @@ int edit_decode(slice_t rec, version_edit_t *e)
 			if ((p = get_varint64(p, end, &a)) == NULL || (p = get_varint64(p, end, &b)) == NULL)
 				goto corrupt;
 			rc = edit_delete_segment(e, a, b);
+			break;
+		case TAG_CLEAN_CLOSE:
+			if ((p = get_varint64(p, end, &e->clean_wal)) == NULL ||
+			    (p = get_varint64(p, end, &e->clean_wal_size)) == NULL)
+				goto corrupt;
+			e->has_clean_close = true;
 			break;
 		default:
 			goto corrupt;

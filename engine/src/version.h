@@ -106,6 +106,11 @@ typedef struct version_edit {
 	uint64_t log_number; /* WALs older than this are flushed */
 	uint64_t next_file;
 	uint64_t last_ts;
+	/* Written by wb_close as the MANIFEST's last edit: WAL clean_wal ends
+	 * at clean_wal_size, and it, every older WAL and every value-log byte
+	 * they point at were synced. Only in effect as the last edit. */
+	bool has_clean_close;
+	uint64_t clean_wal, clean_wal_size;
 	new_file_t *added;
 	int nadded, added_cap;
 	deleted_file_t *deleted;

@@ -1,19 +1,16 @@
 /*
- * vlog.c -- value-log segments: creating, appending, reading and checking
- * entries, the leader's move of large values out of a WAL record, syncing
- * before the WAL, recovery and verify (vlog.h; docs/format.md "Value log").
+ * vlog.c -- value-log segments: creating, appending, the leader's move of
+ * large values out of a WAL record, syncing before the WAL, recovery and
+ * verify (vlog.h; docs/format.md "Value log").
  *
  * Segment = header (16 bytes) then entries back to back:
- *   header  u64 magic | u32 version | u32 masked crc32c of the 12 bytes before
- *   entry   header (24) | value | tree_key | trailer (12)
- *           header  u8 meta | 3 zero bytes | u32 klen | u64 vlen | u64 ts
- *           trailer u64 vlen | u32 masked crc32c of the entry's bytes before it
- * The value comes first so that a pointer (which carries the value length)
- * locates any byte of the value without reading the header. A streamed
- * entry writes vlen = VLOG_STREAMED in its header (its length is not known
- * yet) and is then the only entry of its segment; its trailer has the length.
- * The active segment may end in zeros written ahead of its entries (see
- * "storing through a map").
+ *   header  u64 magic | u32 version (2) | u32 masked crc32c of the 12 bytes before
+ *   entry   header (24) | value in checksummed blocks | tree_key | trailer (12)
+ * The layout of one entry, and reading and checking it, are vlog_entry.c's.
+ * A streamed entry writes vlen = VLOG_STREAMED in its header (its length
+ * is not known yet) and is then the only entry of its segment; its trailer
+ * has the length. The active segment may end in zeros written ahead of
+ * its entries (see "storing through a map").
  */
 #include "vlog.h"
 
@@ -218,20 +215,6 @@ int vlog_append(wb_db *db, vlog_seg_t *s, const void *buf, size_t len)
 	return WB_OK;
 }
 
-void vlog_encode_header(uint8_t *p, uint32_t klen, uint64_t vlen, uint64_t ts)
-{
-	memset(p, 0, 4);
-	put_u32(p + 4, klen);
-	put_u64(p + 8, vlen);
-	put_u64(p + 16, ts);
-}
-
-void vlog_encode_trailer(uint8_t *p, uint64_t vlen, uint32_t crc)
-{
-	put_u64(p, vlen);
-	put_u32(p + 8, crc32c_mask(crc32c_extend(crc, p, 8)));
-}
-
 /* ---- the leader's conversion of a record ---- */
 
 typedef struct conv {
@@ -307,44 +290,77 @@ static int flush_wbuf(conv_t *c)
 	return rc;
 }
 
-/* Writes one entry at `off` of the map-mode segment a: a small one piece
- * by piece into the map, a larger one gathered in wbuf (room for CHUNK
- * bytes and a key) and written at once, a huge one piece by piece. */
-static int store_entry(vlog_seg_t *a, uint64_t off, const uint8_t *h, slice_t value, slice_t tree_key,
-		       const uint8_t *t, uint8_t *wbuf)
+/* Where the leader's pieces of one entry go (vlog_entry_emit's sinks). */
+typedef struct entry_sink {
+	conv_t *c;
+	vlog_seg_t *a;
+	uint64_t off;  /* map mode: file offset of the next byte */
+	size_t staged; /* put_mapped: bytes gathered in wbuf, not yet appended */
+} entry_sink_t;
+
+/* Map mode, an entry under MAP_MAX bytes: each piece into the map. */
+static int put_stored(void *arg, const void *p, size_t n)
 {
-	size_t len = VLOG_ENTRY_OVERHEAD + tree_key.len + value.len;
+	entry_sink_t *s = arg;
+	int rc = mapped_store(&s->a->m, s->off, p, n);
+	s->off += n;
+	return rc;
+}
+
+/* Map mode, a larger entry: gathered in wbuf (room for CHUNK bytes and a
+ * key), written a CHUNK at a time into what is prepared and past it. */
+static int put_mapped(void *arg, const void *p, size_t n)
+{
+	entry_sink_t *s = arg;
+	if (s->staged > 0 && s->staged + n > CHUNK) {
+		int rc = mapped_append(&s->a->m, s->off, s->c->wbuf, s->staged);
+		if (rc != WB_OK)
+			return rc;
+		s->off += s->staged;
+		s->staged = 0;
+	}
+	memcpy(s->c->wbuf + s->staged, p, n);
+	s->staged += n;
+	return WB_OK;
+}
+
+/* Appending: gathered in wbuf behind the group's earlier entries, appended
+ * whenever it fills. */
+static int put_appended(void *arg, const void *p, size_t n)
+{
+	entry_sink_t *s = arg;
+	conv_t *c = s->c;
+	if (c->wlen > 0 && c->wlen + n > CHUNK) {
+		int rc = flush_wbuf(c);
+		if (rc != WB_OK)
+			return rc;
+	}
+	memcpy(c->wbuf + c->wlen, p, n);
+	c->wlen += n;
+	return WB_OK;
+}
+
+/* Writes the entry of one value at ptr->offset of the active segment a. */
+static int write_entry(conv_t *c, vlog_seg_t *a, const vptr_t *ptr, slice_t tree_key, slice_t value,
+		       uint64_t ts)
+{
+	entry_sink_t s = { c, a, ptr->offset, 0 };
 	int rc;
-	if (len < MAP_MAX) {
-		rc = mapped_prepare(&a->m, off + len);
+	if (!a->m.on)
+		return vlog_entry_emit(tree_key, value, ts, put_appended, &s);
+	if (ptr->length < MAP_MAX) {
+		rc = mapped_prepare(&a->m, ptr->offset + ptr->length);
 		if (rc == WB_OK)
-			rc = mapped_store(&a->m, off, h, VLOG_ENTRY_HEADER);
-		off += VLOG_ENTRY_HEADER;
-		if (rc == WB_OK)
-			rc = mapped_store(&a->m, off, value.data, value.len);
-		off += value.len;
-		if (rc == WB_OK)
-			rc = mapped_store(&a->m, off, tree_key.data, tree_key.len);
-		if (rc == WB_OK)
-			rc = mapped_store(&a->m, off + tree_key.len, t, VLOG_ENTRY_TRAILER);
-	} else if (len <= CHUNK) {
-		memcpy(wbuf, h, VLOG_ENTRY_HEADER);
-		memcpy(wbuf + VLOG_ENTRY_HEADER, value.data, value.len);
-		memcpy(wbuf + VLOG_ENTRY_HEADER + value.len, tree_key.data, tree_key.len);
-		memcpy(wbuf + len - VLOG_ENTRY_TRAILER, t, VLOG_ENTRY_TRAILER);
-		rc = mapped_append(&a->m, off, wbuf, len);
+			rc = vlog_entry_emit(tree_key, value, ts, put_stored, &s);
 	} else {
-		rc = mapped_append(&a->m, off, h, VLOG_ENTRY_HEADER);
-		off += VLOG_ENTRY_HEADER;
+		rc = vlog_entry_emit(tree_key, value, ts, put_mapped, &s);
 		if (rc == WB_OK)
-			rc = mapped_append(&a->m, off, value.data, value.len);
-		memcpy(wbuf, tree_key.data, tree_key.len);
-		memcpy(wbuf + tree_key.len, t, VLOG_ENTRY_TRAILER);
-		if (rc == WB_OK)
-			rc = mapped_append(&a->m, off + value.len, wbuf, tree_key.len + VLOG_ENTRY_TRAILER);
+			rc = mapped_append(&a->m, s.off, c->wbuf, s.staged);
 	}
 	if (rc != WB_OK)
 		a->broken = true;
+	else
+		c->wlen += ptr->length; /* stored: counted at flush_wbuf */
 	return rc;
 }
 
@@ -430,42 +446,10 @@ static int convert_entry(void *arg, uint8_t meta, slice_t tree_key, slice_t valu
 			return rc;
 	}
 	vptr_t ptr = { a->number, atomic_load(&a->size) + c->wlen,
-		       VLOG_ENTRY_OVERHEAD + tree_key.len + value.len, value.len };
-	uint8_t h[VLOG_ENTRY_HEADER], t[VLOG_ENTRY_TRAILER];
-	vlog_encode_header(h, (uint32_t)tree_key.len, value.len, ts);
-	uint32_t crc = crc32c_extend(0, h, sizeof(h));
-	crc = crc32c_extend(crc, value.data, value.len);
-	crc = crc32c_extend(crc, tree_key.data, tree_key.len);
-	vlog_encode_trailer(t, value.len, crc);
-	if (a->m.on) {
-		rc = store_entry(a, ptr.offset, h, value, tree_key, t, c->wbuf);
-		if (rc != WB_OK)
-			return rc;
-		c->wlen += ptr.length;
-	} else if (c->wlen + ptr.length > CHUNK) {
-		/* Big values go straight from the batch to the file. */
-		rc = flush_wbuf(c);
-		if (rc == WB_OK)
-			preallocate(c->db, a, atomic_load(&a->size) + sizeof(h) + value.len);
-		if (rc == WB_OK)
-			rc = vlog_append(c->db, a, h, sizeof(h));
-		if (rc == WB_OK)
-			rc = vlog_append(c->db, a, value.data, value.len);
-		if (rc == WB_OK) {
-			memcpy(c->wbuf, tree_key.data, tree_key.len);
-			memcpy(c->wbuf + tree_key.len, t, sizeof(t));
-			c->wlen = tree_key.len + sizeof(t);
-		}
-		if (rc != WB_OK)
-			return rc;
-	} else {
-		uint8_t *w = c->wbuf + c->wlen;
-		memcpy(w, h, sizeof(h));
-		memcpy(w + sizeof(h), value.data, value.len);
-		memcpy(w + sizeof(h) + value.len, tree_key.data, tree_key.len);
-		memcpy(w + sizeof(h) + value.len + tree_key.len, t, sizeof(t));
-		c->wlen += ptr.length;
-	}
+		       vlog_entry_len(tree_key.len, value.len), value.len };
+	rc = write_entry(c, a, &ptr, tree_key, value, ts);
+	if (rc != WB_OK)
+		return rc;
 	atomic_fetch_add(&c->db->vlog.appended, ptr.length);
 	*p++ = META_VALUE_PTR;
 	p += put_varint64(p, tree_key.len);
@@ -573,22 +557,15 @@ int vlog_sync(wb_db *db)
 
 /* ---- reading ---- */
 
+static vlog_source_t source(const vlog_seg_t *s)
+{
+	return (vlog_source_t){ s->env, s->file, s->number, atomic_load(&s->size) };
+}
+
 int vlog_read_at(wb_db *db, vlog_seg_t *s, uint64_t off, void *buf, size_t len)
 {
-	size_t got = 0;
-	while (got < len) {
-		size_t n;
-		int rc = db->env->read_at(s->file, off + got, (uint8_t *)buf + got, len - got, &n);
-		if (rc != WB_OK)
-			return err_set(rc, "%06llu.vlog offset %llu: read failed: %s",
-				       (unsigned long long)s->number, (unsigned long long)(off + got),
-				       wb_strerror(rc));
-		if (n == 0)
-			return err_set(WB_ECORRUPT, "%06llu.vlog offset %llu: entry runs past the end",
-				       (unsigned long long)s->number, (unsigned long long)(off + got));
-		got += n;
-	}
-	return WB_OK;
+	vlog_source_t src = source(s);
+	return vlog_entry_read_at(&src, off, buf, len);
 }
 
 static int get_seg(wb_db *db, const vptr_t *p, vlog_seg_t **out)
@@ -597,53 +574,20 @@ static int get_seg(wb_db *db, const vptr_t *p, vlog_seg_t **out)
 	if (s == NULL)
 		return err_set(WB_ECORRUPT, "value pointer into %06llu.vlog, which does not exist",
 			       (unsigned long long)p->segment);
-	if (p->offset < VLOG_HEADER_SIZE || p->length < VLOG_ENTRY_OVERHEAD + 2 + p->value_len ||
-	    p->offset + p->length > atomic_load(&s->size) || p->offset + p->length < p->offset) {
-		vlog_seg_unref(s);
-		*out = NULL;
-		return err_set(WB_ECORRUPT, "%06llu.vlog offset %llu: pointer of %llu bytes runs past the end",
-			       (unsigned long long)p->segment, (unsigned long long)p->offset,
-			       (unsigned long long)p->length);
-	}
 	return WB_OK;
 }
 
 int vlog_read_range(wb_db *db, const vptr_t *p, uint64_t off, void *buf, size_t len, size_t *nread)
 {
 	*nread = 0;
-	if (off >= p->value_len || len == 0)
-		return WB_OK;
-	if (len > p->value_len - off)
-		len = (size_t)(p->value_len - off);
 	vlog_seg_t *s;
 	int rc = get_seg(db, p, &s);
 	if (rc != WB_OK)
 		return rc;
-	rc = vlog_read_at(db, s, p->offset + VLOG_ENTRY_HEADER + off, buf, len);
+	vlog_source_t src = source(s);
+	rc = vlog_entry_read_range(&src, p, off, buf, len, nread);
 	vlog_seg_unref(s);
-	if (rc == WB_OK)
-		*nread = len;
 	return rc;
-}
-
-/* Checks header and trailer of the entry at p against p. */
-static int check_frame(const vptr_t *p, const uint8_t *h, const uint8_t *t, uint64_t *ts)
-{
-	uint64_t klen = p->length - VLOG_ENTRY_OVERHEAD - p->value_len;
-	uint64_t hv = get_u64(h + 8);
-	if (get_u32(h + 4) != klen || (hv != p->value_len && hv != VLOG_STREAMED) ||
-	    get_u64(t) != p->value_len)
-		return err_set(WB_ECORRUPT, "%06llu.vlog offset %llu: entry framing does not match its pointer",
-			       (unsigned long long)p->segment, (unsigned long long)p->offset);
-	if (ts != NULL)
-		*ts = get_u64(h + 16);
-	return WB_OK;
-}
-
-static int bad_crc(const vptr_t *p)
-{
-	return err_set(WB_ECORRUPT, "%06llu.vlog offset %llu: entry checksum mismatch",
-		       (unsigned long long)p->segment, (unsigned long long)p->offset);
 }
 
 int vlog_read_value(wb_db *db, const vptr_t *p, void **val, uint8_t **key, size_t *klen,
@@ -654,64 +598,16 @@ int vlog_read_value(wb_db *db, const vptr_t *p, void **val, uint8_t **key, size_
 	int rc = get_seg(db, p, &s);
 	if (rc != WB_OK)
 		return rc;
-	if (p->length > SIZE_MAX) {
-		vlog_seg_unref(s);
-		return WB_ENOMEM;
-	}
-	uint8_t *e = malloc((size_t)p->length);
-	if (e == NULL) {
-		vlog_seg_unref(s);
-		return WB_ENOMEM;
-	}
-	rc = vlog_read_at(db, s, p->offset, e, (size_t)p->length);
+	vlog_source_t src = source(s);
+	rc = vlog_entry_read(&src, p, val, key, klen, ts);
 	vlog_seg_unref(s);
-	const uint8_t *t = e + p->length - VLOG_ENTRY_TRAILER;
-	if (rc == WB_OK)
-		rc = check_frame(p, e, t, ts);
-	if (rc == WB_OK &&
-	    crc32c_mask(crc32c(e, (size_t)p->length - 4)) != get_u32(t + 8))
-		rc = bad_crc(p);
-	size_t kl = (size_t)(p->length - VLOG_ENTRY_OVERHEAD - p->value_len);
-	if (rc == WB_OK && key != NULL) {
-		*key = malloc(kl);
-		if (*key == NULL)
-			rc = WB_ENOMEM;
-		else
-			memcpy(*key, e + VLOG_ENTRY_HEADER + p->value_len, kl);
-		*klen = kl;
-	}
-	if (rc != WB_OK) {
-		free(e);
-		return rc;
-	}
-	memmove(e, e + VLOG_ENTRY_HEADER, (size_t)p->value_len);
-	*val = e;
-	return WB_OK;
+	return rc;
 }
 
 int vlog_check_entry(wb_db *db, vlog_seg_t *s, const vptr_t *p)
 {
-	uint8_t *buf = malloc(CHUNK);
-	if (buf == NULL)
-		return WB_ENOMEM;
-	uint8_t h[VLOG_ENTRY_HEADER], t[VLOG_ENTRY_TRAILER];
-	int rc = vlog_read_at(db, s, p->offset, h, sizeof(h));
-	if (rc == WB_OK)
-		rc = vlog_read_at(db, s, p->offset + p->length - sizeof(t), t, sizeof(t));
-	if (rc == WB_OK)
-		rc = check_frame(p, h, t, NULL);
-	uint32_t crc = crc32c_extend(0, h, sizeof(h));
-	uint64_t off = p->offset + sizeof(h), end = p->offset + p->length - sizeof(t);
-	while (rc == WB_OK && off < end) {
-		size_t n = end - off < CHUNK ? (size_t)(end - off) : CHUNK;
-		rc = vlog_read_at(db, s, off, buf, n);
-		crc = crc32c_extend(crc, buf, n);
-		off += n;
-	}
-	free(buf);
-	if (rc == WB_OK && crc32c_mask(crc32c_extend(crc, t, 8)) != get_u32(t + 8))
-		rc = bad_crc(p);
-	return rc;
+	vlog_source_t src = source(s);
+	return vlog_entry_check(&src, p, NULL);
 }
 
 /* ---- open ---- */
@@ -757,8 +653,13 @@ int vlog_recover(wb_db *db, const version_edit_t *state)
 		vlog_seg_t *s;
 		int rc = open_segment(db, state->segments[i], &s);
 		if (rc == WB_ENOTFOUND)
-			return err_set(WB_ECORRUPT, "value-log segment %06llu.vlog listed in the MANIFEST is missing",
-				       (unsigned long long)state->segments[i]);
+			rc = err_set(WB_ECORRUPT, "value-log segment %06llu.vlog listed in the MANIFEST is missing",
+				     (unsigned long long)state->segments[i]);
+		if ((rc == WB_ECORRUPT || rc == WB_EFORMAT) && db->salvage != NULL) {
+			/* Its values fail their reads: wb_repair deletes their keys. */
+			db_salvage_note(db, "%s: dropped the segment", err_message());
+			continue;
+		}
 		if (rc != WB_OK)
 			return rc;
 		s->recorded = true;
@@ -793,7 +694,10 @@ int vlog_check_ptr(wb_db *db, const vptr_t *p)
 		/* A segment no edit named yet (a streamed value, or the active
 		 * segment of the last run): live if the WAL points into it. */
 		int rc = open_segment(db, p->segment, &s);
-		if (rc == WB_ENOTFOUND || rc == WB_EFORMAT || rc == WB_ECORRUPT)
+		if (rc == WB_ENOTFOUND)
+			return err_set(WB_ENOTFOUND, "%06llu.vlog, which the log points into, does not exist",
+				       (unsigned long long)p->segment);
+		if (rc == WB_EFORMAT || rc == WB_ECORRUPT)
 			return WB_ENOTFOUND; /* created, never made durable */
 		if (rc != WB_OK)
 			return rc;
@@ -807,16 +711,11 @@ int vlog_check_ptr(wb_db *db, const vptr_t *p)
 			return rc;
 		}
 	}
-	int rc = WB_OK;
-	if (p->offset < VLOG_HEADER_SIZE || p->length < VLOG_ENTRY_OVERHEAD + 2 + p->value_len ||
-	    p->offset + p->length > atomic_load(&s->size))
-		rc = WB_ENOTFOUND;
-	if (rc == WB_OK && vlog_check_entry(db, s, p) == WB_ECORRUPT)
-		rc = WB_ENOTFOUND;
+	/* Past the end of the file, or bytes that fail their checks: the
+	 * message says which, for a caller that cannot accept a lost value. */
+	int rc = vlog_check_entry(db, s, p);
 	vlog_seg_unref(s);
-	if (rc == WB_ENOTFOUND)
-		err_clear();
-	return rc;
+	return rc == WB_ECORRUPT ? WB_ENOTFOUND : rc;
 }
 
 /* ---- MANIFEST ---- */
@@ -917,7 +816,7 @@ static int all_zero(wb_db *db, vlog_seg_t *s, uint64_t off, uint64_t end, bool *
  * made sure): an entry that runs past the end of the file; zeros written
  * ahead of the entries (map mode), seen as a header with klen 0; an entry
  * cut short with nothing but those zeros after it. */
-static int verify_segment(wb_db *db, vlog_seg_t *s)
+int vlog_check_segment(wb_db *db, vlog_seg_t *s)
 {
 	uint64_t size = atomic_load(&s->size), off = VLOG_HEADER_SIZE;
 	int rc = WB_OK;
@@ -937,15 +836,16 @@ static int verify_segment(wb_db *db, vlog_seg_t *s)
 					     (unsigned long long)s->number, (unsigned long long)off);
 			return rc;
 		}
+		uint64_t len;
 		if (vlen == VLOG_STREAMED) {
-			if (size - off < VLOG_ENTRY_OVERHEAD + klen)
-				vlen = UINT64_MAX;
-			else
-				vlen = size - off - VLOG_ENTRY_OVERHEAD - klen;
+			/* The only entry: its blocks fill the file up to key and trailer. */
+			if (size - off < VLOG_ENTRY_OVERHEAD + klen ||
+			    !vblock_value_len(size - off - VLOG_ENTRY_OVERHEAD - klen, &vlen))
+				return WB_OK;
 		}
-		if (vlen == UINT64_MAX || vlen > size - off || size - off - vlen < VLOG_ENTRY_OVERHEAD + klen)
-			return WB_OK;
-		vptr_t p = { s->number, off, VLOG_ENTRY_OVERHEAD + klen + vlen, vlen };
+		if (vlen > WB_MAX_STREAM_LEN || (len = vlog_entry_len(klen, vlen)) > size - off)
+			return WB_OK; /* runs past the end: cut short by a crash */
+		vptr_t p = { s->number, off, len, vlen };
 		rc = vlog_check_entry(db, s, &p);
 		off += p.length;
 		if (rc == WB_ECORRUPT && off < size && all_zero(db, s, off, size, &zero) == WB_OK && zero) {
@@ -978,7 +878,7 @@ int vlog_verify(wb_db *db, void (*progress)(void *arg, const char *file), void *
 		seg_path(db, s->number, path);
 		if (progress)
 			progress(arg, path);
-		rc = verify_segment(db, s);
+		rc = vlog_check_segment(db, s);
 		vlog_seg_unref(s);
 	}
 	return rc;

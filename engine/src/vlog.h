@@ -33,17 +33,15 @@
 #include "coding.h"
 #include "mapped.h"
 #include "version.h"
+#include "vlog_entry.h"
 #include "vptr.h"
 #include "wombat.h"
 
-/* Segment header, entry framing. Never renumber: on-disk. */
+/* Segment header (VLOG_HEADER_SIZE bytes). Never renumber: on-disk.
+ * Version 2: values in checksummed blocks (vlog_entry.h). Version 1
+ * (one checksum per entry) is not read: WB_EFORMAT. */
 #define VLOG_MAGIC 0x474f4c5654424d57ull /* "WMBTVLOG" little-endian */
-#define VLOG_FORMAT_VERSION 1
-#define VLOG_HEADER_SIZE 16
-#define VLOG_ENTRY_HEADER 24
-#define VLOG_ENTRY_TRAILER 12
-#define VLOG_ENTRY_OVERHEAD (VLOG_ENTRY_HEADER + VLOG_ENTRY_TRAILER)
-#define VLOG_STREAMED UINT64_MAX /* header vlen of a streamed entry */
+#define VLOG_FORMAT_VERSION 2
 
 typedef struct vlog_seg {
 	uint64_t number;
@@ -57,6 +55,7 @@ typedef struct vlog_seg {
 	bool recorded;             /* (vmu) named in the MANIFEST */
 	bool condemned;            /* (vmu) space reclaim is emptying it */
 	bool busy;                 /* (vmu) a writer is committing into it: reclaim keeps off */
+	bool damaged;              /* (vmu) wb_repair found damage: reclaim takes it, live or not */
 	bool broken;               /* (leader) an append failed: use a new segment */
 	uint64_t preallocated;     /* (leader) file blocks allocated up to here */
 	mapped_t m;                /* (leader) written through a map when m.on (vlog.c) */
@@ -120,10 +119,6 @@ int vlog_append(struct wb_db *db, vlog_seg_t *s, const void *buf, size_t len);
  * REQUIRES: the caller leads the write queue (db_write_seal_vlog). */
 void vlog_seal_active(struct wb_db *db, uint64_t number);
 
-/* Encodes an entry header / trailer (VLOG_ENTRY_HEADER / _TRAILER bytes). */
-void vlog_encode_header(uint8_t *p, uint32_t klen, uint64_t vlen, uint64_t ts);
-void vlog_encode_trailer(uint8_t *p, uint64_t vlen, uint32_t crc);
-
 /* The write leader's step: a copy of the WAL record rec in which every put
  * whose value has at least value_threshold bytes is replaced by a pointer
  * to that value, appended to the active segment (rotated at
@@ -182,6 +177,10 @@ bool vlog_is_dead(struct wb_db *db, uint64_t number);
 
 /* Removes an uncommitted stream's segment: out of the set, file deleted. */
 void vlog_drop(struct wb_db *db, vlog_seg_t *s);
+
+/* Walks the entries of sealed segment s and checks each (what
+ * vlog_verify does for every one). WB_OK or WB_ECORRUPT and env errors. */
+int vlog_check_segment(struct wb_db *db, vlog_seg_t *s);
 
 /* Reads every entry of every live segment and checks it. */
 int vlog_verify(struct wb_db *db, void (*progress)(void *arg, const char *file), void *arg);

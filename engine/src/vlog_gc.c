@@ -138,23 +138,8 @@ static int scan_tree(wb_db *db, scan_t *s)
 		uint64_t from = now_ms > db->opts.retain_versions_ms ? now_ms - db->opts.retain_versions_ms : 0;
 		s->keep_ts = from << 16;
 	}
-	int cap = 1 + snap.nimm + snap.version->nfiles[0] + NUM_LEVELS, n = 0;
-	iter_t **kids = calloc((size_t)cap, sizeof(*kids));
-	int rc = kids ? WB_OK : WB_ENOMEM;
-	if (rc == WB_OK && snap.mem && (kids[n++] = memtable_iter(snap.mem)) == NULL)
-		rc = WB_ENOMEM;
-	for (int i = snap.nimm - 1; rc == WB_OK && i >= 0; i--)
-		if ((kids[n++] = memtable_iter(snap.imm[i])) == NULL)
-			rc = WB_ENOMEM;
-	if (rc == WB_OK)
-		rc = version_add_iters(snap.version, kids, &n);
 	iter_t *m = NULL;
-	if (rc == WB_OK && (m = merge_iter_new(kids, n)) == NULL)
-		rc = WB_ENOMEM;
-	if (rc != WB_OK)
-		for (int i = 0; i < n; i++)
-			iter_destroy(kids[i]);
-	free(kids);
+	int rc = db_snapshot_iter(&snap, NULL, &m);
 	uint8_t *prev = NULL;
 	size_t prev_len = 0, prev_cap = 0;
 	if (m != NULL)
@@ -515,6 +500,7 @@ static int pass_once(wb_db *db, uint64_t *seal)
 		uint64_t live = s.c[i].live < data ? s.c[i].live : data;
 		pthread_mutex_lock(&db->vlog.mu);
 		s.c[i].seg->live = live;
+		bool damaged = s.c[i].seg->damaged;
 		pthread_mutex_unlock(&db->vlog.mu);
 		if (s.c[i].active) {
 			if (seal != NULL && worth_sealing(db, data, live))
@@ -522,7 +508,7 @@ static int pass_once(wb_db *db, uint64_t *seal)
 			continue;
 		}
 		if (picked < MAX_PICK && !s.c[i].pinned &&
-		    (data == 0 || (double)(data - live) >= ratio * (double)data)) {
+		    (damaged || data == 0 || (double)(data - live) >= ratio * (double)data)) {
 			s.c[i].picked = true;
 			picked++;
 		}

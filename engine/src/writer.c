@@ -4,9 +4,12 @@
  * own (docs/format.md, "Value log": a streamed entry).
  *
  * begin creates the segment and writes the entry header with the length
- * "streamed" (not known yet); write appends value bytes, extending the
- * checksum as it goes (at most WRITE_BUF bytes are held); commit appends
- * the key and the trailer (the real length and the checksum), then commits
+ * "streamed" (not known yet); write frames the value into checksummed
+ * blocks (vblock.h) in a buffer of WRITE_BUF_BLOCKS whole blocks, appended
+ * when full, so the file always holds whole blocks and at most one
+ * buffer's worth is held; commit appends the last partial block's
+ * checksum, the key and the trailer (the real length and the entry's
+ * checksum), then commits
  * a batch holding the pointer (plus the caller's batch) through the normal
  * write path, where the sync policy applies: the segment is synced before
  * the WAL that points into it. Until commit the segment is "streaming":
@@ -35,9 +38,11 @@
 #include "db_impl.h"
 #include "error.h"
 #include "ikey.h"
+#include "vblock.h"
 #include "vlog.h"
 
-#define WRITE_BUF (1u << 20)
+#define WRITE_BUF_BLOCKS 256u /* ~1 MiB */
+#define WRITE_BUF (WRITE_BUF_BLOCKS * VBLOCK_STRIDE)
 #define WRITE_BEHIND (16u << 20)
 #define WRITE_BEHIND_LAG (128u << 20)
 
@@ -47,8 +52,8 @@ struct wb_writer {
 	uint8_t *tree_key;
 	size_t tk_len;
 	uint64_t vlen;
-	uint32_t crc;
-	uint8_t *buf; /* value bytes not yet appended */
+	vblock_enc_t enc; /* the value's blocks; enc.sum runs from the header */
+	uint8_t *buf; /* framed blocks not yet appended; starts at a block boundary */
 	size_t blen;
 	uint64_t wb_started; /* segment offset up to which writeback was started */
 	uint64_t wb_waited;  /* ...and up to which it is known done */
@@ -98,7 +103,7 @@ int wb_writer_begin(wb_db *db, const void *key, size_t klen, wb_writer **out)
 	pthread_mutex_unlock(&db->vlog.mu);
 	uint8_t h[VLOG_ENTRY_HEADER];
 	vlog_encode_header(h, (uint32_t)w->tk_len, VLOG_STREAMED, hlc_next(&db->clock));
-	w->crc = crc32c_extend(0, h, sizeof(h));
+	vblock_enc_init(&w->enc, crc32c(h, sizeof(h)));
 	rc = vlog_append(db, w->seg, h, sizeof(h));
 	if (rc != WB_OK) {
 		writer_free(w, true);
@@ -149,18 +154,19 @@ int wb_writer_write(wb_writer *w, const void *buf, size_t len)
 	if (len > WB_MAX_STREAM_LEN - w->vlen)
 		return w->error = err_set(WB_EINVAL, "streamed value over %llu bytes",
 					  (unsigned long long)WB_MAX_STREAM_LEN);
-	w->crc = crc32c_extend(w->crc, buf, len);
-	w->vlen += len;
+	const uint8_t *p = buf;
 	int rc = WB_OK;
-	if (len < WRITE_BUF && w->blen + len <= WRITE_BUF) {
-		memcpy(w->buf + w->blen, buf, len);
-		w->blen += len;
-	} else {
-		rc = flush_buf(w);
-		if (rc == WB_OK)
-			rc = vlog_append(w->db, w->seg, buf, len);
-		if (rc == WB_OK)
-			rc = write_behind(w);
+	while (rc == WB_OK && len > 0) {
+		size_t out;
+		size_t n = vblock_enc_add(&w->enc, p, len, w->buf + w->blen, WRITE_BUF - w->blen, &out);
+		w->blen += out;
+		w->vlen += n;
+		p += n;
+		len -= n;
+		/* The buffer holds whole strides from a block boundary, so it
+		 * fills exactly at a block's end. */
+		if (w->blen == WRITE_BUF)
+			rc = flush_buf(w);
 	}
 	if (rc != WB_OK)
 		w->error = rc;
@@ -180,17 +186,28 @@ int wb_writer_read(wb_writer *w, uint64_t off, void *buf, size_t len, size_t *nr
 		return WB_OK;
 	if (len > w->vlen - off)
 		len = (size_t)(w->vlen - off);
-	uint64_t on_disk = w->vlen - w->blen; /* the rest is still in buf */
+	/* The file holds whole blocks of the first on_disk bytes (checked as
+	 * any value's are); the rest is in buf, framed the same way. */
+	uint64_t stored_disk = atomic_load(&w->seg->size) - VLOG_HEADER_SIZE - VLOG_ENTRY_HEADER;
+	uint64_t on_disk = stored_disk / VBLOCK_STRIDE * VBLOCK_SIZE;
 	size_t done = 0;
 	if (off < on_disk) {
+		/* A pointer to the blocks on disk as if they were a whole value;
+		 * the key part of its length is never read. */
+		vptr_t p = { w->seg->number, VLOG_HEADER_SIZE, vlog_entry_len(2, on_disk), on_disk };
+		vlog_source_t src = { w->db->env, w->seg->file, w->seg->number, UINT64_MAX };
 		size_t n = off + len <= on_disk ? len : (size_t)(on_disk - off);
-		int rc = vlog_read_at(w->db, w->seg, VLOG_HEADER_SIZE + VLOG_ENTRY_HEADER + off, buf, n);
+		int rc = vlog_entry_read_range(&src, &p, off, buf, n, &done);
 		if (rc != WB_OK)
 			return rc;
-		done = n;
 	}
-	if (done < len)
-		memcpy((uint8_t *)buf + done, w->buf + (off + done - on_disk), len - done);
+	for (uint64_t i = off + done; i < off + len;) {
+		uint64_t in_block = i % VBLOCK_SIZE;
+		size_t n = VBLOCK_SIZE - in_block < off + len - i ? (size_t)(VBLOCK_SIZE - in_block)
+								   : (size_t)(off + len - i);
+		memcpy((uint8_t *)buf + (i - off), w->buf + (vblock_pos(i) - stored_disk), n);
+		i += n;
+	}
 	*nread = len;
 	return WB_OK;
 }
@@ -202,11 +219,12 @@ int wb_writer_commit(wb_writer *w, wb_batch *with)
 	int rc = w->error;
 	if (rc == WB_OK && with != NULL && with->error != WB_OK)
 		rc = with->error;
-	if (rc == WB_OK)
+	if (rc == WB_OK) {
+		w->blen += vblock_enc_finish(&w->enc, w->buf + w->blen); /* buf has room: never full here */
 		rc = flush_buf(w);
+	}
 	uint8_t t[VLOG_ENTRY_TRAILER];
-	w->crc = crc32c_extend(w->crc, w->tree_key, w->tk_len);
-	vlog_encode_trailer(t, w->vlen, w->crc);
+	vlog_encode_trailer(t, w->vlen, crc32c_extend(w->enc.sum, w->tree_key, w->tk_len));
 	if (rc == WB_OK)
 		rc = vlog_append(db, w->seg, w->tree_key, w->tk_len);
 	if (rc == WB_OK)
@@ -215,7 +233,7 @@ int wb_writer_commit(wb_writer *w, wb_batch *with)
 		writer_free(w, true);
 		return rc;
 	}
-	vptr_t p = { w->seg->number, VLOG_HEADER_SIZE, VLOG_ENTRY_OVERHEAD + w->tk_len + w->vlen, w->vlen };
+	vptr_t p = { w->seg->number, VLOG_HEADER_SIZE, vlog_entry_len(w->tk_len, w->vlen), w->vlen };
 	uint8_t enc[VPTR_MAX_LEN];
 	size_t n = vptr_encode(enc, &p);
 

@@ -584,6 +584,33 @@ static int cmd_verify(struct cli *cli, const struct command *cmd, int argc, char
 	return EXIT_OK;
 }
 
+static void repair_line(void *arg, int dropped, const char *what)
+{
+	struct cli *cli = arg;
+	char line[1024];
+	int len = snprintf(line, sizeof(line), "%s: %s\n", dropped ? "dropped" : "note", what);
+	if (len > (int)sizeof(line) - 1)
+		len = (int)sizeof(line) - 1;
+	cli_write(cli, line, (size_t)len);
+}
+
+static int cmd_repair(struct cli *cli, const struct command *cmd, int argc, char **argv)
+{
+	char *pos[1];
+	int n, st = cli_args(cmd, argc, argv, no_flags, pos, 0, 0, &n);
+	if (st != EXIT_OK)
+		return st;
+	uint64_t dropped = 0;
+	int rc = wb_repair(cli->dir, &cli->opts, repair_line, cli, &dropped);
+	if (rc != WB_OK)
+		return cli_fail("repair: %s", cli_reason(cli, rc));
+	char msg[96];
+	int len = snprintf(msg, sizeof(msg), "repaired: %llu thing%s dropped\n", (unsigned long long)dropped,
+			   dropped == 1 ? "" : "s");
+	cli_write(cli, msg, (size_t)len);
+	return EXIT_OK;
+}
+
 const struct command commands[] = {
 	{ "put", cmd_put, "KEY VALUE", "store VALUE under KEY (VALUE -: read it from stdin)",
 	  "Replaces any value KEY had. VALUE is stored byte for byte as given; VALUE\n"
@@ -638,6 +665,18 @@ const struct command commands[] = {
 	  "Reads every table and log file and checks every checksum. Prints \"ok: N\n"
 	  "files checked\", or exits 1 with a message naming the first damaged file\n"
 	  "and the offset in it. Lists each file on stderr when stderr is a terminal.\n" },
+	{ "repair", cmd_repair, "", "salvage a database that open refuses as damaged",
+	  "Run this only after a command failed with \"corruption detected\" and you\n"
+	  "have read which file was damaged (copy DBDIR first if you can). Keeps every\n"
+	  "write that checks out and drops the rest, printing one line \"dropped: ...\"\n"
+	  "for each thing dropped: a damaged stretch of a log, a batch whose value is\n"
+	  "damaged (all of it, as it was written), a key whose value is damaged (the\n"
+	  "key is deleted), a missing table or value-log file; \"note: ...\" lines say\n"
+	  "what else it did (a damaged value-log file emptied into new ones). Ends\n"
+	  "with \"repaired: N things dropped\"; the database then opens normally.\n"
+	  "Tables with a damaged block are reported and kept: reads of the keys in\n"
+	  "that block still fail. A damaged MANIFEST or CURRENT is not rebuilt.\n"
+	  "Nothing runs a repair on its own.\n" },
 	{ "bank", cmd_bank, "[--accounts N] [--threads T] [--seconds S] [--isolation ssi|si]",
 	  "transfer money in transactions and check the total never changes",
 	  "Replaces the keys starting with bank/ by N accounts (default 100) holding\n"

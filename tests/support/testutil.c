@@ -268,6 +268,13 @@ void tu_crash(wb_db *db, fault_env_t *fe)
 	assert_int_equal(fault_env_power_loss(fe), WB_OK);
 }
 
+void tu_kill(wb_db *db, fault_env_t *fe)
+{
+	fault_env_kill_after_bytes(fe, 0);
+	wb_close(db);
+	fault_env_clear_faults(fe);
+}
+
 int tu_tables(wb_db *db)
 {
 	char *json;

@@ -81,6 +81,12 @@ void tu_expect_missing(wb_db *db, const void *key, size_t klen);
  * power goes (fault_env_power_loss). fe can then open the database again. */
 void tu_crash(wb_db *db, fault_env_t *fe);
 
+/* The process dies (db must have been opened through fe): fe refuses every
+ * write from now on, db is closed (so nothing more reaches the disk, not
+ * even the clean-close mark) and fe revived. Unlike tu_crash nothing
+ * written is lost: the page cache survives a killed process. */
+void tu_kill(wb_db *db, fault_env_t *fe);
+
 /* Number of tables in the stats (the sum of "files" over the levels). */
 int tu_tables(wb_db *db);
 

@@ -7,8 +7,10 @@
  * flushed. And what it refuses: a damaged table gives WB_ECORRUPT (never
  * wrong data) and wb_verify names it; a damaged WAL middle, CURRENT or
  * MANIFEST makes wb_open fail with a message naming the file and leaves
- * every byte of the directory as it was; a torn WAL tail is dropped
- * silently; no stray files remain after recovery.
+ * every byte of the directory as it was; a torn WAL tail after a crash is
+ * dropped (and logged), but the same cut after a clean close, or in a log
+ * that a later log with records follows, is damage, and wb_repair then
+ * keeps what checks out; no stray files remain after recovery.
  *
  * Each test gets a fresh directory under /tmp, removed by its teardown.
  */
@@ -295,16 +297,43 @@ static void test_damaged_table(void **state)
 }
 
 /* Writes n keys "w/<i>" with 100-byte values, all left in the WAL. */
-static void fill_wal(uint64_t n)
+/* n keys in the only WAL; closed cleanly, or the process killed (the
+ * bytes stay, but nothing says where the log ended). */
+static void fill_wal_ended(uint64_t n, bool clean)
 {
+	fault_env_t *fe = fault_env_new(NULL);
 	wb_options o = tu_options(16 << 20);
+	o.env = fault_env_get(fe);
 	wb_db *db = tu_open(dir, &o);
 	char k[32], v[128];
 	for (uint64_t i = 0; i < n; i++)
 		tu_putn(db, k, tu_key(k, "w/", i), v, tu_value(v, 100, i, 0));
-	assert_int_equal(wb_close(db), WB_OK);
+	if (clean)
+		assert_int_equal(wb_close(db), WB_OK);
+	else
+		tu_kill(db, fe);
+	fault_env_free(fe);
 	assert_int_equal(tu_count_suffix(dir, ".sst"), 0);
 	assert_int_equal(tu_count_suffix(dir, ".wal"), 1);
+}
+
+static void fill_wal(uint64_t n)
+{
+	fill_wal_ended(n, true);
+}
+
+/* Lines wb_repair reported, joined. */
+typedef struct report {
+	char text[8192];
+	int lines;
+} report_t;
+
+static void note_report(void *arg, int dropped, const char *what)
+{
+	report_t *r = arg;
+	size_t len = strlen(r->text);
+	snprintf(r->text + len, sizeof(r->text) - len, "%s\n", what);
+	r->lines++;
 }
 
 static void test_damaged_wal(void **state)
@@ -332,9 +361,11 @@ static void test_damaged_wal(void **state)
 	assert_true(tu_dir_digest(dir) == before);
 }
 
+/* A crash: nothing says where the log ended, so a cut-off last record is
+ * a torn tail, dropped without an error (the info log says so). */
 static void test_torn_wal_tail(void **state)
 {
-	fill_wal(500);
+	fill_wal_ended(500, false);
 	char name[256], path[PATH_MAX], k[32], v[128];
 	assert_true(tu_find_suffix(dir, ".wal", name));
 	tu_path(path, dir, name);
@@ -346,6 +377,12 @@ static void test_torn_wal_tail(void **state)
 		for (uint64_t i = 0; i < 499; i++)
 			tu_expect(db, k, tu_key(k, "w/", i), v, tu_value(v, 100, i, 0));
 		if (round == 0) {
+			size_t len;
+			char *log = tu_read_file(tu_path(path, dir, "LOG"), &len);
+			log = realloc(log, len + 1);
+			log[len] = '\0';
+			assert_non_null(strstr(log, "torn tail after a crash"));
+			free(log);
 			tu_expect_missing(db, "w/00000499", 10);
 			tu_put(db, "w/00000499", "rewritten");
 			assert_int_equal(wb_flush(db), WB_OK);
@@ -369,6 +406,51 @@ static void open_fails(int want, const char *mention)
 	if (strstr(wb_errmsg(NULL), mention) == NULL)
 		fail_msg("message \"%s\" does not mention %s", wb_errmsg(NULL), mention);
 	assert_true(tu_dir_digest(dir) == before);
+}
+
+/* The same cut after a clean close is damage: the close recorded where the
+ * log ended. Nothing is changed until a repair, which keeps the prefix. */
+static void test_truncated_wal_after_clean_close(void **state)
+{
+	fill_wal(500);
+	char name[256], path[PATH_MAX], k[32], v[128];
+	assert_true(tu_find_suffix(dir, ".wal", name));
+	tu_path(path, dir, name);
+	tu_truncate(path, (uint64_t)tu_file_size(path) - 3);
+	open_fails(WB_ECORRUPT, "closed cleanly");
+	open_fails(WB_ECORRUPT, name);
+	report_t r = { "", 0 };
+	uint64_t dropped = 0;
+	wb_options o = tu_options(16 << 20);
+	assert_int_equal(wb_repair(dir, &o, note_report, &r, &dropped), WB_OK);
+	assert_int_equal(dropped, 1);
+	assert_non_null(strstr(r.text, name));
+	wb_db *db = tu_open(dir, &o);
+	for (uint64_t i = 0; i < 499; i++)
+		tu_expect(db, k, tu_key(k, "w/", i), v, tu_value(v, 100, i, 0));
+	tu_expect_missing(db, "w/00000499", 10);
+	assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
+	assert_int_equal(wb_close(db), WB_OK);
+	/* And a second repair finds nothing to drop. */
+	assert_int_equal(wb_repair(dir, &o, NULL, NULL, &dropped), WB_OK);
+	assert_int_equal(dropped, 0);
+}
+
+/* After a crash a torn tail is fine only in the newest log: a log that
+ * another log with records follows was synced whole before that one took
+ * writes. */
+static void test_torn_wal_before_later_wal(void **state)
+{
+	fill_wal_ended(500, false);
+	char name[256], path[PATH_MAX], later[PATH_MAX];
+	assert_true(tu_find_suffix(dir, ".wal", name));
+	tu_path(path, dir, name);
+	size_t len;
+	void *bytes = tu_read_file(path, &len);
+	tu_write_file(tu_path(later, dir, "000900.wal"), bytes, len); /* the same records again */
+	free(bytes);
+	tu_truncate(path, (uint64_t)tu_file_size(path) - 3);
+	open_fails(WB_ECORRUPT, "later logs hold writes");
 }
 
 static void test_damaged_current_manifest(void **state)
@@ -459,7 +541,9 @@ static void test_damaged_manifest_last_edit(void **state)
 			snprintf(man, sizeof(man), "%s", names[i]);
 	tu_free_names(names, n);
 	tu_path(manpath, dir, man);
-	tu_flip_byte(manpath, (uint64_t)tu_file_size(manpath) - 5);
+	/* Inside the last edit's payload (the clean close's): a whole record
+	 * that fails its checksum. */
+	tu_flip_byte(manpath, (uint64_t)tu_file_size(manpath) - 2);
 	open_fails(WB_ECORRUPT, man);
 }
 
@@ -552,6 +636,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_damaged_tombstones, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_wal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_wal_tail, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_wal_after_clean_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_torn_wal_before_later_wal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_current_manifest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_manifest_last_edit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_orphans, setup, teardown),

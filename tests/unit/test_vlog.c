@@ -6,9 +6,14 @@
  *   - wb_get_range at every edge; wb_stat_key's 64-bit length;
  *   - the streaming writer: 100 MiB with bounded memory, commit with a
  *     batch, abort, a crash before commit (no key, no file left);
- *   - a damaged entry: wb_get and wb_verify say WB_ECORRUPT;
+ *   - a damaged entry: wb_get, wb_verify, an iterator and every range read
+ *     touching the damaged block say WB_ECORRUPT; a streamed value too,
+ *     and a writer reads back what it wrote before commit;
  *   - a lost value-log tail after a crash: replay stops at the first batch
  *     whose value is gone (a prefix), and the cut stays after new writes;
+ *     the same loss (or a changed byte) after a clean close is damage: the
+ *     open fails, and wb_repair drops that batch alone, keeping the rest;
+ *     a damaged value only a table points at is deleted by wb_repair;
  *   - wb_batch_move, then reclaim of the source segment, then the read;
  *   - puts, deletes and moves racing reclaim passes: the result is exactly
  *     the writer's model (nothing resurrected, nothing lost);
@@ -119,6 +124,14 @@ static void verify_and_close(wb_db *db, int want)
 {
 	assert_int_equal(wb_verify(db, NULL, NULL), want);
 	assert_int_equal(wb_close(db), WB_OK);
+}
+
+/* wb_repair's report: lines appended to a 2048-byte buffer. */
+static void note_line(void *arg, int dropped, const char *what)
+{
+	char *text = arg;
+	size_t len = strlen(text);
+	snprintf(text + len, 2048 - len, "%s\n", what);
 }
 
 static void put_big(wb_db *db, uint64_t n, size_t len, uint64_t round)
@@ -449,26 +462,95 @@ static void test_corruption_detected(void **state)
 	assert_int_equal(wb_get(db, k, kl, &v, &vl), WB_ECORRUPT);
 	assert_non_null(strstr(wb_errmsg(db), ".vlog offset"));
 	assert_int_equal(wb_verify(db, NULL, NULL), WB_ECORRUPT);
-	/* A range read does not check the whole entry: the bytes before the
-	 * damage come back as they are. */
-	char buf[100], want[8000];
+	/* A range read checks the blocks it touches (4 KiB each): the first
+	 * block reads as it was, any range into the second names it. */
+	char buf[300], want[8000];
 	size_t got;
 	tu_value(want, 8000, 1, 1);
 	assert_int_equal(wb_get_range(db, k, kl, 0, buf, 100, &got), WB_OK);
 	assert_int_equal(got, 100);
 	assert_memory_equal(buf, want, 100);
+	assert_int_equal(wb_get_range(db, k, kl, 3900, buf, 196, &got), WB_OK);
+	assert_memory_equal(buf, want + 3900, 196);
+	assert_int_equal(wb_get_range(db, k, kl, 4000, buf, 200, &got), WB_ECORRUPT);
+	assert_non_null(strstr(wb_errmsg(db), ".vlog offset 4140: value block checksum mismatch"));
+	assert_int_equal(wb_get_range(db, k, kl, 7990, buf, 10, &got), WB_ECORRUPT);
+	/* An iterator reports it too, and stops. */
+	wb_iter *it;
+	assert_int_equal(wb_iter_new(db, NULL, &it), WB_OK);
+	wb_iter_seek_first(it);
+	assert_true(wb_iter_valid(it));
+	assert_null(wb_iter_value(it, &vl));
+	assert_int_equal(wb_iter_status(it), WB_ECORRUPT);
+	wb_iter_free(it);
 	assert_int_equal(wb_close(db), WB_OK);
 }
 
-/* The value log lost its tail but the WAL did not (the WAL page reached
- * the disk, the value-log page did not): replay keeps the batches before
- * the first lost value and drops everything after it, and keeps doing so
- * after new writes and another reopen. */
-static void test_lost_tail_cuts_replay(void **state)
+/* A streamed value is checked block by block too, and what a writer
+ * reads back before commit is exactly what it wrote, wherever the block
+ * boundaries and its buffer's end fall. */
+static void test_stream_blocks(void **state)
 {
 	wb_options o = vopts();
-	o.vlog_segment_size = 64u << 20;
 	wb_db *db = tu_open(dir, &o);
+	const size_t total = 3u << 20 | 12345;
+	uint8_t *all = malloc(total), *back = malloc(total);
+	for (size_t i = 0; i < total; i++)
+		all[i] = (uint8_t)(i * 7 + i / 4096);
+	wb_writer *w;
+	assert_int_equal(wb_writer_begin(db, "s", 1, &w), WB_OK);
+	size_t done = 0, piece = 1;
+	while (done < total) {
+		size_t n = total - done < piece ? total - done : piece;
+		assert_int_equal(wb_writer_write(w, all + done, n), WB_OK);
+		done += n;
+		piece = piece * 5 + 3;
+		if (piece > (3u << 20))
+			piece = 4095;
+		/* Read back a few ranges: near the start, across the end. */
+		size_t got, from = done > 10000 ? done - 10000 : 0;
+		assert_int_equal(wb_writer_read(w, from, back, done - from + 100, &got), WB_OK);
+		assert_int_equal(got, done - from);
+		assert_memory_equal(back, all + from, got);
+		assert_int_equal(wb_writer_read(w, 4090, back, 20, &got), WB_OK);
+		assert_memory_equal(back, all + 4090, got);
+	}
+	assert_int_equal(wb_writer_commit(w, NULL), WB_OK);
+	tu_expect(db, "s", 1, all, total);
+	assert_int_equal(wb_flush(db), WB_OK);
+	assert_int_equal(wb_close(db), WB_OK);
+	/* The stream's segment is the only one over 3 MiB; its entry starts at 16. */
+	int n;
+	char **names = tu_list(dir, &n), p[PATH_MAX];
+	bool found = false;
+	for (int i = 0; i < n && !found; i++)
+		found = strstr(names[i], ".vlog") != NULL && tu_file_size(tu_path(p, dir, names[i])) > (3 << 20);
+	assert_true(found);
+	tu_flip_byte(p, 16 + 24 + 500 * 4100 + 7); /* block 500: value bytes from 2048000 */
+	tu_free_names(names, n);
+	db = tu_open(dir, &o);
+	size_t got;
+	assert_int_equal(wb_get_range(db, "s", 1, 2048000 - 4096, back, 4096, &got), WB_OK);
+	assert_memory_equal(back, all + 2048000 - 4096, 4096);
+	assert_int_equal(wb_get_range(db, "s", 1, 2048000 + 4095, back, 1, &got), WB_ECORRUPT);
+	assert_non_null(strstr(wb_errmsg(db), "offset 2050040: value block checksum mismatch"));
+	void *v;
+	size_t vl;
+	assert_int_equal(wb_get(db, "s", 1, &v, &vl), WB_ECORRUPT);
+	assert_int_equal(wb_verify(db, NULL, NULL), WB_ECORRUPT);
+	assert_int_equal(wb_close(db), WB_OK);
+	free(all);
+	free(back);
+}
+
+/* Writes 100 batches, each a 2000-byte value (in the value log) and a
+ * small one, then ends the process: cleanly, or killed. */
+static void write_pairs(const wb_options *o, bool clean)
+{
+	fault_env_t *fe = fault_env_new(NULL);
+	wb_options fo = *o;
+	fo.env = fault_env_get(fe);
+	wb_db *db = tu_open(dir, &fo);
 	for (uint64_t i = 0; i < 100; i++) {
 		wb_batch *b;
 		char k[32], v[4000];
@@ -480,13 +562,30 @@ static void test_lost_tail_cuts_replay(void **state)
 		assert_int_equal(wb_write(db, b), WB_OK);
 		wb_batch_free(b);
 	}
-	assert_int_equal(wb_close(db), WB_OK);
+	if (clean)
+		assert_int_equal(wb_close(db), WB_OK);
+	else
+		tu_kill(db, fe);
+	fault_env_free(fe);
+}
+
+/* Entries of write_pairs: 36 + 10 + 2000 bytes and a checksum per block. */
+#define PAIR_ENTRY (36 + 10 + 2000 + 4)
+
+/* The value log lost its tail but the WAL did not (the WAL page reached
+ * the disk, the value-log page did not), after a crash: replay keeps the
+ * batches before the first lost value and drops everything after it, and
+ * keeps doing so after new writes and another reopen. */
+static void test_lost_tail_cuts_replay(void **state)
+{
+	wb_options o = vopts();
+	o.vlog_segment_size = 64u << 20;
+	write_pairs(&o, false);
 	char name[256], p[PATH_MAX];
 	assert_true(tu_find_suffix(dir, ".vlog", name));
 	tu_path(p, dir, name);
-	/* Entries are 36 + 10 + 2000 bytes; cut inside entry 50. */
-	uint64_t entry = 36 + 10 + 2000;
-	tu_truncate(p, 16 + 50 * entry + 1000);
+	tu_truncate(p, 16 + 50 * PAIR_ENTRY + 1000); /* inside entry 50 */
+	wb_db *db;
 	for (int round = 0; round < 2; round++) {
 		db = tu_open(dir, &o);
 		for (uint64_t i = 0; i < 100; i++) {
@@ -509,6 +608,88 @@ static void test_lost_tail_cuts_replay(void **state)
 		tu_expect_str(db, "after", "cut");
 		verify_and_close(db, WB_OK);
 	}
+}
+
+/* The same loss after a clean close is damage to synced data (the close
+ * synced every value its log points at): the open fails naming the log
+ * record and the value, and changes nothing; a repair drops that batch
+ * alone and keeps every batch after it. A byte changed inside a value is
+ * the same. */
+static void test_lost_value_after_clean_close(void **state)
+{
+	wb_options o = vopts();
+	o.vlog_segment_size = 64u << 20;
+	for (int how = 0; how < 2; how++) {
+		write_pairs(&o, true);
+		char name[256], p[PATH_MAX];
+		assert_true(tu_find_suffix(dir, ".vlog", name));
+		tu_path(p, dir, name);
+		if (how == 0)
+			tu_flip_byte(p, 16 + 50 * PAIR_ENTRY + 24 + 1000); /* a byte of value 50 */
+		else
+			tu_truncate(p, 16 + 99 * PAIR_ENTRY + 1000); /* inside the last entry */
+		uint64_t before = tu_dir_digest(dir);
+		wb_db *db = (wb_db *)1;
+		assert_int_equal(wb_open(dir, &o, &db), WB_ECORRUPT);
+		assert_null(db);
+		assert_non_null(strstr(wb_errmsg(NULL), name));
+		assert_non_null(strstr(wb_errmsg(NULL), ".wal record "));
+		assert_non_null(strstr(wb_errmsg(NULL), "closed cleanly"));
+		assert_true(tu_dir_digest(dir) == before);
+		uint64_t dropped = 0;
+		assert_int_equal(wb_repair(dir, &o, NULL, NULL, &dropped), WB_OK);
+		assert_int_equal(dropped, 1);
+		uint64_t lost = how == 0 ? 50 : 99;
+		db = tu_open(dir, &o);
+		for (uint64_t i = 0; i < 100; i++) {
+			char k[32];
+			size_t kl = tu_key(k, "s", i);
+			if (i == lost) {
+				tu_expect_missing(db, k, kl);
+				kl = tu_key(k, "k", i);
+				tu_expect_missing(db, k, kl);
+			} else {
+				expect_big(db, i, 2000, 0);
+				tu_expect(db, k, kl, "x", 1);
+			}
+		}
+		verify_and_close(db, WB_OK);
+		tu_rmtree(dir);
+		assert_int_equal(mkdir(dir, 0755), 0);
+	}
+}
+
+/* A damaged value that only a table points at (flushed): reads of it fail
+ * until a repair deletes the key, which it reports. */
+static void test_repair_deletes_damaged_value(void **state)
+{
+	wb_options o = vopts();
+	wb_db *db = tu_open(dir, &o);
+	put_big(db, 1, 8000, 1);
+	put_big(db, 2, 8000, 2);
+	assert_int_equal(wb_flush(db), WB_OK);
+	assert_int_equal(wb_close(db), WB_OK);
+	char name[256], p[PATH_MAX];
+	assert_true(tu_find_suffix(dir, ".vlog", name));
+	tu_path(p, dir, name);
+	tu_flip_byte(p, 16 + 24 + 100); /* the first value's first block */
+	db = tu_open(dir, &o); /* the tree is sound: it opens */
+	char k[32];
+	size_t kl = tu_key(k, "k", 1);
+	void *v;
+	size_t vl;
+	assert_int_equal(wb_get(db, k, kl, &v, &vl), WB_ECORRUPT);
+	assert_int_equal(wb_close(db), WB_OK);
+	char text[2048] = "";
+	uint64_t dropped = 0;
+	assert_int_equal(wb_repair(dir, &o, note_line, text, &dropped), WB_OK);
+	assert_int_equal(dropped, 1);
+	assert_non_null(strstr(text, "key \"k00000001\""));
+	assert_non_null(strstr(text, "value block checksum mismatch"));
+	db = tu_open(dir, &o);
+	tu_expect_missing(db, k, kl);
+	expect_big(db, 2, 8000, 2);
+	assert_int_equal(wb_close(db), WB_OK);
 }
 
 /* Bytes reclaimed by passes until one reclaims nothing. */
@@ -1211,7 +1392,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stream_crash_before_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_writeback_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corruption_detected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_blocks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_tail_cuts_replay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lost_value_after_clean_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repair_deletes_damaged_value, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_move_then_gc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iterator_pins_segment, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_races_writes_and_moves, setup, teardown),
