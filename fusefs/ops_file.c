@@ -502,6 +502,33 @@ static int truncate_node(fs_t *fs, fs_node *n, uint64_t size)
 	return rc;
 }
 
+/* setattr on a file unlinked while open: no name is left to store
+ * attributes under, only the buffer its handles share, so a truncate
+ * (ftruncate on a descriptor, which ext4 allows) changes the buffer, and
+ * the other changes show in the reply only. n->mu not held. */
+static int setattr_unlinked(fs_t *fs, fs_node *n, fuse_ino_t ino, const struct stat *st, int to_set,
+			    struct stat *out)
+{
+	pthread_mutex_lock(&n->mu);
+	int rc = n->buf != NULL ? 0 : -ENOENT;
+	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE))
+		rc = filebuf_truncate(n->buf, (uint64_t)st->st_size);
+	uint64_t size = n->buf != NULL ? n->buf->size : 0;
+	pthread_mutex_unlock(&n->mu);
+	if (rc != 0)
+		return rc;
+	int64_t t = attr_now_ns();
+	fs_entry e = { .type = S_IFREG };
+	e.attr = (fs_attr){ .mode = S_IFREG | 0644, .uid = fs->uid, .gid = fs->gid,
+			    .atime_ns = t, .mtime_ns = t, .ctime_ns = t };
+	apply_attr(&e.attr, st, to_set);
+	store_fill_stat(fs, &e, ino, out);
+	out->st_nlink = 0;
+	out->st_size = (off_t)size;
+	out->st_blocks = (blkcnt_t)((size + 511) / 512);
+	return 0;
+}
+
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_set,
 		       struct fuse_file_info *fi)
 {
@@ -516,8 +543,18 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_s
 		return;
 	}
 	pthread_mutex_lock(&fs->ns_mu);
+	if (n->unlinked) {
+		struct stat out;
+		int rc = setattr_unlinked(fs, n, ino, st, to_set, &out);
+		pthread_mutex_unlock(&fs->ns_mu);
+		if (rc == 0)
+			fuse_reply_attr(req, &out, fs->timeout);
+		else
+			fuse_reply_err(req, -rc);
+		return;
+	}
 	fs_entry e = { 0 };
-	int rc = n->unlinked ? -ENOENT : store_entry(fs, n->key, n->klen, n->dir, &e);
+	int rc = store_entry(fs, n->key, n->klen, n->dir, &e);
 	if (rc == 0 && e.type == 0)
 		rc = -ENOENT;
 	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {

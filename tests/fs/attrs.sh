@@ -132,6 +132,16 @@ assert not os.path.exists(p), "the name is still there"
 os.write(fd, b"and after\n")
 os.lseek(fd, 0, 0)
 sys.stdout.write(os.read(fd, 1000).decode())
+# ftruncate and fchmod on the descriptor work as on ext4 (nlink 0 now).
+os.ftruncate(fd, 7)
+os.fchmod(fd, 0o600)
+st = os.fstat(fd)
+assert st.st_size == 7 and st.st_nlink == 0, (st.st_size, st.st_nlink)
+os.lseek(fd, 0, 0)
+assert os.read(fd, 100) == b"written", "truncated contents"
+os.ftruncate(fd, 10)
+os.lseek(fd, 0, 0)
+assert os.read(fd, 100) == b"written\0\0\0", "extended with zeros"
 os.close(fd)
 EOF
 expect 0 python3 "$T/unlinked.py" "$M/doomed2"
