@@ -176,8 +176,10 @@ typedef struct wb_options {
 	double vlog_gc_ratio;        /* reclaim a sealed segment whose obsolete share is at least this (default 0.5) */
 	uint64_t vlog_gc_rate_limit; /* bytes/s the reclaim thread rewrites; 0 = unlimited (default 0) */
 	/* The reclaim thread looks this often, and whenever a segment is sealed
-	 * (default 1000); 0: no reclaim thread, only wb_vlog_gc (and writers
-	 * never wait for reclaim). */
+	 * (default 1000); it always makes one pass one interval after open (a
+	 * crashed run's garbage is counted nowhere else) and, while passes
+	 * reclaim space, one every interval. 0: no reclaim thread, only
+	 * wb_vlog_gc (and writers never wait for reclaim). */
 	unsigned vlog_gc_interval_ms;
 	/* Milliseconds of history compaction keeps, so that wb_txn_begin_at can
 	 * read as of any moment in that window; 0 keeps only what open

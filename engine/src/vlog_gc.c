@@ -585,6 +585,11 @@ void *vlog_gc_thread(void *arg)
 	wb_db *db = arg;
 	uint64_t seen = 0, seen_discards = 0, seen_tombs = 0, prev_tombs = 0;
 	uint64_t last_pass = stats_now_micros();
+	/* The first interval after open always looks: what earlier runs left
+	 * (a crashed one never said how much it overwrote) is not in the
+	 * counters below. And a pass that reclaimed something looks again at
+	 * the next interval, until it catches up. */
+	bool again = true;
 	pthread_mutex_lock(&db->mu);
 	while (!db->closing) {
 		struct timespec t;
@@ -611,13 +616,15 @@ void *vlog_gc_thread(void *arg)
 			       now - last_pass >= (uint64_t)DELETE_PASS_GAP * db->opts.vlog_gc_interval_ms * 1000;
 		prev_tombs = tombs;
 		int rc = WB_OK;
-		if (appended - seen >= step || discards - seen_discards >= step || discards < seen_discards ||
-		    deleted) {
+		if (again || appended - seen >= step || discards - seen_discards >= step ||
+		    discards < seen_discards || deleted) {
 			seen = appended;
 			seen_discards = discards;
 			seen_tombs = tombs;
 			last_pass = now;
-			rc = vlog_gc_run(db, false, NULL);
+			uint64_t reclaimed = 0;
+			rc = vlog_gc_run(db, false, &reclaimed);
+			again = rc == WB_OK && reclaimed > 0;
 		} else {
 			pthread_mutex_lock(&db->gc_mu);
 			vlog_delete_retired(db);

@@ -19,6 +19,8 @@
  *     the writer's model (nothing resurrected, nothing lost);
  *   - the sustained overwrite workload with the reclaim thread: disk usage
  *     bounded during and after, newest values, deletions stay deleted;
+ *   - after many killed runs, each too short to start reclaim, the thread
+ *     catches up on its own after the next open;
  *   - a crash at many points during a reclaim pass: nothing lost, nothing
  *     resurrected, no orphan segment;
  *   - an open iterator keeps a reclaimed segment readable until freed;
@@ -899,6 +901,65 @@ static void test_overwrite_workload(void **state)
 	free(v);
 }
 
+/* Many short runs, each killed after overwriting a slice of the keys --
+ * never enough in one run to start a reclaim pass by its own counters.
+ * After the last reopen, with nothing else happening, the reclaim thread
+ * catches up by itself: the value log shrinks under 1.5x the live bytes
+ * well within a minute, and every key holds its newest value. */
+static void test_reclaim_catches_up_after_crashes(void **state)
+{
+	enum { KEYS = 200, LEN = 64 << 10, CYCLES = 30, PER_CYCLE = 60 };
+	wb_options o = tu_options(4u << 20);
+	o.value_threshold = 4096;
+	o.vlog_segment_size = 4u << 20;
+	o.vlog_gc_interval_ms = 50;
+	const uint64_t live = (uint64_t)KEYS * LEN;
+	char *v = malloc(LEN);
+	uint32_t *last = calloc(KEYS, sizeof(*last));
+	uint64_t n = 0;
+	for (int cycle = 0; cycle < CYCLES; cycle++) {
+		fault_env_t *fe = fault_env_new(NULL);
+		wb_options fo = o;
+		fo.env = fault_env_get(fe);
+		fo.vlog_gc_interval_ms = 0; /* the killed runs never reclaim */
+		wb_db *db = tu_open(dir, &fo);
+		int count = cycle == 0 ? KEYS : PER_CYCLE;
+		for (int j = 0; j < count; j++, n++) {
+			uint64_t i = cycle == 0 ? (uint64_t)j : (n * 7919) % KEYS;
+			char k[32];
+			size_t kl = tu_key(k, "k", i);
+			memset(v, (int)(n & 0xff), LEN);
+			memcpy(v, &n, sizeof(n));
+			assert_int_equal(wb_put(db, k, kl, v, LEN), WB_OK);
+			last[i] = (uint32_t)n;
+		}
+		tu_kill(db, fe);
+		fault_env_free(fe);
+	}
+	uint64_t before = dir_bytes(dir, ".vlog");
+	assert_true(before > 3 * live); /* the garbage of every run is there */
+	wb_db *db = tu_open(dir, &o);
+	uint64_t now = before;
+	for (int tick = 0; tick < 600 && now >= live * 3 / 2; tick++) {
+		usleep(100 * 1000);
+		now = dir_bytes(dir, ".vlog");
+	}
+	print_message("after %d crashes: value log %llu bytes before, %llu after (live %llu)\n", CYCLES,
+		      (unsigned long long)before, (unsigned long long)now, (unsigned long long)live);
+	assert_true(now < live * 3 / 2);
+	for (uint64_t i = 0; i < KEYS; i++) {
+		char k[32];
+		size_t kl = tu_key(k, "k", i);
+		uint64_t w = last[i];
+		memset(v, (int)(w & 0xff), LEN);
+		memcpy(v, &w, sizeof(w));
+		tu_expect(db, k, kl, v, LEN);
+	}
+	verify_and_close(db, WB_OK);
+	free(v);
+	free(last);
+}
+
 /* Crash at many points during a reclaim pass (after all writes were
  * synced): every key has its newest value, deleted keys stay deleted, and
  * after the next pass no segment file is left that the database does not
@@ -1404,6 +1465,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_crash_during_gc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill_points_sync_always, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overwrite_workload, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reclaim_catches_up_after_crashes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_mode_process_crash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_mode_torn_entry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_mode_seal_trims, setup, teardown),
