@@ -72,3 +72,9 @@ bench-txn: $(TXNBENCH)
 	$(TXNBENCH) --dir $(BUILD)/bench/txn
 
 -include $(BUILD)/obj/bench/txnbench.d
+
+# The value log's block size (engine/src/vblock.h): bench/vblock_bench.c
+# against 4, 16 and 64 KiB blocks and against an unchecked older tree.
+.PHONY: bench-vblock
+bench-vblock:
+	@MAKE="$(MAKE)" BUILD="$(BUILD)" sh bench/run_vblock.sh
