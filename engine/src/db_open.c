@@ -473,6 +473,20 @@ static int replay_wals(wb_db *db, const clean_close_t *cc, uint64_t *max_ts, uin
 	int nwals = 0;
 	int rc = db_list_wals(db, &wals, &nwals, max_number);
 	bool clean = cc->clean, seen_clean = false;
+	/* The WAL at the log number is never deleted before an edit moving
+	 * the number past it is synced: missing while a later one exists, it
+	 * means the MANIFEST lost that edit (cut short, so a table the edit
+	 * added is not named either). (Missing with no later one, it may
+	 * never have reached the disk: a crash right after it was made.) */
+	bool have_first = false, have_later = false;
+	for (int i = 0; i < nwals; i++) {
+		have_first |= wals[i] == db->log_number;
+		have_later |= wals[i] > db->log_number;
+	}
+	if (rc == WB_OK && !have_first && have_later && db->salvage == NULL)
+		rc = err_set(WB_ECORRUPT, "%06llu.wal, the oldest log the MANIFEST says is needed, is missing: "
+			     "the MANIFEST lost edits, or the log was deleted",
+			     (unsigned long long)db->log_number);
 	for (int i = 0; rc == WB_OK && i < nwals; i++) {
 		if (wals[i] < db->log_number)
 			continue;

@@ -547,6 +547,33 @@ static void test_damaged_manifest_last_edit(void **state)
 	open_fails(WB_ECORRUPT, man);
 }
 
+/* A MANIFEST cut inside a flush's edit would lose the table it added (the
+ * log it replaced is gone): the open must say so rather than start from
+ * the edit before, which would delete the table as an orphan. */
+static void test_manifest_cut_in_flush_edit(void **state)
+{
+	wb_options o = tu_options(16 << 20);
+	o.compaction_threads = 0;
+	wb_db *db = tu_open(dir, &o);
+	char k[32], v[64], man[256] = "", manpath[PATH_MAX];
+	for (uint64_t i = 0; i < 2000; i++)
+		tu_putn(db, k, tu_key(k, "f/", i), v, tu_value(v, 50, i, 0));
+	int n;
+	char **names = tu_list(dir, &n);
+	for (int i = 0; i < n; i++)
+		if (strncmp(names[i], "MANIFEST-", 9) == 0)
+			snprintf(man, sizeof(man), "%s", names[i]);
+	tu_free_names(names, n);
+	tu_path(manpath, dir, man);
+	long long before_flush = tu_file_size(manpath);
+	assert_int_equal(wb_flush(db), WB_OK);
+	tu_putn(db, k, tu_key(k, "g/", 1), v, tu_value(v, 50, 1, 0));
+	assert_int_equal(wb_close(db), WB_OK);
+	assert_true(tu_file_size(manpath) > before_flush + 10);
+	tu_truncate(manpath, (uint64_t)before_flush + 9); /* a fragment of the flush's edit */
+	open_fails(WB_ECORRUPT, "the MANIFEST lost edits");
+}
+
 static void test_no_orphans(void **state)
 {
 	wb_options o = tu_options(64 << 10);
@@ -640,6 +667,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_torn_wal_before_later_wal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_current_manifest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_manifest_last_edit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_manifest_cut_in_flush_edit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_orphans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay_into_several_memtables, setup,
 						teardown),
