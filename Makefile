@@ -31,6 +31,10 @@ FS_OBJ   := $(FS_SRC:%.c=$(BUILD)/obj/%.o)
 # The parts of wombatfs the unit tests link (no libfuse in them).
 FS_PURE_OBJ := $(BUILD)/obj/fusefs/names.o $(BUILD)/obj/fusefs/attr.o $(BUILD)/obj/fusefs/filebuf.o
 
+# The crash loops (tests/crash/): cmocka-free programs on the public API.
+CRASH_COMMON := $(patsubst %.c,$(BUILD)/obj/%.o,tests/crash/workload.c tests/crash/checker.c tests/crash/harness.c)
+CRASH_BIN := $(BUILD)/crash/kvcrash
+
 LIB_A  := $(BUILD)/lib/libwombat.a
 LIB_SO := $(BUILD)/lib/libwombat.so
 CLI    := $(BUILD)/bin/wombat
@@ -44,7 +48,7 @@ all: lib cli fs $(EXAMPLES)
 lib: $(LIB_A) $(LIB_SO)
 cli: $(CLI)
 fs: $(FSD) $(MOUNT_HELPER)
-tests: $(UNIT_BIN)
+tests: $(UNIT_BIN) $(CRASH_BIN)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -82,6 +86,10 @@ $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(SUPPORT_OBJ) $(FS_PURE
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLFLAGS) -o $@ $< $(SUPPORT_OBJ) $(FS_PURE_OBJ) $(LIB_A) $(LDLIBS) -lcmocka
 
+$(BUILD)/crash/kvcrash: $(BUILD)/obj/tests/crash/kvcrash.o $(CRASH_COMMON) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLFLAGS) -o $@ $^ $(LDLIBS)
+
 deps:
 	@sh tests/deps.sh
 
@@ -106,7 +114,8 @@ format:
 clean:
 	rm -rf build build-asan build-tsan
 
--include $(ENGINE_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d)
+-include $(ENGINE_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d) \
+	$(CRASH_COMMON:.o=.d) $(CRASH_BIN:$(BUILD)/crash/%=$(BUILD)/obj/tests/crash/%.d)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin

@@ -1,0 +1,70 @@
+/*
+ * harness.h -- what the two engine crash loops (kvcrash.c: SIGKILL of a
+ * writer process; faultcrash.c: power loss and injected errors through the
+ * fault env) share: their command line, random engine options per cycle,
+ * `wombat DBDIR verify` run as a separate process, a watchdog that turns a
+ * hang into a failure naming what hung, and the closing tally.
+ *
+ * Threads: the main thread of the harness only.
+ */
+#ifndef WB_CRASH_HARNESS_H
+#define WB_CRASH_HARNESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "wombat.h"
+
+struct hx_args {
+	const char *prog;   /* for messages */
+	uint64_t cycles;    /* stop after this many (0: only the time limit) */
+	double seconds;     /* stop starting cycles after this long (0: only cycles) */
+	uint64_t seed;      /* every cycle's choices follow from it */
+	const char *dir;    /* scratch directory (NULL: a new one under /tmp) */
+	const char *wombat; /* the CLI, for `verify` */
+	bool verbose;       /* a line per cycle */
+	bool keep_going;    /* go on after a failed cycle */
+};
+
+/* Parses the command line; prints usage and exits 2 on a bad one. Fills
+ * what is not given: seed from the clock, the CLI next to argv[0]
+ * (../bin/wombat). */
+void hx_parse(int argc, char **argv, struct hx_args *a);
+
+/* A generator for stream s of cycle c: the same (seed, c, s), the same
+ * numbers, whatever earlier cycles did. */
+uint64_t hx_rng(uint64_t seed, uint64_t cycle, uint64_t stream);
+
+/* Options drawn for one open: small memtables and value-log segments (so
+ * flushes, compactions and reclaim happen in every cycle), a low value
+ * threshold, one of the sync modes. create_if_missing set. */
+wb_options hx_options(uint64_t *rng);
+
+const char *hx_sync_name(int mode);
+
+/* Runs `wombat db verify`; true when it exits 0. Its output goes to
+ * out_path, and when it fails, to stderr too. */
+bool hx_verify_cli(const struct hx_args *a, const char *db, const char *out_path);
+
+/* Arms the watchdog: if hx_watch is not called again (or hx_unwatch) within
+ * seconds, prints "hang: <what>" with the cycle and seed, kills *victim
+ * when it is not 0, and exits 3. what must stay valid meanwhile. */
+void hx_watch(unsigned seconds, const char *what, uint64_t cycle, uint64_t seed, pid_t victim);
+void hx_unwatch(void);
+
+/* Seconds since an arbitrary start. */
+double hx_now(void);
+
+/* The tally printed at the end. */
+struct hx_tally {
+	uint64_t cycles, ops, lost, torn, inconsistent, verify, writer, refused, silent;
+};
+
+/* Prints the closing line(s); returns the exit status (0: nothing found). */
+int hx_report(const struct hx_args *a, const struct hx_tally *t, double elapsed, const char *what);
+
+/* True when the cycle found something. */
+bool hx_failed(const struct hx_tally *t);
+
+#endif /* WB_CRASH_HARNESS_H */
