@@ -33,7 +33,7 @@ FS_PURE_OBJ := $(BUILD)/obj/fusefs/names.o $(BUILD)/obj/fusefs/attr.o $(BUILD)/o
 
 # The crash loops (tests/crash/): cmocka-free programs on the public API.
 CRASH_COMMON := $(patsubst %.c,$(BUILD)/obj/%.o,tests/crash/workload.c tests/crash/checker.c tests/crash/harness.c)
-CRASH_BIN := $(BUILD)/crash/kvcrash
+CRASH_BIN := $(BUILD)/crash/kvcrash $(BUILD)/crash/faultcrash
 
 LIB_A  := $(BUILD)/lib/libwombat.a
 LIB_SO := $(BUILD)/lib/libwombat.so
@@ -87,6 +87,11 @@ $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(SUPPORT_OBJ) $(FS_PURE
 	$(CC) $(ALLFLAGS) -o $@ $< $(SUPPORT_OBJ) $(FS_PURE_OBJ) $(LIB_A) $(LDLIBS) -lcmocka
 
 $(BUILD)/crash/kvcrash: $(BUILD)/obj/tests/crash/kvcrash.o $(CRASH_COMMON) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/crash/faultcrash: $(BUILD)/obj/tests/crash/faultcrash.o $(CRASH_COMMON) \
+		$(BUILD)/obj/tests/support/fault_env.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLFLAGS) -o $@ $^ $(LDLIBS)
 
