@@ -788,6 +788,41 @@ static void test_crash_during_gc(void **state)
 	}
 }
 
+/* A reclaim pass whose MANIFEST edit (the retirement of its segments)
+ * fails must not delete those segments: the MANIFEST on disk still lists
+ * them, and an open refuses a database whose listed segment is missing.
+ * Found by faultcrash (tests/crash/): a sticky EIO on appends, then a
+ * crash. Round 0's two segments hold nothing live, so the pass rewrites
+ * nothing and its first append is the MANIFEST edit. */
+static void test_failed_retire_keeps_segments(void **state)
+{
+	wb_options o = vopts();
+	o.vlog_segment_size = 64u << 10; /* 8 values of 9000 bytes each */
+	o.vlog_gc_interval_ms = 0;       /* only the pass the test runs */
+	fault_env_t *fe = fault_env_new(NULL);
+	o.env = fault_env_get(fe);
+	wb_db *db = tu_open(dir, &o);
+	for (int round = 0; round < 2; round++)
+		for (uint64_t i = 0; i < 16; i++)
+			put_big(db, i, 9000, (uint64_t)round);
+	assert_int_equal(wb_sync(db), WB_OK);
+	int segments = tu_count_suffix(dir, ".vlog");
+	fault_env_fail_nth(fe, FAULT_APPEND, 1, WB_EIO, FAULT_STICKY);
+	assert_int_equal(wb_vlog_gc(db, NULL), WB_EIO);
+	assert_int_equal(tu_count_suffix(dir, ".vlog"), segments);
+	tu_crash(db, fe);
+	fault_env_clear_faults(fe);
+	int rc = wb_open(dir, &o, &db);
+	if (rc != WB_OK)
+		fail_msg("reopen after a failed retirement: %s: %s", wb_strerror(rc), wb_errmsg(NULL));
+	for (uint64_t i = 0; i < 16; i++)
+		expect_big(db, i, 9000, 1);
+	gc_all(db); /* and the space comes back now */
+	assert_true(tu_count_suffix(dir, ".vlog") < segments);
+	verify_and_close(db, WB_OK);
+	fault_env_free(fe);
+}
+
 /* Kill points with sync=always over batches holding large values: every
  * acknowledged batch survives and every value reads back whole. */
 static void test_kill_points_sync_always(void **state)
@@ -1224,6 +1259,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_map_mode_torn_entry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_mode_seal_trims, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_synced_often_appends, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_retire_keeps_segments, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
