@@ -50,6 +50,7 @@ struct run {
 	struct wl_state base[WL_KEYS]; /* what the database holds between cycles */
 	uint64_t next_seq;
 	struct hx_tally t;
+	char known_msg[512]; /* the last known bug's message, counted once */
 };
 
 /* The writer process: never returns. Exit 0 after a clean close, 3 when an
@@ -165,8 +166,19 @@ static bool cycle(struct run *r, uint64_t c)
 		r->t.writer++;
 	}
 	hx_watch(300, "wombat verify", c, r->a.seed, 0);
-	if (!hx_verify_cli(&r->a, r->db, r->verify_out))
-		r->t.verify++;
+	const char *msg;
+	if (!hx_verify_cli(&r->a, r->db, r->verify_out, &msg)) {
+		const char *repro = hx_known(msg, false);
+		if (repro == NULL) {
+			r->t.verify++;
+		} else if (strcmp(msg, r->known_msg) != 0) {
+			/* (the same damage is met again by every later verify) */
+			fprintf(stderr, "%s: cycle %" PRIu64 ": a known bug, reproduced by %s\n",
+				r->a.prog, c, repro);
+			snprintf(r->known_msg, sizeof(r->known_msg), "%s", msg);
+			r->t.known++;
+		}
+	}
 	hx_unwatch();
 
 	size_t acked = 0;
@@ -185,7 +197,7 @@ static bool cycle(struct run *r, uint64_t c)
 	struct hx_tally d = r->t;
 	d.lost -= before.lost, d.torn -= before.torn, d.inconsistent -= before.inconsistent;
 	d.verify -= before.verify, d.writer -= before.writer, d.refused -= before.refused;
-	return !hx_failed(&d);
+	return !hx_failed(&d) && !(r->a.strict && d.known != before.known);
 }
 
 int main(int argc, char **argv)
