@@ -5,6 +5,7 @@
 #   make mount      mount ./wombat.db at ./wombat.mnt (make umount)
 #   make bench      side-by-side benchmarks
 #   make asan/tsan  sanitizer builds of the tests under build-asan/ build-tsan/
+#   make crashtest  the crash loops (tests/crash/); CRASH_SECONDS, CRASH_CYCLES, CRASH_SEED
 
 BUILD    ?= build
 PREFIX   ?= /usr/local
@@ -42,7 +43,7 @@ FSD    := $(BUILD)/bin/wombatfs
 MOUNT_HELPER := $(BUILD)/bin/mount.wombat
 EXAMPLES := $(BUILD)/examples/hello
 
-.PHONY: all lib cli fs tests test deps asan tsan clean format mount umount bench install
+.PHONY: all lib cli fs tests test deps asan tsan clean format mount umount bench install crashtest
 all: lib cli fs $(EXAMPLES)
 
 lib: $(LIB_A) $(LIB_SO)
@@ -101,6 +102,15 @@ deps:
 test: deps
 	$(MAKE) all tests
 	@BUILD=$(BUILD) sh tests/run.sh
+
+# The long crash run: several hundred cycles in about ten minutes
+# (tests/crash/lib/crashtest.sh; README "Other targets"). CRASH_ARGS=--strict
+# also fails on the known bugs that skipped unit tests reproduce.
+CRASH_SECONDS ?= 600
+crashtest: deps
+	$(MAKE) all tests
+	@BUILD=$(BUILD) CRASH_SECONDS=$(CRASH_SECONDS) CRASH_CYCLES=$(CRASH_CYCLES) \
+		CRASH_SEED=$(CRASH_SEED) CRASH_ARGS="$(CRASH_ARGS)" sh tests/crash/lib/crashtest.sh
 
 asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
