@@ -260,10 +260,7 @@ uint64_t wl_check(wb_db *db, struct wl_state *base, struct wl_check *c, bool rep
 			votes[p] += fit[p];
 		}
 	}
-	size_t acked = 0;
-	while (acked < j->n && j->ops[acked].acked)
-		acked++;
-	size_t lo = c->need_acked ? acked : j->synced;
+	size_t lo = c->need_acked ? wl_journal_acked(j) : j->synced;
 	if (lo > j->n)
 		lo = j->n;
 	long found = -1, below_lo = -1;

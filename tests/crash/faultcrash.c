@@ -134,8 +134,9 @@ static void start_over(struct run *r)
 	memset(r->base, 0, sizeof(r->base));
 }
 
-static bool cycle(struct run *r, uint64_t c)
+static bool cycle(void *ctx, uint64_t c)
 {
+	struct run *r = ctx;
 	uint64_t rng = hx_rng(r->a.seed, c, 0);
 	wb_options o = hx_options(&rng);
 	o.env = fault_env_get(r->fe);
@@ -264,72 +265,32 @@ static bool cycle(struct run *r, uint64_t c)
 			r->t.verify++;
 	}
 
-	size_t acked = 0;
-	for (size_t i = 0; i < j.n; i++)
-		acked += j.ops[i].acked;
 	r->t.ops += j.n;
-	if (j.n > 0)
-		r->next_seq = j.ops[j.n - 1].seq + 1;
+	r->next_seq = wl_journal_next_seq(&j, r->next_seq);
 	if (r->a.verbose)
 		printf("cycle %" PRIu64 ": sync=%s, %s%s: writer %s, %zu ops (%zu acked, %zu synced), "
 		       "%zu recovered\n",
 		       c, hx_sync_name(o.sync), p.what, power && p.v == FAULT ? ", then power loss" : "",
-		       wrc == WB_OK ? "saw no error" : wb_strerror(wrc), j.n, acked, j.synced,
+		       wrc == WB_OK ? "saw no error" : wb_strerror(wrc), j.n, wl_journal_acked(&j), j.synced,
 		       chk.applied);
 	wl_journal_free(&j);
 	r->t.cycles++;
-	struct hx_tally d = r->t;
-	d.lost -= before.lost, d.torn -= before.torn, d.inconsistent -= before.inconsistent;
-	d.verify -= before.verify, d.writer -= before.writer, d.refused -= before.refused;
-	d.silent -= before.silent;
-	return !hx_failed(&d);
+	return !hx_new_failures(&r->a, &before, &r->t);
 }
 
 int main(int argc, char **argv)
 {
 	static struct run r;
 	hx_parse(argc, argv, &r.a);
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (r.a.dir) {
-		snprintf(r.dir, sizeof(r.dir), "%s", r.a.dir);
-		mkdir(r.dir, 0755);
-	} else {
-		snprintf(r.dir, sizeof(r.dir), "/tmp/wombat-faultcrash-XXXXXX");
-		if (mkdtemp(r.dir) == NULL) {
-			perror("mkdtemp");
-			return 1;
-		}
-	}
+	hx_scratch(&r.a, "faultcrash", r.dir, sizeof(r.dir));
 	snprintf(r.db, sizeof(r.db), "%s/db", r.dir);
 	snprintf(r.verify_out, sizeof(r.verify_out), "%s/verify.out", r.dir);
 	r.next_seq = 1;
 	r.fe = fault_env_new(NULL);
 	if (r.fe == NULL)
 		return 1;
-	printf("%s: seed %" PRIu64 ", in %s\n", r.a.prog, r.a.seed, r.dir);
-	double start = hx_now();
-	bool ok = true;
-	for (uint64_t c = 0; r.a.cycles == 0 || c < r.a.cycles; c++) {
-		if (r.a.seconds > 0 && hx_now() - start >= r.a.seconds)
-			break;
-		if (!cycle(&r, c)) {
-			ok = false;
-			fprintf(stderr,
-				"%s: cycle %" PRIu64 " FAILED; replay: %s --seed %" PRIu64
-				" --cycles %" PRIu64 "; database kept in %s\n",
-				r.a.prog, c, r.a.prog, r.a.seed, c + 1, r.dir);
-			if (!r.a.keep_going)
-				break;
-		}
-	}
-	int status = hx_report(&r.a, &r.t, hx_now() - start,
+	int status = hx_loop(&r.a, cycle, &r, &r.t, r.dir,
 			       "power loss and injected EIO/ENOSPC through the fault env");
 	fault_env_free(r.fe);
-	if (ok && r.a.dir == NULL) {
-		char cmd[300];
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r.dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "%s: could not remove %s\n", r.a.prog, r.dir);
-	}
 	return status;
 }

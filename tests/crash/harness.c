@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -220,14 +221,36 @@ double hx_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-bool hx_failed(const struct hx_tally *t)
+static uint64_t failures(const struct hx_tally *t)
 {
-	return t->lost + t->torn + t->inconsistent + t->verify + t->writer + t->refused +
-		       t->silent !=
-	       0;
+	return t->lost + t->torn + t->inconsistent + t->verify + t->writer + t->refused + t->silent;
 }
 
-int hx_report(const struct hx_args *a, const struct hx_tally *t, double elapsed, const char *what)
+bool hx_new_failures(const struct hx_args *a, const struct hx_tally *before,
+		     const struct hx_tally *now)
+{
+	return failures(now) != failures(before) || (a->strict && now->known != before->known);
+}
+
+void hx_scratch(const struct hx_args *a, const char *tag, char *dir, size_t len)
+{
+	if (a->dir != NULL) {
+		snprintf(dir, len, "%s", a->dir);
+		if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+			perror(dir);
+			exit(1);
+		}
+	} else {
+		snprintf(dir, len, "/tmp/wombat-%s-XXXXXX", tag);
+		if (mkdtemp(dir) == NULL) {
+			perror("mkdtemp");
+			exit(1);
+		}
+	}
+}
+
+static int report(const struct hx_args *a, const struct hx_tally *t, double elapsed,
+		  const char *what)
 {
 	printf("%s: %" PRIu64 " cycles (%s) in %.0f s, %.1f per minute, %" PRIu64
 	       " ops, seed %" PRIu64 "\n",
@@ -250,5 +273,35 @@ int hx_report(const struct hx_args *a, const struct hx_tally *t, double elapsed,
 		       "--strict counts them)\n",
 		       a->prog, t->known);
 	fflush(stdout);
-	return hx_failed(t) || (a->strict && t->known) ? 1 : 0;
+	return failures(t) != 0 || (a->strict && t->known) ? 1 : 0;
+}
+
+int hx_loop(const struct hx_args *a, bool (*cycle)(void *ctx, uint64_t c), void *ctx,
+	    const struct hx_tally *t, const char *dir, const char *what)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("%s: seed %" PRIu64 ", in %s\n", a->prog, a->seed, dir);
+	double start = hx_now();
+	bool ok = true;
+	for (uint64_t c = 0; a->cycles == 0 || c < a->cycles; c++) {
+		if (a->seconds > 0 && hx_now() - start >= a->seconds)
+			break;
+		if (!cycle(ctx, c)) {
+			ok = false;
+			fprintf(stderr,
+				"%s: cycle %" PRIu64 " FAILED; replay: %s --seed %" PRIu64
+				" --cycles %" PRIu64 "; its files are kept in %s\n",
+				a->prog, c, a->prog, a->seed, c + 1, dir);
+			if (!a->keep_going)
+				break;
+		}
+	}
+	int status = report(a, t, hx_now() - start, what);
+	if (ok && a->dir == NULL) {
+		char cmd[400];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "%s: could not remove %s\n", a->prog, dir);
+	}
+	return status;
 }

@@ -71,10 +71,21 @@ struct hx_tally {
 	uint64_t known; /* failures hx_known recognised (not in hx_failed) */
 };
 
-/* Prints the closing line(s); returns the exit status (0: nothing found). */
-int hx_report(const struct hx_args *a, const struct hx_tally *t, double elapsed, const char *what);
+/* True when now counts a failure that before did not (a known bug's too
+ * with --strict). */
+bool hx_new_failures(const struct hx_args *a, const struct hx_tally *before,
+		     const struct hx_tally *now);
 
-/* True when the cycle found something. */
-bool hx_failed(const struct hx_tally *t);
+/* Makes the scratch directory into dir (len bytes): a->dir, or a new
+ * /tmp/wombat-<tag>-XXXXXX. Exits 1 when it cannot. */
+void hx_scratch(const struct hx_args *a, const char *tag, char *dir, size_t len);
+
+/* The loop: cycle(ctx, c) for c = 0, 1, ... while a's limits allow; after
+ * a failed cycle (false) prints how to replay it and stops, unless
+ * keep_going. Then prints the tally t (what: the kind of crash) and
+ * removes dir if nothing failed and it was not given. Returns the exit
+ * status (0: nothing found). */
+int hx_loop(const struct hx_args *a, bool (*cycle)(void *ctx, uint64_t c), void *ctx,
+	    const struct hx_tally *t, const char *dir, const char *what);
 
 #endif /* WB_CRASH_HARNESS_H */

@@ -209,6 +209,19 @@ int64_t wl_value_diff(const struct wl_state *v, uint64_t off, const void *buf, s
 
 /* ---- the journal ---- */
 
+size_t wl_journal_acked(const struct wl_journal *j)
+{
+	size_t n = 0;
+	while (n < j->n && j->ops[n].acked)
+		n++;
+	return n;
+}
+
+uint64_t wl_journal_next_seq(const struct wl_journal *j, uint64_t prev)
+{
+	return j->n > 0 ? j->ops[j->n - 1].seq + 1 : prev;
+}
+
 static const char *const op_names[WL_OP_TYPES] = { "put", "delete", "batch",
 						    "txn", "stream", "move" };
 

@@ -125,6 +125,14 @@ void wl_journal_free(struct wl_journal *j); /* frees ops; leaves fd open */
  * errno set when the file cannot be read or holds a malformed record. */
 int wl_journal_load(struct wl_journal *j, const char *path);
 
+/* How many ops from the first were acknowledged (the writer stops at its
+ * first error, so acks are a prefix). */
+size_t wl_journal_acked(const struct wl_journal *j);
+
+/* The seq the next cycle's writer starts at: past every intent of j, or
+ * prev when j has none. */
+uint64_t wl_journal_next_seq(const struct wl_journal *j, uint64_t prev);
+
 /* Name of an op type ("put", "batch", ...). */
 const char *wl_op_name(int type);
 

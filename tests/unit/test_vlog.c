@@ -131,6 +131,14 @@ static void put_big(wb_db *db, uint64_t n, size_t len, uint64_t round)
 	free(v);
 }
 
+/* Keys 0 .. n-1 with a value of len bytes, rounds 0 .. rounds-1 in turn. */
+static void put_rounds(wb_db *db, int rounds, uint64_t n, size_t len)
+{
+	for (int round = 0; round < rounds; round++)
+		for (uint64_t i = 0; i < n; i++)
+			put_big(db, i, len, (uint64_t)round);
+}
+
 static void expect_big(wb_db *db, uint64_t n, size_t len, uint64_t round)
 {
 	char k[32];
@@ -733,9 +741,7 @@ static void test_crash_during_gc(void **state)
 		fault_env_t *fe = fault_env_new(NULL);
 		o.env = fault_env_get(fe);
 		wb_db *db = tu_open(dir, &o);
-		for (int round = 0; round < 3; round++)
-			for (uint64_t i = 0; i < 20; i++)
-				put_big(db, i, 9000, (uint64_t)round);
+		put_rounds(db, 3, 20, 9000);
 		for (uint64_t i = 0; i < 20; i += 3) {
 			char k[32];
 			assert_int_equal(wb_delete(db, k, tu_key(k, "k", i)), WB_OK);
@@ -802,9 +808,7 @@ static void test_failed_retire_keeps_segments(void **state)
 	fault_env_t *fe = fault_env_new(NULL);
 	o.env = fault_env_get(fe);
 	wb_db *db = tu_open(dir, &o);
-	for (int round = 0; round < 2; round++)
-		for (uint64_t i = 0; i < 16; i++)
-			put_big(db, i, 9000, (uint64_t)round);
+	put_rounds(db, 2, 16, 9000);
 	assert_int_equal(wb_sync(db), WB_OK);
 	int segments = tu_count_suffix(dir, ".vlog");
 	fault_env_fail_nth(fe, FAULT_APPEND, 1, WB_EIO, FAULT_STICKY);
