@@ -51,6 +51,7 @@ import zlib
 HDR_LEN = 46  # b"WBFS %08x %08x %04x %08x %08x\n"
 FILE_NAMES = 60
 TOP_DIRS = 8
+MAX_FILES = 60  # past this, creates give way to unlinks: the check reads every file
 
 
 # ---- contents ----------------------------------------------------------
@@ -141,11 +142,11 @@ class Writer:
         r = self.rng.random()
         if r < 0.55:
             return self.rng.randrange(10, 3000)
-        if r < 0.85:
+        if r < 0.90:
             return self.rng.randrange(4096, 256 << 10)
-        if r < 0.97:
-            return self.rng.randrange(1 << 20, 6 << 20)
-        return self.rng.randrange(17 << 20, 24 << 20)  # the mount streams these
+        if r < 0.98:
+            return self.rng.randrange(1 << 20, 4 << 20)
+        return self.rng.randrange(17 << 20, 20 << 20)  # the mount streams these
 
     def write_all(self, fd, data):
         off = 0
@@ -164,6 +165,8 @@ class Writer:
 
     def plan(self):
         r, files = self.rng.random(), sorted(self.files)
+        if len(files) > MAX_FILES and r < 0.25:
+            r += 0.5  # full: an unlink or a rename instead of a create
         if r < 0.25 or not files:
             p = self.free_name()
             if p is None:
@@ -362,13 +365,17 @@ class Driver:
             raise Failure("wombatfs refused to mount: %s" % (r.stderr or r.stdout).strip())
 
     def wait_gone(self, pid, seconds):
+        """Waits until pid has exited. A zombie counts as gone: the daemon
+        is no child of ours, and whoever reaps it here may take a second."""
         end = time.time() + seconds
         while time.time() < end:
             try:
-                os.kill(pid, 0)
-            except OSError:
+                with open("/proc/%d/stat" % pid) as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                        return True
+            except (OSError, IndexError):
                 return True
-            time.sleep(0.02)
+            time.sleep(0.01)
         return False
 
     def cleanup(self):

@@ -61,13 +61,14 @@ limits() {
 	fi
 }
 
+# run CMD...: runs one loop, its output shown as it comes and kept for the
+# summary.
 run() {
-	"$@" >"$T/out" 2>&1
-	rc=$?
-	cat "$T/out"
-	if [ $rc -ne 0 ]; then
-		failed=1
-	fi
+	{
+		"$@" 2>&1
+		echo $? >"$T/rc"
+	} | tee "$T/out"
+	[ "$(cat "$T/rc")" -eq 0 ] || failed=1
 	grep -E '^[a-z]+: ([0-9]+ (cycles|lost)|and [0-9]+ failures)' "$T/out" >>"$T/summary"
 }
 
