@@ -355,7 +355,7 @@ static int retire(wb_db *db, scan_t *s, uint64_t races)
 	uint64_t seq = db->snap_seq, wal = db->wal_number;
 	vlog_t *v = &db->vlog;
 	pthread_mutex_lock(&v->mu);
-	int rc = WB_OK;
+	int rc = WB_OK, first = v->nretired;
 	for (int i = 0; i < s->n && rc == WB_OK && v->races == races; i++) {
 		if (!s->c[i].picked)
 			continue;
@@ -405,10 +405,21 @@ static int retire(wb_db *db, scan_t *s, uint64_t races)
 	pthread_mutex_unlock(&db->mu);
 	if (rc == WB_OK && e.ndead_segments > 0)
 		rc = manifest_log_edit(db, &e, NULL);
+	if (rc != WB_OK) {
+		/* The segments stay retired: the MANIFEST is rewritten whole
+		 * before the next edit, naming them. But the file on disk may
+		 * still list them live, and a later snapshot may too once their
+		 * dead record is pruned, so deleting them could leave a listed
+		 * segment missing, which an open refuses: they are kept until
+		 * the next open, which removes what is dead. (Only this call
+		 * appends to retired: gc_mu.) */
+		pthread_mutex_lock(&v->mu);
+		for (int i = first; i < v->nretired; i++)
+			v->retired[i].snap_seq = UINT64_MAX;
+		pthread_mutex_unlock(&v->mu);
+	}
 	pthread_mutex_unlock(&db->manifest_mu);
 	edit_destroy(&e);
-	/* On a failed edit the segments stay retired: the MANIFEST is rewritten
-	 * whole (with them dead) before the next edit. */
 	return rc;
 }
 
