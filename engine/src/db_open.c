@@ -359,7 +359,11 @@ static int replay_wal(wb_db *db, uint64_t number, uint64_t *max_ts, wal_end_t *e
 	int rc = log_reader_open(db->env, path, LOG_KIND_WAL, &r);
 	if (rc != WB_OK)
 		return rc;
-	replay_t rp = { db, NULL, *max_ts };
+	/* Small logs share a memtable: many short runs killed before their
+	 * replayed writes were flushed must not need one each. A memtable's
+	 * WAL number is the first log it holds, which is what flushing it
+	 * lets go of. */
+	replay_t rp = { db, db->nimm > 0 ? db->imm[db->nimm - 1] : NULL, *max_ts };
 	slice_t rec;
 	uint64_t records = 0, rec_start = 0;
 	log_reader_torn(r, &rec_start);

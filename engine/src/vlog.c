@@ -296,6 +296,7 @@ typedef struct entry_sink {
 	vlog_seg_t *a;
 	uint64_t off;  /* map mode: file offset of the next byte */
 	size_t staged; /* put_mapped: bytes gathered in wbuf, not yet appended */
+	bool header_done; /* put_mapped: the header went on its own */
 } entry_sink_t;
 
 /* Map mode, an entry under MAP_MAX bytes: each piece into the map. */
@@ -312,6 +313,16 @@ static int put_stored(void *arg, const void *p, size_t n)
 static int put_mapped(void *arg, const void *p, size_t n)
 {
 	entry_sink_t *s = arg;
+	if (!s->header_done) {
+		/* On its own: one memcpy may land in any order, and a kill in a
+		 * store holding header and value could leave value bytes behind
+		 * a header whose klen is still zero, which reads as damage.
+		 * Stored alone, a torn header has nothing after it. */
+		s->header_done = true;
+		int rc = mapped_append(&s->a->m, s->off, p, n);
+		s->off += n;
+		return rc;
+	}
 	if (s->staged > 0 && s->staged + n > CHUNK) {
 		int rc = mapped_append(&s->a->m, s->off, s->c->wbuf, s->staged);
 		if (rc != WB_OK)
@@ -344,7 +355,7 @@ static int put_appended(void *arg, const void *p, size_t n)
 static int write_entry(conv_t *c, vlog_seg_t *a, const vptr_t *ptr, slice_t tree_key, slice_t value,
 		       uint64_t ts)
 {
-	entry_sink_t s = { c, a, ptr->offset, 0 };
+	entry_sink_t s = { c, a, ptr->offset, 0, false };
 	int rc;
 	if (!a->m.on)
 		return vlog_entry_emit(tree_key, value, ts, put_appended, &s);
@@ -733,7 +744,11 @@ int vlog_manifest_add(wb_db *db, version_edit_t *e, bool snapshot, uint64_t log_
 		rc = WB_ENOMEM;
 	for (int i = 0; rc == WB_OK && i < v->nsegs; i++) {
 		vlog_seg_t *s = v->segs[i];
-		if (s->streaming || (!snapshot && s->recorded))
+		/* A segment not yet synced holds nothing an edit can need (a WAL
+		 * that points into it was not synced either, and every flush
+		 * syncs first), and a power cut may take it: naming it would
+		 * make the next open refuse the database. */
+		if (s->streaming || (!snapshot && s->recorded) || atomic_load(&s->synced) == 0)
 			continue;
 		rc = edit_add_segment(e, s->number);
 		m[(*nmarked)++] = s->number;
@@ -830,7 +845,12 @@ int vlog_check_segment(wb_db *db, vlog_seg_t *s)
 			break;
 		uint64_t klen = get_u32(h + 4), vlen = get_u64(h + 8);
 		if (klen == 0) {
-			rc = all_zero(db, s, off, size, &zero);
+			/* The end of the entries. A header store that a kill cut
+			 * short (memcpy picks its own order: mapped.h) may leave
+			 * bytes of it with klen still zero; nothing else may
+			 * follow. */
+			rc = all_zero(db, s, off + VLOG_ENTRY_HEADER < size ? off + VLOG_ENTRY_HEADER : size, size,
+				      &zero);
 			if (rc == WB_OK && !zero)
 				rc = err_set(WB_ECORRUPT, "%06llu.vlog offset %llu: entry with an empty key",
 					     (unsigned long long)s->number, (unsigned long long)off);
