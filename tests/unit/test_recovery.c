@@ -574,6 +574,35 @@ static void test_manifest_cut_in_flush_edit(void **state)
 	open_fails(WB_ECORRUPT, "the MANIFEST lost edits");
 }
 
+/* Twenty runs in a row killed before any flush could finish (every table
+ * creation fails): each leaves a WAL, and each open replays them all. They
+ * share memtables, so the database keeps opening (one memtable per log
+ * ran out at 16: "too many memtables to replay"). */
+static void test_many_unflushed_runs(void **state)
+{
+	char k[32], v[64];
+	for (int run = 0; run < 20; run++) {
+		fault_env_t *fe = fault_env_new(NULL);
+		wb_options o = tu_options(1 << 20);
+		o.env = fault_env_get(fe);
+		/* Creations at open: LOG, WAL, MANIFEST, CURRENT's temp file. */
+		fault_env_fail_nth(fe, FAULT_OPEN_WRITE, 5, WB_EIO, FAULT_STICKY);
+		wb_db *db = tu_open(dir, &o);
+		for (int i = 0; i < run; i++)
+			tu_expect(db, k, tu_key(k, "u/", (uint64_t)i), v, tu_value(v, 40, (uint64_t)i, 0));
+		tu_putn(db, k, tu_key(k, "u/", (uint64_t)run), v, tu_value(v, 40, (uint64_t)run, 0));
+		assert_int_equal(wb_sync(db), WB_OK);
+		tu_kill(db, fe);
+		fault_env_free(fe);
+	}
+	assert_true(tu_count_suffix(dir, ".wal") >= 20);
+	wb_options o = tu_options(1 << 20);
+	wb_db *db = tu_open(dir, &o);
+	for (int i = 0; i < 20; i++)
+		tu_expect(db, k, tu_key(k, "u/", (uint64_t)i), v, tu_value(v, 40, (uint64_t)i, 0));
+	assert_int_equal(wb_close(db), WB_OK);
+}
+
 static void test_no_orphans(void **state)
 {
 	wb_options o = tu_options(64 << 10);
@@ -668,6 +697,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_damaged_current_manifest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_manifest_last_edit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_manifest_cut_in_flush_edit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_unflushed_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_orphans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay_into_several_memtables, setup,
 						teardown),
