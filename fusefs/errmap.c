@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <syslog.h>
 
+#include "error.h"
 #include "fs.h"
 
 int errmap(int rc, const char *what, const uint8_t *key, size_t klen)
@@ -33,10 +34,9 @@ int errmap(int rc, const char *what, const uint8_t *key, size_t klen)
 	default:
 		break;
 	}
-	int shown = klen > 200 ? 200 : (int)klen;
-	fprintf(stderr, "wombatfs: %s of \"%.*s\": %s: %s\n", what, shown, key ? (const char *)key : "",
-		wb_strerror(rc), wb_errmsg(NULL));
-	syslog(LOG_ERR, "wombatfs: %s of \"%.*s\": %s: %s", what, shown,
-	       key ? (const char *)key : "", wb_strerror(rc), wb_errmsg(NULL));
+	char shown[256];
+	err_quote(key != NULL ? key : (const uint8_t *)"", key != NULL ? klen : 0, shown, sizeof(shown));
+	fprintf(stderr, "wombatfs: %s of \"%s\": %s: %s\n", what, shown, wb_strerror(rc), wb_errmsg(NULL));
+	syslog(LOG_ERR, "wombatfs: %s of \"%s\": %s: %s", what, shown, wb_strerror(rc), wb_errmsg(NULL));
 	return -EIO;
 }

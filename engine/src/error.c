@@ -30,6 +30,24 @@ const char *err_message(void)
 	return last_message;
 }
 
+const char *err_quote(const void *p, size_t n, char *buf, size_t cap)
+{
+	const unsigned char *s = p;
+	size_t o = 0;
+	size_t i = 0;
+	for (; i < n && o + 8 < cap; i++) {
+		if (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\')
+			buf[o++] = (char)s[i];
+		else
+			o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", s[i]);
+	}
+	if (i < n && o + 4 <= cap)
+		o += (size_t)snprintf(buf + o, cap - o, "...");
+	if (cap > 0)
+		buf[o < cap ? o : cap - 1] = '\0';
+	return buf;
+}
+
 int err_from_errno(int e)
 {
 	switch (e) {

@@ -21,6 +21,12 @@ void err_clear(void);
 /* The calling thread's message ("" when none). */
 const char *err_message(void);
 
+/* Writes bytes p[0..n) into buf (cap bytes) for a message: printable
+ * ASCII as it is, a backslash and every other byte as \xHH, cut with "..."
+ * when it does not fit. Returns buf. Damaged files and user keys hold any
+ * bytes; a message must stay one line of text. */
+const char *err_quote(const void *p, size_t n, char *buf, size_t cap);
+
 /* Maps an errno value to a WB code: EIO -> WB_EIO, ENOSPC/EDQUOT ->
  * WB_ENOSPC, ENOENT -> WB_ENOTFOUND, ENOMEM -> WB_ENOMEM, others -> -errno. */
 int err_from_errno(int e);

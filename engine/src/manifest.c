@@ -180,13 +180,16 @@ static int read_current(wb_db *db, char *name, size_t len)
 	if (rc != WB_OK)
 		return err_set(rc, "%s: read failed: %s", path, wb_strerror(rc));
 	name[n] = '\0';
+	char shown[160];
 	if (n == 0 || name[n - 1] != '\n')
-		return err_set(WB_ECORRUPT, "%s: not a MANIFEST name", path);
+		return err_set(WB_ECORRUPT, "%s: not a MANIFEST name: \"%s\"", path,
+			       err_quote(name, n, shown, sizeof(shown)));
 	name[n - 1] = '\0';
 	enum file_type type;
 	uint64_t number;
-	if (!db_parse_filename(name, &type, &number) || type != FILE_MANIFEST)
-		return err_set(WB_ECORRUPT, "%s: not a MANIFEST name: \"%s\"", path, name);
+	if (strlen(name) != n - 1 || !db_parse_filename(name, &type, &number) || type != FILE_MANIFEST)
+		return err_set(WB_ECORRUPT, "%s: not a MANIFEST name: \"%s\"", path,
+			       err_quote(name, n - 1, shown, sizeof(shown)));
 	return WB_OK;
 }
 

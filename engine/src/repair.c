@@ -58,23 +58,6 @@ static int doom(doomed_t *d, slice_t tree_key)
 	return WB_OK;
 }
 
-/* The key as text for a report: printable bytes as they are, others \xHH. */
-static void show_key(slice_t tree_key, char *out, size_t cap)
-{
-	size_t o = 0;
-	for (size_t i = 1; i < tree_key.len && o + 5 < cap; i++) {
-		uint8_t c = tree_key.data[i];
-		if (c >= 0x20 && c < 0x7f && c != '\\')
-			out[o++] = (char)c;
-		else
-			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
-	}
-	if (o + 5 < cap || tree_key.len <= 1)
-		out[o] = '\0';
-	else
-		snprintf(out + o, cap - o, "...");
-}
-
 /* Checks the value the newest version of tree_key points at. */
 static int check_value(wb_db *db, slice_t tree_key, const vptr_t *p, doomed_t *d)
 {
@@ -85,7 +68,7 @@ static int check_value(wb_db *db, slice_t tree_key, const vptr_t *p, doomed_t *d
 	if (rc != WB_ECORRUPT)
 		return rc;
 	char key[256];
-	show_key(tree_key, key, sizeof(key));
+	err_quote(tree_key.data + 1, tree_key.len - 1, key, sizeof(key));
 	db_salvage_note(db, "key \"%s\"%s: its value is damaged (%s): deleted", key,
 			tree_key.data[0] == KS_META ? " (metadata)" : "", err_message());
 	return doom(d, tree_key);

@@ -25,8 +25,11 @@ os.mkdir(mnt)
 
 
 def mount(db):
-    p = subprocess.run([FSD, db, mnt], capture_output=True, text=True, timeout=30)
-    return p.returncode, p.stderr
+    p = subprocess.run([FSD, db, mnt], capture_output=True, timeout=30)
+    err = p.stderr.decode("utf-8", "backslashreplace")
+    if "\\x" in err:
+        print("  (message with raw bytes: %s)" % err.strip())
+    return p.returncode, err
 
 
 def umount():
@@ -105,7 +108,8 @@ for r in range(rounds):
         umount()
         continue
     if rc != 0:
-        ok = "corruption" in err or "format" in err or ".wal" in err or "MANIFEST" in err
+        ok = ("corruption" in err or "format" in err or ".wal" in err or "MANIFEST" in err) and \
+            "\\x" not in err  # raw bytes of a damaged file do not belong in a message
         outcome = "refused" if ok else "refused-unclear"
         if not ok:
             failures += 1
