@@ -627,6 +627,7 @@ static void db_free(wb_db *db)
 	pthread_cond_destroy(&db->gc_cv);
 	pthread_cond_destroy(&db->gc_done_cv);
 	pthread_mutex_destroy(&db->gc_mu);
+	bgerror_destroy(&db->bg);
 	rate_limiter_destroy(&db->gc_limiter);
 	free(db->dir);
 	free(db);
@@ -720,6 +721,7 @@ int wb_open(const char *dir, const wb_options *opts, wb_db **out)
 	pthread_cond_init(&db->gc_done_cv, NULL);
 	pthread_mutex_init(&db->gc_mu, NULL);
 	vlog_init(&db->vlog);
+	bgerror_init(&db->bg);
 	pthread_cond_init(&db->visible_cv, NULL);
 	oracle_init(&db->oracle, db->opts.retain_versions_ms, 0);
 	rate_limiter_init(&db->limiter, db->opts.compaction_rate_limit);
@@ -752,6 +754,7 @@ int wb_open(const char *dir, const wb_options *opts, wb_db **out)
 	}
 	if (rc == WB_OK && !db->opts.read_only && info_log_open(db->env, dir, &db->info) != WB_OK)
 		err_clear(); /* a database without its info log still works */
+	db->bg.log = db->info;
 	info_log(db->info, "opening %s (wombat %d.%d)", dir, WB_VERSION_MAJOR, WB_VERSION_MINOR);
 	bool fresh = false;
 	if (rc == WB_OK)
