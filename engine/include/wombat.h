@@ -183,6 +183,12 @@ typedef struct wb_options {
 	 * read as of any moment in that window; 0 keeps only what open
 	 * transactions and iterators need (default 0). */
 	uint64_t retain_versions_ms;
+	/* Bytes kept on the disk in a file RESERVE of the database directory
+	 * and given back when the disk is full, so that the database still
+	 * opens read-write and takes the deletes that make room (docs/format.md,
+	 * "Disk reserve"); made again once there is room. 0: none (default
+	 * 8 MiB). */
+	uint64_t disk_reserve;
 	const wb_env *env;       /* NULL means wb_env_default() */
 } wb_options;
 
@@ -225,6 +231,12 @@ void wb_free(void *p);
  *     wb_flush, wb_compact_range and wb_vlog_gc do their work now (a
  *     failing flush is retried at once) and return its result; a success
  *     ends that part of the state.
+ *   Disk full: the disk reserve (wb_options.disk_reserve) was given back
+ *     because an open, a delete or a reclaim pass found the disk full. Its
+ *     room is for deletes and reclaim: writes that store data fail with
+ *     WB_ENOSPC, removals go in, until the reserve can be made again
+ *     (the reclaim thread tries on the same schedule; wb_vlog_gc and a
+ *     reopen try too), which ends the state.
  *   Sticky: a sync of the log failed (the kernel may have dropped data
  *     that a later sync would not write) or a logged write could not be
  *     applied. Every write, wb_sync, wb_flush, wb_compact_range, wb_vlog_gc
@@ -240,7 +252,10 @@ void wb_free(void *p);
 /* Opening and closing */
 
 /* Opens the database in directory dir. opts may be NULL for defaults.
- * Recovers from the write-ahead log after a crash.
+ * Recovers from the write-ahead log after a crash. A read-write open on a
+ * full disk gives back the disk reserve (wb_options.disk_reserve) to make
+ * its new log and MANIFEST, so it fails with WB_ENOSPC only when there was
+ * no reserve left either.
  * Errors: WB_ENOTFOUND (no database and !create_if_missing), WB_EEXIST,
  * WB_EBUSY (open in another process: wb_errmsg names its pid), WB_ECORRUPT
  * or WB_EFORMAT (nothing is modified; wb_errmsg names the file and offset),

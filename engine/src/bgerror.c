@@ -17,6 +17,7 @@ static const char *const source_names[BG_NSOURCES] = {
 	[BG_FLUSH] = "flush",
 	[BG_COMPACTION] = "compaction",
 	[BG_RECLAIM] = "value-log reclaim",
+	[BG_DISK_FULL] = "disk reserve",
 };
 
 void bgerror_init(bgerror_t *b)
@@ -135,6 +136,10 @@ static int refuse(const bg_failure_t *f, enum bg_source src, int rc)
 {
 	if (src == BG_WAL)
 		return err_set(rc, "writes stopped until the database is reopened: %s", f->msg);
+	if (src == BG_DISK_FULL)
+		return err_set(rc, "writes refused: %s (deletes still work; writes do again once the reserve "
+				   "can be made again)",
+			       f->msg);
 	double seconds = (double)(stats_now_micros() - f->since) / 1e6;
 	return err_set(rc, "writes refused: %s (%s failed %llu time%s in %.1f s; retried in the background)",
 		       f->msg, source_names[src], (unsigned long long)f->failures, f->failures == 1 ? "" : "s",

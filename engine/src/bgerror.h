@@ -16,6 +16,11 @@
  *     failure up to BG_RETRY_MAX_MS; the first success of that work ends
  *     its part of the state. A full disk therefore clears by itself once
  *     there is room again.
+ *   BG_DISK_FULL (retried, WB_ENOSPC): the disk reserve was given back
+ *     because the disk is full (reserve.h). Its room is for deletes and
+ *     the reclaim that turns them into space, not for new data, so writes
+ *     are refused until the reserve can be made again (tried on the same
+ *     schedule).
  *
  * While any source is failing, a write gets that error at once (the oldest
  * failure's, sticky first) and wb_errmsg carries the background thread's
@@ -43,7 +48,7 @@
 #define BG_RETRY_FIRST_MS 100
 #define BG_RETRY_MAX_MS 5000
 
-enum bg_source { BG_WAL, BG_FLUSH, BG_COMPACTION, BG_RECLAIM, BG_NSOURCES };
+enum bg_source { BG_WAL, BG_FLUSH, BG_COMPACTION, BG_RECLAIM, BG_DISK_FULL, BG_NSOURCES };
 
 typedef struct bg_failure {
 	int rc;            /* WB_OK: this source works */

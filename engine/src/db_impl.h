@@ -15,6 +15,7 @@
  *   vlog.c       value-log segments (vlog.h); vlog_gc.c their space reclaim
  *   writer.c     streaming writes of large values (wb_writer_*)
  *   bgerror.c    the error state: why writes are refused (bgerror.h)
+ *   reserve.c    the disk reserve that lets a full disk open (reserve.h)
  *
  * Background threads (all started by wb_open, joined by wb_close):
  *   "wb-flush"   db_flush.c  waits for frozen memtables, writes them as L0 tables
@@ -50,6 +51,10 @@
  *     wb_vlog_gc run their work now and return its result (a success
  *     clears that source). Reads, iterators and read-only transactions are
  *     not affected, and nothing acknowledged is lost: it is in the WAL.
+ *   - disk full: the disk reserve was given back (reserve.h) to an open, a
+ *     delete or a reclaim pass that met WB_ENOSPC. Retried like the others
+ *     (by the reclaim thread, which makes the reserve again when it fits):
+ *     until then writes that store data get WB_ENOSPC, removals do not.
  */
 #ifndef WB_DB_IMPL_H
 #define WB_DB_IMPL_H
@@ -65,6 +70,7 @@
 #include "memtable.h"
 #include "oracle.h"
 #include "ratelimit.h"
+#include "reserve.h"
 #include "stats.h"
 #include "version.h"
 #include "vlog.h"
@@ -100,6 +106,7 @@ struct wb_db {
 	uint64_t flush_attempts;     /* (mu) flushes finished, failed or not (for wb_flush) */
 	bool flush_now;              /* (mu) wb_flush: retry a failing flush without waiting */
 	bgerror_t bg;                /* why writes are refused now, if they are (bgerror.h) */
+	reserve_t reserve;           /* room kept for a full disk (reserve.h) */
 	bool closing;                /* (mu) */
 	bool replay_cut;             /* (open only) replay stopped at a lost value */
 	bool flushing;               /* (mu) a flush is in progress */

@@ -115,6 +115,7 @@ void wb_options_init(wb_options *o)
 	o->vlog_segment_size = (uint64_t)256 << 20;
 	o->vlog_gc_ratio = 0.5;
 	o->vlog_gc_interval_ms = 1000;
+	o->disk_reserve = 8u << 20;
 }
 
 static int check_options(const wb_options *o)
@@ -555,8 +556,10 @@ static int flush_replayed(wb_db *db)
 	return WB_OK;
 }
 
-/* Makes the recovered state the live one: a new WAL, a fresh MANIFEST. */
-static int start_writing(wb_db *db)
+/* The new WAL and the fresh MANIFEST of start_writing. On failure it
+ * leaves neither WAL nor active memtable behind, so it can be tried again
+ * (the MANIFEST snapshot cleans up after itself). */
+static int start_log_and_manifest(wb_db *db)
 {
 	if (db->replay_cut) {
 		int rc = flush_replayed(db);
@@ -570,18 +573,39 @@ static int start_writing(wb_db *db)
 	int rc = log_writer_create(db->env, path, LOG_KIND_WAL, &db->wal);
 	if (rc == WB_OK)
 		rc = log_writer_sync(db->wal);
-	if (rc != WB_OK)
-		return err_set(rc, "%s: cannot create the log: %s", path, wb_strerror(rc));
-	db->wal_number = wal;
-	db->mem = memtable_new(wal, db->opts.memtable_size);
-	if (db->mem == NULL)
-		return WB_ENOMEM;
+	if (rc != WB_OK) {
+		char why[400];
+		snprintf(why, sizeof(why), "%s", err_message());
+		rc = err_set(rc, "%s: cannot create the log: %s", path, *why ? why : wb_strerror(rc));
+	} else {
+		db->wal_number = wal;
+		db->mem = memtable_new(wal, db->opts.memtable_size);
+		rc = db->mem ? WB_OK : WB_ENOMEM;
+	}
 	/* The log number stays at the oldest replayed WAL until it is flushed. */
-	if (db->nimm == 0)
-		db->log_number = wal;
-	else
-		db->log_number = db->imm[0]->wal_number;
-	rc = manifest_write_snapshot(db, db->current, manifest);
+	if (rc == WB_OK)
+		db->log_number = db->nimm == 0 ? wal : db->imm[0]->wal_number;
+	if (rc == WB_OK)
+		rc = manifest_write_snapshot(db, db->current, manifest);
+	if (rc != WB_OK) {
+		log_writer_close(db->wal);
+		db->wal = NULL;
+		db->env->remove(db->env->ctx, path);
+		memtable_unref(db->mem);
+		db->mem = NULL;
+	}
+	return rc;
+}
+
+/* Makes the recovered state the live one: a new WAL, a fresh MANIFEST.
+ * Both need room, so on a full disk the disk reserve is given back
+ * (reserve.h) and they are tried once more: a full disk still opens
+ * read-write, and deletes can make room. */
+static int start_writing(wb_db *db)
+{
+	int rc = start_log_and_manifest(db);
+	if (rc == WB_ENOSPC && reserve_release(db, "to make the new log and MANIFEST of an open"))
+		rc = start_log_and_manifest(db);
 	if (rc != WB_OK)
 		return rc;
 	return db->env->list(db->env->ctx, db->dir, remove_obsolete, db);
@@ -628,6 +652,7 @@ static void db_free(wb_db *db)
 	pthread_cond_destroy(&db->gc_done_cv);
 	pthread_mutex_destroy(&db->gc_mu);
 	bgerror_destroy(&db->bg);
+	reserve_destroy(&db->reserve);
 	rate_limiter_destroy(&db->gc_limiter);
 	free(db->dir);
 	free(db);
@@ -722,6 +747,7 @@ int wb_open(const char *dir, const wb_options *opts, wb_db **out)
 	pthread_mutex_init(&db->gc_mu, NULL);
 	vlog_init(&db->vlog);
 	bgerror_init(&db->bg);
+	reserve_init(&db->reserve);
 	pthread_cond_init(&db->visible_cv, NULL);
 	oracle_init(&db->oracle, db->opts.retain_versions_ms, 0);
 	rate_limiter_init(&db->limiter, db->opts.compaction_rate_limit);
@@ -761,6 +787,11 @@ int wb_open(const char *dir, const wb_options *opts, wb_db **out)
 		rc = recover(db, &fresh);
 	if (rc == WB_OK && !db->opts.read_only)
 		rc = start_writing(db);
+	/* Made (again) while no other thread writes: filling it may take the
+	 * last room of a nearly full disk for a moment. Not after giving it
+	 * back just now: the disk is full. */
+	if (rc == WB_OK && !db->opts.read_only && !db->reserve.released)
+		reserve_fill(db);
 	if (rc == WB_OK && db->opts.read_only) {
 		db->mem = memtable_new(0, db->opts.memtable_size);
 		if (db->mem == NULL)

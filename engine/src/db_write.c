@@ -569,7 +569,12 @@ static int write_queued(wb_db *db, wb_batch *b, bool sync, txn_check_t *check)
 	struct writer w = { .batch = b,
 			    .check = check,
 			    .sync = sync || db->opts.sync == WB_SYNC_ALWAYS };
-	return enqueue(db, &w);
+	int rc = enqueue(db, &w);
+	/* A delete that finds the disk full is what the reserve is for. */
+	if (rc == WB_ENOSPC && b != NULL && batch_is_removal(slice_make(b->rep, b->len)) &&
+	    reserve_release(db, "to a delete"))
+		rc = enqueue(db, &w);
+	return rc;
 }
 
 static int enqueue(wb_db *db, struct writer *wp)

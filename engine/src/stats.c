@@ -196,6 +196,7 @@ int wb_stats_text(wb_db *db, char **out)
 	pthread_mutex_unlock(&db->mu);
 	vlog_stats(db, false, sb_sink, &b);
 	bgerror_report(&db->bg, false, sb_sink, &b);
+	reserve_report(db, false, sb_sink, &b);
 	sb_printf(&b, "last commit ts: %llu\n", (unsigned long long)s.last_ts);
 	sb_printf(&b,
 		  "readers: %d; transaction commit log: %llu commits, %llu bytes; %llu checked, "
@@ -243,6 +244,8 @@ int wb_stats_json(wb_db *db, char **out)
 	pthread_mutex_unlock(&db->mu);
 	sb_printf(&b, "],\"background_error\":");
 	bgerror_report(&db->bg, true, sb_sink, &b);
+	sb_printf(&b, ",");
+	reserve_report(db, true, sb_sink, &b);
 	sb_printf(&b, ",");
 	vlog_stats(db, true, sb_sink, &b);
 	for (int i = 0; i < n; i++)

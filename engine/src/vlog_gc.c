@@ -577,6 +577,10 @@ int vlog_gc_run(wb_db *db, bool force, uint64_t *reclaimed)
 	pthread_mutex_lock(&db->gc_mu);
 	uint64_t bytes = vlog_delete_retired(db);
 	int rc = pass(db);
+	/* Moving the live values needs room before the segments give theirs
+	 * back: on a full disk that is what the reserve is for. */
+	if (rc == WB_ENOSPC && reserve_release(db, "to value-log reclaim"))
+		rc = pass(db);
 	bytes += vlog_delete_retired(db);
 	pthread_mutex_unlock(&db->gc_mu);
 	if (reclaimed != NULL)
@@ -592,9 +596,12 @@ int wb_vlog_gc(wb_db *db, uint64_t *reclaimed_bytes)
 	if (db->opts.read_only)
 		return WB_EREADONLY;
 	int rc = vlog_gc_run(db, true, reclaimed_bytes);
-	/* Reclaim works again; a failure is the caller's (nobody retries it). */
-	if (rc == WB_OK)
+	/* Reclaim works again; a failure is the caller's (nobody retries it).
+	 * The room it gave back may hold the reserve again. */
+	if (rc == WB_OK) {
 		bgerror_ok(&db->bg, BG_RECLAIM);
+		reserve_retry(db, true);
+	}
 	return rc;
 }
 
@@ -612,6 +619,11 @@ void *vlog_gc_thread(void *arg)
 		uint64_t retry_in = failing ? bgerror_retry_wait(&db->bg, BG_RECLAIM) : 0;
 		if (failing && retry_in < us)
 			us = retry_in;
+		if (bgerror_failing(&db->bg, BG_DISK_FULL)) { /* this thread makes the reserve again */
+			uint64_t full_in = bgerror_retry_wait(&db->bg, BG_DISK_FULL);
+			if (full_in < us)
+				us = full_in;
+		}
 		if (us > 0)
 			db_timed_wait(db, &db->gc_cv, us);
 		if (db->closing)
@@ -655,6 +667,7 @@ void *vlog_gc_thread(void *arg)
 			vlog_delete_retired(db);
 			pthread_mutex_unlock(&db->gc_mu);
 		}
+		reserve_retry(db, false);
 		pthread_mutex_lock(&db->mu);
 	}
 	pthread_mutex_unlock(&db->mu);

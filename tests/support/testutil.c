@@ -204,6 +204,9 @@ wb_options tu_options(size_t memtable_size)
 	 * which a compaction running meanwhile would change under them.
 	 * test_compaction.c turns it back on. */
 	o.compaction_threads = 0;
+	/* No disk reserve: writing it would dwarf what most tests write, and
+	 * the crash tests count bytes. test_reserve.c turns it on. */
+	o.disk_reserve = 0;
 	return o;
 }
 

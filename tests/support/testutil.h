@@ -63,7 +63,8 @@ uint64_t tu_dir_digest(const char *dir);
 /* ---- database shortcuts (each asserts success) ---- */
 
 /* Options for tests: create_if_missing, sync none, the given memtable size,
- * no background compaction (so the set of tables only changes when asked). */
+ * no background compaction (so the set of tables only changes when asked),
+ * no disk reserve. */
 wb_options tu_options(size_t memtable_size);
 
 wb_db *tu_open(const char *dir, const wb_options *opts);
