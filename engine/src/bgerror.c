@@ -99,6 +99,8 @@ int bgerror_fail(bgerror_t *b, enum bg_source src, int rc, const char *what, ...
 	 * doubles: a disk that stays full must not fill the log too. */
 	if (src == BG_WAL)
 		info_log(b->log, "writes stopped until the database is reopened: %s", msg);
+	else if (src == BG_DISK_FULL && failures == 1)
+		info_log(b->log, "writes that store data refused until the disk reserve is made again: %s", msg);
 	else if (failures == 1)
 		info_log(b->log, "%s failed (%s); writes refused until a retry works, next in %llu ms: %s",
 			 source_names[src], wb_strerror(rc), (unsigned long long)delay, msg);
@@ -126,9 +128,9 @@ void bgerror_ok(bgerror_t *b, enum bg_source src)
 	bool clear = atomic_load(&b->rc) == WB_OK;
 	pthread_mutex_unlock(&b->mu);
 	if (was)
-		info_log(b->log, "%s works again after %llu failures in %.1f s%s", source_names[src],
-			 (unsigned long long)failures, seconds,
-			 clear ? "; writes accepted" : "; other work still failing");
+		info_log(b->log, "%s %s after %llu failures in %.1f s%s", source_names[src],
+			 src == BG_DISK_FULL ? "made again" : "works again", (unsigned long long)failures,
+			 seconds, clear ? "; writes accepted" : "; other work still failing");
 }
 
 /* Sets the calling thread's message for a write refused because of f. */

@@ -588,11 +588,14 @@ static int start_log_and_manifest(wb_db *db)
 	if (rc == WB_OK)
 		rc = manifest_write_snapshot(db, db->current, manifest);
 	if (rc != WB_OK) {
+		char why[512]; /* the cleanup's own failures must not replace it */
+		snprintf(why, sizeof(why), "%s", err_message());
 		log_writer_close(db->wal);
 		db->wal = NULL;
 		db->env->remove(db->env->ctx, path);
 		memtable_unref(db->mem);
 		db->mem = NULL;
+		err_set(rc, "%s", why);
 	}
 	return rc;
 }

@@ -116,9 +116,7 @@ bool reserve_release(wb_db *db, const char *why)
 	pthread_mutex_unlock(&r->mu);
 	if (now)
 		bgerror_fail(&db->bg, BG_DISK_FULL, WB_ENOSPC,
-			     "the disk is full: gave back %s (%llu bytes) %s; writes that store data "
-			     "wait for room",
-			     RESERVE_NAME, (unsigned long long)db->opts.disk_reserve, why);
+			     "the disk is full: gave back %s (%llu bytes) %s", RESERVE_NAME, (unsigned long long)db->opts.disk_reserve, why);
 	err_set(WB_OK, "%s", saved);
 	return again;
 }
