@@ -136,10 +136,39 @@ void reserve_retry(wb_db *db, bool now)
 		bgerror_fail(&db->bg, BG_DISK_FULL, WB_ENOSPC, "the disk is still full");
 }
 
+/* The size of RESERVE on disk (0 when missing), for a read-only database,
+ * which neither makes nor gives back the reserve. */
+static uint64_t size_on_disk(wb_db *db)
+{
+	char path[PATH_MAX];
+	reserve_path(db, path, sizeof(path));
+	char saved[512];
+	snprintf(saved, sizeof(saved), "%s", err_message());
+	wb_env_file *f;
+	uint64_t size = 0;
+	if (db->env->open(db->env->ctx, path, WB_ENV_READ, &f) == WB_OK) {
+		if (db->env->size(f, &size) != WB_OK)
+			size = 0;
+		db->env->close(f);
+	}
+	err_set(WB_OK, "%s", saved);
+	return size;
+}
+
 void reserve_report(wb_db *db, bool json, reserve_sink_fn sink, void *arg)
 {
 	reserve_t *r = &db->reserve;
 	uint64_t want = db->opts.disk_reserve, have = atomic_load(&r->bytes);
+	if (db->opts.read_only) {
+		have = size_on_disk(db);
+		if (json)
+			sink(arg, "\"disk_reserve\":{\"file\":\"%s\",\"bytes\":%llu,\"wanted\":null}",
+			     RESERVE_NAME, (unsigned long long)have);
+		else
+			sink(arg, "disk reserve: %llu bytes in %s (this read-only open leaves it alone)\n",
+			     (unsigned long long)have, RESERVE_NAME);
+		return;
+	}
 	if (json)
 		sink(arg, "\"disk_reserve\":{\"file\":\"%s\",\"bytes\":%llu,\"wanted\":%llu}", RESERVE_NAME,
 		     (unsigned long long)have, (unsigned long long)want);
