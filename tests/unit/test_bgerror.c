@@ -23,7 +23,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -37,31 +36,18 @@
 #include "testutil.h"
 #include "wombat.h"
 
-#define WATCHDOG_SECONDS 120
-
 static char dir[96];
-
-static void watchdog_fired(int sig)
-{
-	static const char msg[] = "test_bgerror: watchdog: a call hung (no answer in "
-				  "120 s)\n";
-	ssize_t n = write(2, msg, sizeof(msg) - 1);
-	(void)n;
-	_exit(3);
-}
 
 static int setup(void **state)
 {
-	struct sigaction sa = { .sa_handler = watchdog_fired };
-	sigaction(SIGALRM, &sa, NULL);
-	alarm(WATCHDOG_SECONDS);
+	tu_watchdog_start("test_bgerror", 120);
 	tu_mkdtemp(dir, "bgerror");
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	alarm(0);
+	tu_watchdog_stop();
 	tu_rmtree(dir);
 	return 0;
 }
@@ -69,18 +55,7 @@ static int teardown(void **state)
 /* Puts key i of prefix p with a 100-byte value, and into m when it works. */
 static int put_one(wb_db *db, tu_model_t *m, const char *p, uint64_t i)
 {
-	char k[32], v[128];
-	size_t kl = tu_key(k, p, i), vl = tu_value(v, 100, i, 0);
-	int rc = wb_put(db, k, kl, v, vl);
-	if (rc == WB_OK)
-		tu_model_put(m, k, kl, v, vl);
-	return rc;
-}
-
-static void must_contain(const char *what, const char *text, const char *needle)
-{
-	if (strstr(text, needle) == NULL)
-		fail_msg("%s has no \"%s\": %s", what, needle, text);
+	return tu_try_put(db, m, p, i, 100, 0);
 }
 
 /* The statistics (text and JSON) show the error state, from source, with
@@ -89,16 +64,16 @@ static void expect_state(wb_db *db, const char *source, const char *needle)
 {
 	char *text, *json, want[64];
 	assert_int_equal(wb_stats_text(db, &text), WB_OK);
-	must_contain("stats", text, "background error: writes ");
+	tu_expect_has("stats", text, "background error: writes ");
 	snprintf(want, sizeof(want), "  %s: ", source);
-	must_contain("stats", text, want);
-	must_contain("stats", text, needle);
+	tu_expect_has("stats", text, want);
+	tu_expect_has("stats", text, needle);
 	wb_free(text);
 	assert_int_equal(wb_stats_json(db, &json), WB_OK);
-	must_contain("JSON stats", json, "\"background_error\":{\"code\":");
+	tu_expect_has("JSON stats", json, "\"background_error\":{\"code\":");
 	snprintf(want, sizeof(want), "\"source\":\"%s\"", source);
-	must_contain("JSON stats", json, want);
-	must_contain("JSON stats", json, needle);
+	tu_expect_has("JSON stats", json, want);
+	tu_expect_has("JSON stats", json, needle);
 	wb_free(json);
 }
 
@@ -106,10 +81,10 @@ static void expect_no_state(wb_db *db)
 {
 	char *text, *json;
 	assert_int_equal(wb_stats_text(db, &text), WB_OK);
-	must_contain("stats", text, "background error: none");
+	tu_expect_has("stats", text, "background error: none");
 	wb_free(text);
 	assert_int_equal(wb_stats_json(db, &json), WB_OK);
-	must_contain("JSON stats", json, "\"background_error\":null");
+	tu_expect_has("JSON stats", json, "\"background_error\":null");
 	wb_free(json);
 }
 
@@ -160,14 +135,14 @@ static void test_flush_enospc(void **state)
 	 * switch, 2 the table its flush makes, and every later one. */
 	fault_env_fail_nth(fe, FAULT_OPEN_WRITE, 2, WB_ENOSPC, FAULT_STICKY);
 	assert_int_equal(wb_flush(db), WB_ENOSPC);
-	must_contain("wb_flush's message", wb_errmsg(db), ".sst");
+	tu_expect_has("wb_flush's message", wb_errmsg(db), ".sst");
 
 	/* The active memtable has all the room these need, so without the
 	 * error state they would be accepted. */
 	for (uint64_t i = 0; i < 200; i++) {
 		assert_int_equal(put_one(db, &m, "refused/", i), WB_ENOSPC);
-		must_contain("a refused write's message", wb_errmsg(db), "flush of");
-		must_contain("a refused write's message", wb_errmsg(db), ".sst");
+		tu_expect_has("a refused write's message", wb_errmsg(db), "flush of");
+		tu_expect_has("a refused write's message", wb_errmsg(db), ".sst");
 	}
 	wb_batch *b;
 	assert_int_equal(wb_batch_new(&b), WB_OK);
@@ -261,8 +236,8 @@ static void test_compaction_eio(void **state)
 	/* Far from L0's stop trigger, so without the error state these
 	 * writes would all be accepted. */
 	put_until_refused(db, &m, "b/", 0, WB_EIO);
-	must_contain("a refused write's message", wb_errmsg(db), "compaction of");
-	must_contain("a refused write's message", wb_errmsg(db), ".sst");
+	tu_expect_has("a refused write's message", wb_errmsg(db), "compaction of");
+	tu_expect_has("a refused write's message", wb_errmsg(db), ".sst");
 	expect_state(db, "compaction", ".sst");
 	/* An I/O error is not a full disk: deletes are refused too. */
 	assert_int_equal(wb_delete(db, "a/00000000", 10), WB_EIO);
@@ -285,17 +260,6 @@ static void test_compaction_eio(void **state)
 	fault_env_free(fe);
 }
 
-/* Puts key i of "v/" with a 2000-byte value (in the value log). */
-static int put_big(wb_db *db, tu_model_t *m, uint64_t i, uint64_t round)
-{
-	char k[32], v[2000];
-	size_t kl = tu_key(k, "v/", i), vl = tu_value(v, sizeof(v), i, round);
-	int rc = wb_put(db, k, kl, v, vl);
-	if (rc == WB_OK)
-		tu_model_put(m, k, kl, v, vl);
-	return rc;
-}
-
 /* A value-log reclaim pass that cannot read the live values it moves. */
 static void test_reclaim_eio(void **state)
 {
@@ -308,7 +272,7 @@ static void test_reclaim_eio(void **state)
 	wb_db *db = tu_open(dir, &o);
 	tu_model_t m = { 0 };
 	for (uint64_t i = 0; i < 100; i++) /* about three segments */
-		assert_int_equal(put_big(db, &m, i, 0), WB_OK);
+		assert_int_equal(tu_try_put(db, &m, "v/", i, 2000, 0), WB_OK);
 	for (uint64_t i = 0; i < 20; i++) /* inline values, read from the memtable */
 		assert_int_equal(put_one(db, &m, "small/", i), WB_OK);
 
@@ -322,13 +286,13 @@ static void test_reclaim_eio(void **state)
 			continue; /* every third key keeps its first value */
 		if (j == 100000)
 			fail_msg("100 000 writes accepted after reclaim failed");
-		rc = put_big(db, &m, j % 100, 1 + j / 100);
+		rc = tu_try_put(db, &m, "v/", j % 100, 2000, 1 + j / 100);
 		usleep(200);
 	}
 	if (rc != WB_EIO)
 		fail_msg("refused with %s: %s", wb_strerror(rc), wb_errmsg(db));
-	must_contain("a refused write's message", wb_errmsg(db), "value-log reclaim pass");
-	must_contain("a refused write's message", wb_errmsg(db), ".vlog");
+	tu_expect_has("a refused write's message", wb_errmsg(db), "value-log reclaim pass");
+	tu_expect_has("a refused write's message", wb_errmsg(db), ".vlog");
 	expect_state(db, "value-log reclaim", ".vlog");
 	/* Reads that need no file go on meanwhile. */
 	char k[32], v[128];
@@ -336,7 +300,7 @@ static void test_reclaim_eio(void **state)
 		tu_expect(db, k, tu_key(k, "small/", i), v, tu_value(v, 100, i, 0));
 	uint64_t reclaimed = 1;
 	assert_int_equal(wb_vlog_gc(db, &reclaimed), WB_EIO);
-	must_contain("wb_vlog_gc's message", wb_errmsg(db), ".vlog");
+	tu_expect_has("wb_vlog_gc's message", wb_errmsg(db), ".vlog");
 	assert_int_equal(reclaimed, 0);
 
 	fault_env_clear_faults(fe);

@@ -19,7 +19,6 @@
  */
 #include <limits.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -35,26 +34,16 @@
 
 static char dir[96];
 
-static void watchdog_fired(int sig)
-{
-	static const char msg[] = "test_reserve: watchdog: a call hung (no answer in 120 s)\n";
-	ssize_t n = write(2, msg, sizeof(msg) - 1);
-	(void)n;
-	_exit(3);
-}
-
 static int setup(void **state)
 {
-	struct sigaction sa = { .sa_handler = watchdog_fired };
-	sigaction(SIGALRM, &sa, NULL);
-	alarm(120);
+	tu_watchdog_start("test_reserve", 120);
 	tu_mkdtemp(dir, "reserve");
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	alarm(0);
+	tu_watchdog_stop();
 	tu_rmtree(dir);
 	return 0;
 }
@@ -65,30 +54,17 @@ static long long reserve_size(void)
 	return tu_file_size(tu_path(path, dir, "RESERVE"));
 }
 
-static void must_say(const char *msg, const char *needle)
-{
-	if (strstr(msg, needle) == NULL)
-		fail_msg("the message has no \"%s\": %s", needle, msg);
-}
-
 static void stats_have(wb_db *db, const char *needle)
 {
 	char *text;
 	assert_int_equal(wb_stats_text(db, &text), WB_OK);
-	if (strstr(text, needle) == NULL)
-		fail_msg("stats have no \"%s\": %s", needle, text);
+	tu_expect_has("the stats", text, needle);
 	wb_free(text);
 }
 
-/* Puts key i of prefix p with a vlen-byte value; into m when it works. */
 static int put_one(wb_db *db, tu_model_t *m, const char *p, uint64_t i, size_t vlen)
 {
-	char k[32], v[4096];
-	size_t kl = tu_key(k, p, i), vl = tu_value(v, vlen, i, 0);
-	int rc = wb_put(db, k, kl, v, vl);
-	if (rc == WB_OK)
-		tu_model_put(m, k, kl, v, vl);
-	return rc;
+	return tu_try_put(db, m, p, i, vlen, 0);
 }
 
 /* Fills the disk with puts of prefix p until one fails, which must be
@@ -136,7 +112,7 @@ static void test_open_full_disk(void **state)
 	tu_expect_db_equals(db, &m);
 	/* That room is for deletes: writes that store data are refused. */
 	assert_int_equal(put_one(db, &m, "more/", 2, 4000), WB_ENOSPC);
-	must_say(wb_errmsg(db), "gave back RESERVE");
+	tu_expect_has("the message", wb_errmsg(db), "gave back RESERVE");
 	assert_int_equal(put_one(db, &m, "more/", 3, 10), WB_ENOSPC);
 
 	/* Deletes go in, and reclaim turns them into room. */
@@ -198,7 +174,7 @@ static void test_delete_on_full_disk(void **state)
 		tu_model_del(&m, k, kl);
 	}
 	assert_int_equal(put_one(db, &m, "g/", 0, 100), WB_ENOSPC);
-	must_say(wb_errmsg(db), "to a delete");
+	tu_expect_has("the message", wb_errmsg(db), "to a delete");
 	tu_expect_db_equals(db, &m);
 	assert_int_equal(wb_sync(db), WB_OK);
 	tu_crash(db, fe); /* clears the capacity too */
