@@ -615,9 +615,11 @@ void *vlog_gc_thread(void *arg)
 		/* A failed pass is retried on the error state's schedule, whatever
 		 * the thresholds below say, and no earlier. */
 		uint64_t us = (uint64_t)db->opts.vlog_gc_interval_ms * 1000;
+		/* Passes would fail at their first write once the log failed. */
+		bool stopped = bgerror_failing(&db->bg, BG_WAL);
 		bool failing = bgerror_failing(&db->bg, BG_RECLAIM);
 		uint64_t retry_in = failing ? bgerror_retry_wait(&db->bg, BG_RECLAIM) : 0;
-		if (failing && retry_in < us)
+		if (failing && !stopped && retry_in < us)
 			us = retry_in;
 		if (bgerror_failing(&db->bg, BG_DISK_FULL)) { /* this thread makes the reserve again */
 			uint64_t full_in = bgerror_retry_wait(&db->bg, BG_DISK_FULL);
@@ -644,8 +646,7 @@ void *vlog_gc_thread(void *arg)
 		bool deleted = tombs != seen_tombs && tombs == prev_tombs &&
 			       now - last_pass >= (uint64_t)DELETE_PASS_GAP * db->opts.vlog_gc_interval_ms * 1000;
 		prev_tombs = tombs;
-		/* Passes would fail at their first write once the log failed. */
-		bool due = bgerror_sticky(&db->bg) == WB_OK &&
+		bool due = !stopped &&
 			   (failing ? retry_in == 0
 				    : appended - seen >= step || discards - seen_discards >= step ||
 					      discards < seen_discards || deleted);

@@ -15,7 +15,10 @@
  *     writes refused with WB_EIO naming the segment; wb_vlog_gc returns
  *     its own error; it ends after the cause is gone;
  *   - writers on several threads, some waiting for room behind a flush
- *     that fails, all get the error.
+ *     that fails, all get the error;
+ *   - a failed fsync of the WAL is sticky: writes, deletes, syncs,
+ *     flushes and read-write transactions fail until a reopen, which has
+ *     every acknowledged write.
  *
  * No test measures time: each runs under a watchdog (alarm) that kills the
  * binary with a message if a call hangs, and waits for a retry by polling.
@@ -315,6 +318,46 @@ static void test_reclaim_eio(void **state)
 	fault_env_free(fe);
 }
 
+/* A failed fsync of the WAL: sticky, until a reopen. */
+static void test_wal_sync_sticky(void **state)
+{
+	fault_env_t *fe = fault_env_new(NULL);
+	wb_options o = tu_options(4 << 20);
+	o.env = fault_env_get(fe);
+	wb_db *db = tu_open(dir, &o);
+	tu_model_t m = { 0 };
+	for (uint64_t i = 0; i < 100; i++)
+		assert_int_equal(put_one(db, &m, "k/", i), WB_OK);
+	fault_env_fail_nth(fe, FAULT_SYNC, 1, WB_EIO, FAULT_ONCE);
+	assert_int_equal(wb_sync(db), WB_EIO);
+	/* Only once, but the kernel may have dropped what it did not write:
+	 * nothing is accepted any more, not even a sync or a delete. */
+	assert_int_equal(put_one(db, &m, "after/", 0), WB_EIO);
+	tu_expect_has("a refused write's message", wb_errmsg(db), "until the database is reopened");
+	tu_expect_has("a refused write's message", wb_errmsg(db), ".wal");
+	assert_int_equal(wb_delete(db, "k/00000001", 10), WB_EIO);
+	assert_int_equal(wb_sync(db), WB_EIO);
+	assert_int_equal(wb_flush(db), WB_EIO);
+	wb_txn *t;
+	assert_int_equal(wb_txn_begin(db, 0, &t), WB_EIO);
+	assert_int_equal(wb_txn_begin(db, WB_TXN_READONLY, &t), WB_OK);
+	wb_txn_abort(t);
+	expect_state(db, "WAL", ".wal");
+	char *json;
+	assert_int_equal(wb_stats_json(db, &json), WB_OK);
+	tu_expect_has("JSON stats", json, "\"sticky\":true");
+	wb_free(json);
+	tu_expect_db_equals(db, &m);
+	wb_close(db); /* may fail: its last sync is of that log */
+	db = tu_open(dir, &o);
+	expect_no_state(db);
+	tu_expect_db_equals(db, &m);
+	assert_int_equal(put_one(db, &m, "after/", 1), WB_OK);
+	assert_int_equal(wb_close(db), WB_OK);
+	tu_model_free(&m);
+	fault_env_free(fe);
+}
+
 typedef struct writer_arg {
 	wb_db *db;
 	int id;
@@ -397,6 +440,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_compaction_eio, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reclaim_eio, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writers_wake, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wal_sync_sticky, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
