@@ -181,6 +181,7 @@ void *db_flush_thread(void *arg)
 		if (db->closing)
 			break;
 		db->flush_now = false;
+		db->flush_begun++;
 		memtable_t *m = db->imm[0];
 		uint64_t number = db->next_file++;
 		db->flushing = true;
@@ -233,20 +234,20 @@ void *db_flush_thread(void *arg)
 	return NULL;
 }
 
-/* The number of the next flush attempt to end. */
+/* The number of the first flush attempt to begin from now on. */
 static uint64_t next_attempt(wb_db *db)
 {
 	pthread_mutex_lock(&db->mu);
-	uint64_t n = db->flush_attempts + 1;
+	uint64_t n = db->flush_begun + 1;
 	pthread_mutex_unlock(&db->mu);
 	return n;
 }
 
 /* Asks the flush thread to write every frozen memtable now, without the
  * pause of a failing flush, and waits: WB_OK once none is left, or the
- * error of an attempt numbered `want` or later (one that ended after the
- * caller began, not a stale one the thread is about to retry), with its
- * message. */
+ * error of an attempt numbered `want` or later -- one that began after the
+ * caller did, so neither a stale failure nor one in flight whose cause may
+ * be gone -- with its message. */
 static int flush_frozen(wb_db *db, uint64_t want)
 {
 	pthread_mutex_lock(&db->mu);

@@ -104,6 +104,7 @@ struct wb_db {
 	uint64_t log_number;         /* (mu) WALs below this are flushed */
 	int flush_error;             /* (mu) result of the last flush attempt (for wb_flush) */
 	uint64_t flush_attempts;     /* (mu) flushes finished, failed or not (for wb_flush) */
+	uint64_t flush_begun;        /* (mu) flushes begun: one at a time, so attempt n ends as flush_attempts = n */
 	bool flush_now;              /* (mu) wb_flush: retry a failing flush without waiting */
 	bgerror_t bg;                /* why writes are refused now, if they are (bgerror.h) */
 	reserve_t reserve;           /* room kept for a full disk (reserve.h) */
