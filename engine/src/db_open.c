@@ -800,6 +800,10 @@ int wb_open(const char *dir, const wb_options *opts, wb_db **out)
 		if (db->mem == NULL)
 			rc = WB_ENOMEM;
 	}
+	/* Counted before the threads start: the flush thread changes both. */
+	int tables = 0, replayed = db->nimm;
+	for (int l = 0; rc == WB_OK && l < NUM_LEVELS; l++)
+		tables += db->current->nfiles[l];
 	if (rc == WB_OK && !db->opts.read_only)
 		rc = start_threads(db);
 	if (rc != WB_OK) {
@@ -808,11 +812,8 @@ int wb_open(const char *dir, const wb_options *opts, wb_db **out)
 		db_free(db);
 		return rc;
 	}
-	int tables = 0;
-	for (int l = 0; l < NUM_LEVELS; l++)
-		tables += db->current->nfiles[l];
 	info_log(db->info, "open: %s database, %d tables, %d memtables replayed", fresh ? "new" : "existing",
-		 tables, db->nimm);
+		 tables, replayed);
 	err_clear(); /* e.g. mkdir's "exists" is no error of the call */
 	*out = db;
 	return WB_OK;
