@@ -595,7 +595,9 @@ int wb_vlog_gc(wb_db *db, uint64_t *reclaimed_bytes)
 		*reclaimed_bytes = 0;
 	if (db->opts.read_only)
 		return WB_EREADONLY;
-	int rc = vlog_gc_run(db, true, reclaimed_bytes);
+	int rc = bgerror_sticky(&db->bg); /* its rewrites and edits would be refused half way */
+	if (rc == WB_OK)
+		rc = vlog_gc_run(db, true, reclaimed_bytes);
 	/* Reclaim works again; a failure is the caller's (nobody retries it).
 	 * The room it gave back may hold the reserve again. */
 	if (rc == WB_OK) {

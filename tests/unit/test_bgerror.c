@@ -338,6 +338,8 @@ static void test_wal_sync_sticky(void **state)
 	assert_int_equal(wb_delete(db, "k/00000001", 10), WB_EIO);
 	assert_int_equal(wb_sync(db), WB_EIO);
 	assert_int_equal(wb_flush(db), WB_EIO);
+	assert_int_equal(wb_compact_range(db, NULL, 0, NULL, 0), WB_EIO);
+	assert_int_equal(wb_vlog_gc(db, NULL), WB_EIO);
 	wb_txn *t;
 	assert_int_equal(wb_txn_begin(db, 0, &t), WB_EIO);
 	assert_int_equal(wb_txn_begin(db, WB_TXN_READONLY, &t), WB_OK);
