@@ -217,8 +217,9 @@ static int open_db(fs_t *fs, const struct cli *c, uint64_t cache, uint64_t thres
 		if (rc == WB_ENOTFOUND && !c->create)
 			fprintf(stderr, "wombatfs: (use -o create to make a new one)\n");
 		if (rc == WB_ENOSPC && !c->ro)
-			fprintf(stderr, "wombatfs: (free space on the disk that holds it, or mount "
-					"it with -o ro to read and copy out its files)\n");
+			fprintf(stderr, "wombatfs: (the disk is full and the database's reserve is used up: "
+					"free space on the disk that holds it, or mount it with -o ro to "
+					"read and copy out its files)\n");
 		return -1;
 	}
 	return 0;

@@ -185,6 +185,12 @@ typedef struct wb_options {
 	 * read as of any moment in that window; 0 keeps only what open
 	 * transactions and iterators need (default 0). */
 	uint64_t retain_versions_ms;
+	/* Bytes kept on the disk in a file RESERVE of the database directory
+	 * and given back when the disk is full, so that the database still
+	 * opens read-write and takes the deletes that make room (docs/format.md,
+	 * "Disk reserve"); made again once there is room. 0: none (default
+	 * 8 MiB). */
+	uint64_t disk_reserve;
 	const wb_env *env;       /* NULL means wb_env_default() */
 } wb_options;
 
@@ -207,11 +213,51 @@ const char *wb_errmsg(const wb_db *db);
 /* Frees a buffer the library returned (wb_get, wb_stats_text...). NULL is fine. */
 void wb_free(void *p);
 
+/* Errors in the background. When work the engine does on its own threads
+ * fails, the database enters an error state that wb_stats_text / _json
+ * ("background error") and the info log (DBDIR/LOG) show, and in which a
+ * write gets that error at once, never a wait for room that cannot come;
+ * wb_errmsg then gives the failing thread's own message ("writes refused:
+ * flush of 000012.wal to 000014.sst: .../000014.sst offset 65536: write
+ * failed: no space left on device (...)"). Two kinds:
+ *
+ *   Retried: a flush, a compaction or a value-log reclaim pass failed
+ *     (WB_ENOSPC, WB_EIO, WB_ECORRUPT, ...). Its thread tries again 100 ms
+ *     later, doubling the pause after each failure up to 5 s, and the
+ *     first success ends the state: a full disk clears by itself once
+ *     there is room. Meanwhile wb_put, wb_write, wb_txn_commit,
+ *     wb_writer_begin and wb_writer_commit fail with the error -- except,
+ *     when every failure is WB_ENOSPC, a removal (wb_delete, or a batch or
+ *     transaction that deletes keys and stores no value outside
+ *     WB_KS_META), since deleting is how room is made. wb_sync works.
+ *     wb_flush, wb_compact_range and wb_vlog_gc do their work now (a
+ *     failing flush is retried at once) and return its result; a success
+ *     ends that part of the state.
+ *   Disk full: the disk reserve (wb_options.disk_reserve) was given back
+ *     because an open, a delete or a reclaim pass found the disk full. Its
+ *     room is for deletes and reclaim: writes that store data fail with
+ *     WB_ENOSPC, removals go in, until the reserve can be made again
+ *     (the reclaim thread tries on the same schedule; wb_vlog_gc and a
+ *     reopen try too), which ends the state.
+ *   Sticky: a sync of the log failed (the kernel may have dropped data
+ *     that a later sync would not write) or a logged write could not be
+ *     applied. Every write, wb_sync, wb_flush, wb_compact_range, wb_vlog_gc
+ *     and read-write wb_txn_begin fail with it until the database is
+ *     reopened, which recovers from what the disk holds.
+ *
+ * In both, reads, iterators and read-only transactions work, and nothing
+ * acknowledged is lost: it is in the log. Closing and reopening once the
+ * cause is gone gives a database out of the error state with every
+ * acknowledged write (every synced one after a crash). */
+
 /* ------------------------------------------------------------------ */
 /* Opening and closing */
 
 /* Opens the database in directory dir. opts may be NULL for defaults.
- * Recovers from the write-ahead log after a crash.
+ * Recovers from the write-ahead log after a crash. A read-write open on a
+ * full disk gives back the disk reserve (wb_options.disk_reserve) to make
+ * its new log and MANIFEST, so it fails with WB_ENOSPC only when there was
+ * no reserve left either.
  * Errors: WB_ENOTFOUND (no database and !create_if_missing), WB_EEXIST,
  * WB_EBUSY (open in another process: wb_errmsg names its pid), WB_ECORRUPT
  * or WB_EFORMAT (nothing is modified; wb_errmsg names the file and offset),
@@ -228,10 +274,12 @@ int wb_close(wb_db *db);
 
 /* Stores value under key. Errors: WB_EINVAL (empty key, key over
  * WB_MAX_KEY_LEN, value over WB_MAX_VALUE_LEN), WB_EREADONLY, WB_EIO,
- * WB_ENOSPC (the write is not applied). */
+ * WB_ENOSPC (the write is not applied), and in the error state its error
+ * (see "Errors in the background"). */
 int wb_put(wb_db *db, const void *key, size_t klen, const void *val, size_t vlen);
 
-/* Removes key (not an error when it is missing). Errors as wb_put. */
+/* Removes key (not an error when it is missing). Errors as wb_put, but a
+ * full disk does not refuse it (see "Errors in the background"). */
 int wb_delete(wb_db *db, const void *key, size_t klen);
 
 /* Reads the newest value of key into a new buffer *val of *vlen bytes (freed
@@ -260,9 +308,10 @@ typedef struct wb_key_info {
 int wb_stat_key(wb_db *db, const void *key, size_t klen, wb_key_info *info);
 
 /* Makes every write acknowledged so far durable (fsync of the log), whatever
- * the sync mode. Errors: WB_EIO. A failed fsync is sticky: the kernel may
- * have dropped the data, so from then on every write and wb_sync returns
- * that error until the database is reopened (and recovers from the log). */
+ * the sync mode, also while background work is being retried. Errors:
+ * WB_EIO. A failed fsync is sticky: the kernel may have dropped the data,
+ * so from then on every write and wb_sync returns that error until the
+ * database is reopened (and recovers from the log). */
 int wb_sync(wb_db *db);
 
 /* ------------------------------------------------------------------ */
@@ -318,7 +367,8 @@ int wb_batch_move_ks(wb_db *db, wb_batch *b, unsigned ks, const void *from, size
  * thread. Writes follow the sync option like every write. */
 
 /* Starts a value for key (user keyspace). Errors: WB_EINVAL (key),
- * WB_EREADONLY, WB_ENOMEM, WB_EIO, WB_ENOSPC. On error *out is NULL. */
+ * WB_EREADONLY, WB_ENOMEM, WB_EIO, WB_ENOSPC, the error state's error. On
+ * error *out is NULL. */
 int wb_writer_begin(wb_db *db, const void *key, size_t klen, wb_writer **out);
 /* Appends len bytes to the value. Errors: WB_EIO, WB_ENOSPC, WB_EINVAL (over
  * WB_MAX_STREAM_LEN); after an error only wb_writer_abort is useful. */
@@ -457,8 +507,8 @@ int wb_txn_iter_new(wb_txn *t, const wb_iter_options *opts, wb_iter **out);
  * (nothing written: retry; also when t stayed open across so much writing
  * -- about 64 MiB of other commits' keys -- that the record needed to
  * check it was dropped), WB_ENOMEM, and the errors of wb_write (WB_EIO,
- * WB_ENOSPC...: nothing written). A transaction without writes commits
- * without a check. */
+ * WB_ENOSPC, the error state's...: nothing written). A transaction without
+ * writes commits without a check. */
 int wb_txn_commit(wb_txn *t);
 
 /* Discards t's writes and frees it. NULL is fine. */
@@ -477,15 +527,19 @@ int wb_txn_run(wb_db *db, unsigned flags, int (*fn)(wb_txn *t, void *arg), void 
 /* Maintenance */
 
 /* Writes the active memtable to an SSTable now and waits for it (and any
- * older frozen memtable) to be on disk. Errors: WB_EIO, WB_ENOSPC (the
- * flush failed; the data stays in the log and the flush is retried),
- * WB_EREADONLY. */
+ * older frozen memtable) to be on disk. A flush that was failing is
+ * retried at once, without its pause, and when it works the error state's
+ * flush part ends. Errors: WB_EIO, WB_ENOSPC (the flush failed; the data
+ * stays in the log, the database is in the error state and the flush is
+ * retried), WB_EREADONLY, a sticky error. */
 int wb_flush(wb_db *db);
 
 /* Compacts every table holding user keys in [begin, end] (NULL: unbounded
  * on that side) down into one level, dropping overwritten versions and
  * deleted keys no reader can see any more. Flushes the memtable first and
- * waits for the work to finish. Errors: WB_EIO, WB_ENOSPC, WB_EREADONLY. */
+ * waits for the work to finish. Success ends a compaction error state; a
+ * failure is only returned (nothing retries this call). Errors: WB_EIO,
+ * WB_ENOSPC, WB_EREADONLY, the errors of wb_flush. */
 int wb_compact_range(wb_db *db, const void *begin, size_t blen, const void *end, size_t elen);
 
 /* Runs one pass of value-log space reclaim now: every sealed segment whose
@@ -493,7 +547,9 @@ int wb_compact_range(wb_db *db, const void *begin, size_t blen, const void *end,
  * and is deleted once no snapshot or iterator can still read it (one that
  * is still held is deleted by the background thread later).
  * *reclaimed_bytes (may be NULL) gets the bytes of the segments deleted by
- * this call. Errors: WB_EIO, WB_ENOSPC, WB_ECORRUPT, WB_EREADONLY. */
+ * this call. Runs in the error state too (it is how a full disk gets
+ * room); success ends a reclaim error state, a failure is only returned.
+ * Errors: WB_EIO, WB_ENOSPC, WB_ECORRUPT, WB_EREADONLY. */
 int wb_vlog_gc(wb_db *db, uint64_t *reclaimed_bytes);
 
 /* Reads every table, log file and value-log entry and checks every checksum. On the first bad
@@ -519,10 +575,15 @@ int wb_verify(wb_db *db, void (*progress)(void *arg, const char *file), void *ar
 int wb_repair(const char *dir, const wb_options *opts,
 	      void (*report)(void *arg, int dropped, const char *what), void *arg, uint64_t *dropped);
 
-/* Statistics as human-readable text (*out freed with wb_free). WB_ENOMEM. */
+/* Statistics as human-readable text (*out freed with wb_free), including a
+ * "background error:" line ("none", or what writes get and, per failing
+ * source, the message, the failures and the next retry). WB_ENOMEM. */
 int wb_stats_text(wb_db *db, char **out);
 
-/* Statistics as one JSON object (*out freed with wb_free). WB_ENOMEM. */
+/* Statistics as one JSON object (*out freed with wb_free); the error state
+ * is "background_error": null, or {"code", "error", "sticky",
+ * "recoveries", "sources": [{"source", "code", "error", "failures",
+ * "seconds", "retry_in_ms", "message"}]}. WB_ENOMEM. */
 int wb_stats_json(wb_db *db, char **out);
 
 #ifdef __cplusplus

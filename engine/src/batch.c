@@ -129,6 +129,23 @@ int batch_iterate(slice_t rep, batch_entry_fn fn, void *arg)
 	return rc != WB_OK ? rc : walk(rep, fn, arg);
 }
 
+/* For batch_is_removal: stops (WB_EINVAL) at a value for the user
+ * keyspace, counts the tombstones. */
+static int removal_entry(void *arg, uint8_t meta, slice_t tree_key, slice_t value, uint64_t ts)
+{
+	if (meta & META_TOMBSTONE) {
+		++*(uint32_t *)arg;
+		return WB_OK;
+	}
+	return tree_key.data[0] == KS_USER ? WB_EINVAL : WB_OK;
+}
+
+bool batch_is_removal(slice_t rep)
+{
+	uint32_t deletes = 0;
+	return batch_iterate(rep, removal_entry, &deletes) == WB_OK && deletes > 0;
+}
+
 /* ---- public API ---- */
 
 int wb_batch_new(wb_batch **out)

@@ -47,4 +47,11 @@ int batch_iterate(slice_t rep, batch_entry_fn fn, void *arg);
  * off *rest into *first and advances *rest. WB_ECORRUPT when malformed. */
 int batch_split(slice_t *rest, slice_t *first);
 
+/* Whether the encoded batch rep is a removal: it deletes at least one key
+ * and stores no value in the user keyspace (metadata records, such as the
+ * marker the mount writes to keep a directory, are allowed). A database
+ * refusing writes because the disk is full still takes removals
+ * (bgerror.h). False when rep is malformed. */
+bool batch_is_removal(slice_t rep);
+
 #endif /* WB_BATCH_H */

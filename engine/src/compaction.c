@@ -11,8 +11,8 @@
 #include "compaction.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "db_impl.h"
 #include "error.h"
@@ -631,14 +631,35 @@ int compaction_run(wb_db *db, compaction_t *c)
 	return WB_OK;
 }
 
+/* What c does, for the error state's message. */
+static void describe(const compaction_t *c, char *buf, size_t len)
+{
+	if (c->trivial)
+		snprintf(buf, len, "compaction moving %06llu.sst from L%d to L%d",
+			 (unsigned long long)c->in[0][0]->number, c->level, c->output_level);
+	else
+		snprintf(buf, len, "compaction of %d tables of L%d and %d of L%d", c->nin[0], c->level,
+			 c->nin[1], c->output_level);
+}
+
 void *db_compaction_thread(void *arg)
 {
 	wb_db *db = arg;
 	pthread_mutex_lock(&db->mu);
 	for (;;) {
 		compaction_t *c = NULL;
-		while (!db->closing && (db->manual_compactions > 0 || (c = compaction_pick(db)) == NULL))
+		while (!db->closing) {
+			/* After a failure every thread waits for the retry's time:
+			 * the others' broadcasts must not make it a busy loop. */
+			uint64_t wait = bgerror_retry_wait(&db->bg, BG_COMPACTION);
+			if (wait > 0) {
+				db_timed_wait(db, &db->compact_cv, wait);
+				continue;
+			}
+			if (db->manual_compactions == 0 && (c = compaction_pick(db)) != NULL)
+				break;
 			pthread_cond_wait(&db->compact_cv, &db->mu);
+		}
 		if (db->closing) {
 			if (c != NULL) {
 				set_busy(db, c, false);
@@ -648,7 +669,17 @@ void *db_compaction_thread(void *arg)
 		}
 		db->running_compactions++;
 		pthread_mutex_unlock(&db->mu);
+		char what[128];
+		describe(c, what, sizeof(what));
+		err_clear(); /* the message of a failure is this run's own */
 		int rc = compaction_run(db, c);
+		/* Before the broadcasts below: a woken writer must see it. */
+		if (rc == WB_OK) {
+			bgerror_ok(&db->bg, BG_COMPACTION);
+		} else if (rc != WB_ECLOSED) {
+			STAT_ADD(db, bg_errors, 1);
+			bgerror_fail(&db->bg, BG_COMPACTION, rc, "%s", what);
+		}
 		pthread_mutex_lock(&db->mu);
 		set_busy(db, c, false);
 		compaction_free(c);
@@ -658,14 +689,6 @@ void *db_compaction_thread(void *arg)
 		pthread_mutex_unlock(&db->mu);
 		db_delete_obsolete_tables(db); /* c no longer pins its base version */
 		pthread_mutex_lock(&db->mu);
-		db->compaction_error = rc == WB_ECLOSED ? WB_OK : rc;
-		if (rc != WB_OK && rc != WB_ECLOSED && !db->closing) {
-			STAT_ADD(db, bg_errors, 1);
-			struct timespec t;
-			clock_gettime(CLOCK_REALTIME, &t);
-			t.tv_sec += 1;
-			pthread_cond_timedwait(&db->compact_cv, &db->mu, &t);
-		}
 	}
 	pthread_mutex_unlock(&db->mu);
 	return NULL;
@@ -730,6 +753,10 @@ int wb_compact_range(wb_db *db, const void *begin, size_t blen, const void *end,
 	pthread_mutex_unlock(&db->mu);
 	free(lo_buf);
 	free(hi_buf);
+	/* Compaction works again (its failure is the caller's to handle:
+	 * nobody retries this call). */
+	if (rc == WB_OK)
+		bgerror_ok(&db->bg, BG_COMPACTION);
 	return rc;
 }
 

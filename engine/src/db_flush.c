@@ -7,8 +7,10 @@
  * version, and only then deletes the memtable's WAL (unless a later frozen
  * memtable came from the same WAL, as when a big WAL is replayed at open).
  * A failure removes the table (unless the MANIFEST may already name it),
- * keeps the memtable and its WAL, and retries after a pause (cut short by
- * wb_flush); writers see the error only once the frozen memtables fill up.
+ * keeps the memtable and its WAL, puts the database in the error state
+ * (bgerror.h: writes are refused with the failure's message) and retries
+ * on the error state's schedule, at once when wb_flush asks; the first
+ * flush that works ends that part of the state.
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -150,20 +152,42 @@ static int install_flush(wb_db *db, file_meta_t *f, uint64_t *wals_below, bool *
 	return rc;
 }
 
+/* Sleeps on cv for up to us microseconds. REQUIRES: mu. */
+void db_timed_wait(wb_db *db, pthread_cond_t *cv, uint64_t us)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	uint64_t ns = (uint64_t)t.tv_nsec + us * 1000;
+	t.tv_sec += (time_t)(ns / 1000000000);
+	t.tv_nsec = (long)(ns % 1000000000);
+	pthread_cond_timedwait(cv, &db->mu, &t);
+}
+
 void *db_flush_thread(void *arg)
 {
 	wb_db *db = arg;
 	pthread_mutex_lock(&db->mu);
 	for (;;) {
-		while (!db->closing && db->nimm == 0)
-			pthread_cond_wait(&db->work_cv, &db->mu);
+		/* After a failure, the next attempt waits for its time (or for
+		 * wb_flush); new frozen memtables do not hurry it. */
+		uint64_t wait = 0;
+		while (!db->closing &&
+		       (db->nimm == 0 || (!db->flush_now && (wait = bgerror_retry_wait(&db->bg, BG_FLUSH)) > 0))) {
+			if (db->nimm == 0)
+				pthread_cond_wait(&db->work_cv, &db->mu);
+			else
+				db_timed_wait(db, &db->work_cv, wait);
+		}
 		if (db->closing)
 			break;
+		db->flush_now = false;
+		db->flush_begun++;
 		memtable_t *m = db->imm[0];
 		uint64_t number = db->next_file++;
 		db->flushing = true;
 		pthread_mutex_unlock(&db->mu);
 
+		err_clear(); /* the message of a failure below is this attempt's own */
 		uint64_t start = stats_now_micros(), wals_below = 0;
 		file_meta_t *f = NULL;
 		bool logged = false;
@@ -178,16 +202,23 @@ void *db_flush_thread(void *arg)
 		}
 		char path[PATH_MAX];
 		if (rc == WB_OK) {
+			bgerror_ok(&db->bg, BG_FLUSH);
 			if (wals_below != 0)
 				remove_old_wals(db, wals_below);
 			STAT_ADD(db, flushes, 1);
 			STAT_ADD(db, flush_bytes, f ? f->size : 0);
 			STAT_ADD(db, flush_micros, stats_now_micros() - start);
-		} else if (f != NULL && !logged) {
-			/* A table the MANIFEST may name stays; if it does not, the
-			 * next open removes it as unreferenced. */
-			db_filename(path, sizeof(path), db->dir, FILE_SST, number);
-			db->env->remove(db->env->ctx, path);
+		} else {
+			/* Before the broadcasts below: a woken writer must see it. */
+			STAT_ADD(db, bg_errors, 1);
+			bgerror_fail(&db->bg, BG_FLUSH, rc, "flush of %06llu.wal to %06llu.sst",
+				     (unsigned long long)m->wal_number, (unsigned long long)number);
+			if (f != NULL && !logged) {
+				/* A table the MANIFEST may name stays; if it does not,
+				 * the next open removes it as unreferenced. */
+				db_filename(path, sizeof(path), db->dir, FILE_SST, number);
+				db->env->remove(db->env->ctx, path);
+			}
 		}
 		file_meta_unref(f);
 
@@ -198,16 +229,42 @@ void *db_flush_thread(void *arg)
 		pthread_cond_broadcast(&db->compact_cv); /* L0 grew */
 		pthread_cond_broadcast(&db->room_cv);
 		pthread_cond_broadcast(&db->flushed_cv);
-		if (rc != WB_OK && !db->closing) {
-			STAT_ADD(db, bg_errors, 1);
-			struct timespec t;
-			clock_gettime(CLOCK_REALTIME, &t);
-			t.tv_sec += 1;
-			pthread_cond_timedwait(&db->work_cv, &db->mu, &t);
-		}
 	}
 	pthread_mutex_unlock(&db->mu);
 	return NULL;
+}
+
+/* The number of the first flush attempt to begin from now on. */
+static uint64_t next_attempt(wb_db *db)
+{
+	pthread_mutex_lock(&db->mu);
+	uint64_t n = db->flush_begun + 1;
+	pthread_mutex_unlock(&db->mu);
+	return n;
+}
+
+/* Asks the flush thread to write every frozen memtable now, without the
+ * pause of a failing flush, and waits: WB_OK once none is left, or the
+ * error of an attempt numbered `want` or later -- one that began after the
+ * caller did, so neither a stale failure nor one in flight whose cause may
+ * be gone -- with its message. */
+static int flush_frozen(wb_db *db, uint64_t want)
+{
+	pthread_mutex_lock(&db->mu);
+	db->flush_now = true;
+	pthread_cond_signal(&db->work_cv);
+	/* Also until the attempt under way is over: it cleans up old WALs
+	 * after taking its memtable off the list. */
+	while (!db->closing && (db->nimm > 0 || db->flushing) &&
+	       (db->flush_error == WB_OK || db->flush_attempts < want))
+		pthread_cond_wait(&db->flushed_cv, &db->mu);
+	int rc = db->nimm == 0 ? WB_OK : db->flush_error != WB_OK ? db->flush_error : WB_ECLOSED;
+	pthread_mutex_unlock(&db->mu);
+	if (rc == WB_ECLOSED)
+		return err_set(rc, "wb_flush: the database is closing");
+	if (rc != WB_OK && bgerror_source(&db->bg, BG_FLUSH) == WB_OK) /* no message of its own */
+		err_set(rc, "flush failed: %s", wb_strerror(rc));
+	return rc;
 }
 
 int wb_flush(wb_db *db)
@@ -215,23 +272,19 @@ int wb_flush(wb_db *db)
 	err_clear();
 	if (db->opts.read_only)
 		return WB_EREADONLY;
-	/* An error counts only from an attempt that ends after this call
-	 * began, not a stale one the flush thread is about to retry; the
-	 * signal below cuts its retry pause short. */
-	pthread_mutex_lock(&db->mu);
-	uint64_t want = db->flush_attempts + 1;
-	pthread_mutex_unlock(&db->mu);
+	uint64_t want = next_attempt(db);
 	int rc = db_force_switch(db);
+	if (rc != WB_OK && bgerror_sticky(&db->bg) == WB_OK) {
+		/* No room to freeze the memtable: the frozen ones must go first,
+		 * which is the retry this call owes a failing flush anyway. */
+		int frc = flush_frozen(db, want);
+		if (frc != WB_OK)
+			return frc;
+		err_clear();
+		want = next_attempt(db);
+		rc = db_force_switch(db);
+	}
 	if (rc != WB_OK)
 		return rc;
-	pthread_mutex_lock(&db->mu);
-	pthread_cond_signal(&db->work_cv);
-	/* Also until the attempt under way is over: it cleans up old WALs
-	 * after taking its memtable off the list. */
-	while (!db->closing && (db->nimm > 0 || db->flushing) &&
-	       (db->flush_error == WB_OK || db->flush_attempts < want))
-		pthread_cond_wait(&db->flushed_cv, &db->mu);
-	rc = db->nimm == 0 ? WB_OK : db->flush_error != WB_OK ? db->flush_error : WB_ECLOSED;
-	pthread_mutex_unlock(&db->mu);
-	return rc;
+	return flush_frozen(db, want);
 }

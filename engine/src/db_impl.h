@@ -14,6 +14,8 @@
  *   infolog.c    the LOG file: what happened, for people
  *   vlog.c       value-log segments (vlog.h); vlog_gc.c their space reclaim
  *   writer.c     streaming writes of large values (wb_writer_*)
+ *   bgerror.c    the error state: why writes are refused (bgerror.h)
+ *   reserve.c    the disk reserve that lets a full disk open (reserve.h)
  *
  * Background threads (all started by wb_open, joined by wb_close):
  *   "wb-flush"   db_flush.c  waits for frozen memtables, writes them as L0 tables
@@ -30,7 +32,29 @@
  * then vlog.mu. The oracle (readers, commit log) is under mu: the leader
  * checks conflicts and logs commits while it stamps a group, compaction
  * reads the readers' timestamps when it picks, transactions and iterators
- * register and leave under it.
+ * register and leave under it. `bg.mu` (bgerror.h) is a leaf lock.
+ *
+ * Errors in the background (the policy; wombat.h says it per call). Every
+ * failure that makes writes unsafe or unbounded is recorded in db->bg with
+ * the failing thread's own message, and the info log says so:
+ *   - sticky: a failed fsync of the WAL or the value log, or a logged
+ *     write the memtable could not take. Every write, wb_sync, wb_flush
+ *     and wb_compact_range fail with it until the database is reopened
+ *     (recovery replays what the disk holds).
+ *   - retried: a flush, compaction or value-log reclaim failed (WB_ENOSPC,
+ *     WB_EIO, WB_ECORRUPT...). Its thread retries after 100 ms, doubling
+ *     to 5 s; the first success ends it. Meanwhile every new write fails at
+ *     once with the error (no write waits for room that cannot come: a
+ *     leader that needs a flush or a compaction that is failing gives up),
+ *     except a removal when the disk is full (batch_is_removal), which is
+ *     how room is made. wb_sync still syncs; wb_flush, wb_compact_range and
+ *     wb_vlog_gc run their work now and return its result (a success
+ *     clears that source). Reads, iterators and read-only transactions are
+ *     not affected, and nothing acknowledged is lost: it is in the WAL.
+ *   - disk full: the disk reserve was given back (reserve.h) to an open, a
+ *     delete or a reclaim pass that met WB_ENOSPC. Retried like the others
+ *     (by the reclaim thread, which makes the reserve again when it fits):
+ *     until then writes that store data get WB_ENOSPC, removals do not.
  */
 #ifndef WB_DB_IMPL_H
 #define WB_DB_IMPL_H
@@ -38,6 +62,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "bgerror.h"
 #include "cache.h"
 #include "hlc.h"
 #include "infolog.h"
@@ -45,6 +70,7 @@
 #include "memtable.h"
 #include "oracle.h"
 #include "ratelimit.h"
+#include "reserve.h"
 #include "stats.h"
 #include "version.h"
 #include "vlog.h"
@@ -92,9 +118,12 @@ struct wb_db {
 	struct writer *wq_head, *wq_tail; /* (mu) writer queue */
 	uint64_t next_file;          /* (mu) next file number to hand out */
 	uint64_t log_number;         /* (mu) WALs below this are flushed */
-	int flush_error;             /* (mu) last flush failure (retried; writers see it when stalled) */
+	int flush_error;             /* (mu) result of the last flush attempt (for wb_flush) */
 	uint64_t flush_attempts;     /* (mu) flushes finished, failed or not (for wb_flush) */
-	int fatal_error;             /* (mu) sticky: the WAL failed; writes fail until reopen */
+	uint64_t flush_begun;        /* (mu) flushes begun: one at a time, so attempt n ends as flush_attempts = n */
+	bool flush_now;              /* (mu) wb_flush: retry a failing flush without waiting */
+	bgerror_t bg;                /* why writes are refused now, if they are (bgerror.h) */
+	reserve_t reserve;           /* room kept for a full disk (reserve.h) */
 	bool closing;                /* (mu) */
 	bool replay_cut;             /* (open only) replay stopped at a lost value */
 	salvage_t *salvage;          /* (open only) NULL unless wb_repair opened it */
@@ -142,7 +171,6 @@ struct wb_db {
 	int ncompact_threads;
 	int running_compactions;     /* (mu) */
 	int manual_compactions;      /* (mu) wb_compact_range calls running: no automatic picks */
-	int compaction_error;        /* (mu) result of the last compaction (stalled writers see it) */
 	uint64_t busy[MAX_BUSY];     /* (mu) numbers of tables that are compaction inputs */
 	int nbusy;                   /* (mu) */
 	uint8_t *compact_pointer[NUM_LEVELS]; /* (mu) largest key last compacted per level */
@@ -216,6 +244,9 @@ void *db_sync_thread(void *arg);
 
 /* db_flush.c */
 void *db_flush_thread(void *arg);
+/* Waits on cv (with mu) until it is signalled or `us` microseconds pass:
+ * the background threads' timed sleeps. REQUIRES: mu. */
+void db_timed_wait(wb_db *db, pthread_cond_t *cv, uint64_t us);
 /* Writes mem as a new table of the given number; *out_meta gets its
  * metadata with an open reader (refs = 1), or NULL if mem was empty. */
 int db_build_table(wb_db *db, memtable_t *mem, uint64_t number, file_meta_t **out_meta);

@@ -116,6 +116,7 @@ void wb_options_init(wb_options *o)
 	o->vlog_segment_size = (uint64_t)256 << 20;
 	o->vlog_gc_ratio = 0.5;
 	o->vlog_gc_interval_ms = 1000;
+	o->disk_reserve = 8u << 20;
 }
 
 static int check_options(const wb_options *o)
@@ -797,35 +798,67 @@ static int trim_torn_wals(wb_db *db)
 	return WB_OK;
 }
 
-/* Makes the recovered state the live one: a new WAL, a fresh MANIFEST. */
-static int start_writing(wb_db *db)
+/* What replay leaves to do before new writes: the replayed writes to
+ * tables after a cut or a salvage, or the torn WALs cut back. */
+static int settle_replay(wb_db *db)
 {
-	int rc = WB_OK;
 	if (db->replay_cut || db->salvage != NULL)
-		rc = flush_replayed(db);
-	else
-		rc = trim_torn_wals(db);
-	if (rc != WB_OK)
-		return rc;
+		return flush_replayed(db);
+	return trim_torn_wals(db);
+}
+
+/* The new WAL and the fresh MANIFEST of start_writing. On failure it
+ * leaves neither WAL nor active memtable behind, so it can be tried again
+ * (the MANIFEST snapshot cleans up after itself). */
+static int start_log_and_manifest(wb_db *db)
+{
 	uint64_t wal = db->next_file++;
 	uint64_t manifest = db->next_file++;
 	char path[PATH_MAX];
 	db_filename(path, sizeof(path), db->dir, FILE_WAL, wal);
-	rc = log_writer_create(db->env, path, LOG_KIND_WAL, &db->wal);
+	int rc = log_writer_create(db->env, path, LOG_KIND_WAL, &db->wal);
 	if (rc == WB_OK)
 		rc = log_writer_sync(db->wal);
-	if (rc != WB_OK)
-		return err_set(rc, "%s: cannot create the log: %s", path, wb_strerror(rc));
-	db->wal_number = wal;
-	db->mem = memtable_new(wal, db->opts.memtable_size);
-	if (db->mem == NULL)
-		return WB_ENOMEM;
+	if (rc != WB_OK) {
+		char why[400];
+		snprintf(why, sizeof(why), "%s", err_message());
+		rc = err_set(rc, "%s: cannot create the log: %s", path, *why ? why : wb_strerror(rc));
+	} else {
+		db->wal_number = wal;
+		db->mem = memtable_new(wal, db->opts.memtable_size);
+		rc = db->mem ? WB_OK : WB_ENOMEM;
+	}
 	/* The log number stays at the oldest replayed WAL until it is flushed. */
-	if (db->nimm == 0)
-		db->log_number = wal;
-	else
-		db->log_number = db->imm[0]->wal_number;
-	rc = manifest_write_snapshot(db, db->current, manifest);
+	if (rc == WB_OK)
+		db->log_number = db->nimm == 0 ? wal : db->imm[0]->wal_number;
+	if (rc == WB_OK)
+		rc = manifest_write_snapshot(db, db->current, manifest);
+	if (rc != WB_OK) {
+		char why[512]; /* the cleanup's own failures must not replace it */
+		snprintf(why, sizeof(why), "%s", err_message());
+		log_writer_close(db->wal);
+		db->wal = NULL;
+		db->env->remove(db->env->ctx, path);
+		memtable_unref(db->mem);
+		db->mem = NULL;
+		err_set(rc, "%s", why);
+	}
+	return rc;
+}
+
+/* Makes the recovered state the live one: a new WAL, a fresh MANIFEST.
+ * Both need room, so on a full disk the disk reserve is given back
+ * (reserve.h) and they are tried once more: a full disk still opens
+ * read-write, and deletes can make room. */
+static int start_writing(wb_db *db)
+{
+	int rc = settle_replay(db);
+	if (rc == WB_ENOSPC && reserve_release(db, "to write the replayed log of an open"))
+		rc = settle_replay(db);
+	if (rc == WB_OK)
+		rc = start_log_and_manifest(db);
+	if (rc == WB_ENOSPC && reserve_release(db, "to make the new log and MANIFEST of an open"))
+		rc = start_log_and_manifest(db);
 	if (rc != WB_OK)
 		return rc;
 	return db->env->list(db->env->ctx, db->dir, remove_obsolete, db);
@@ -871,6 +904,8 @@ static void db_free(wb_db *db)
 	pthread_cond_destroy(&db->gc_cv);
 	pthread_cond_destroy(&db->gc_done_cv);
 	pthread_mutex_destroy(&db->gc_mu);
+	bgerror_destroy(&db->bg);
+	reserve_destroy(&db->reserve);
 	rate_limiter_destroy(&db->gc_limiter);
 	free(db->dir);
 	free(db);
@@ -970,6 +1005,8 @@ int db_open_with(const char *dir, const wb_options *opts, salvage_t *salvage, wb
 	pthread_cond_init(&db->gc_done_cv, NULL);
 	pthread_mutex_init(&db->gc_mu, NULL);
 	vlog_init(&db->vlog);
+	bgerror_init(&db->bg);
+	reserve_init(&db->reserve);
 	pthread_cond_init(&db->visible_cv, NULL);
 	oracle_init(&db->oracle, db->opts.retain_versions_ms, 0);
 	rate_limiter_init(&db->limiter, db->opts.compaction_rate_limit);
@@ -1002,17 +1039,27 @@ int db_open_with(const char *dir, const wb_options *opts, salvage_t *salvage, wb
 	}
 	if (rc == WB_OK && !db->opts.read_only && info_log_open(db->env, dir, &db->info) != WB_OK)
 		err_clear(); /* a database without its info log still works */
+	db->bg.log = db->info;
 	info_log(db->info, "opening %s (wombat %d.%d)", dir, WB_VERSION_MAJOR, WB_VERSION_MINOR);
 	bool fresh = false;
 	if (rc == WB_OK)
 		rc = recover(db, &fresh);
 	if (rc == WB_OK && !db->opts.read_only)
 		rc = start_writing(db);
+	/* Made (again) while no other thread writes: filling it may take the
+	 * last room of a nearly full disk for a moment. Not after giving it
+	 * back just now: the disk is full. */
+	if (rc == WB_OK && !db->opts.read_only && !db->reserve.released)
+		reserve_fill(db);
 	if (rc == WB_OK && db->opts.read_only) {
 		db->mem = memtable_new(0, db->opts.memtable_size);
 		if (db->mem == NULL)
 			rc = WB_ENOMEM;
 	}
+	/* Counted before the threads start: the flush thread changes both. */
+	int tables = 0, replayed = db->nimm;
+	for (int l = 0; rc == WB_OK && l < NUM_LEVELS; l++)
+		tables += db->current->nfiles[l];
 	if (rc == WB_OK && !db->opts.read_only)
 		rc = start_threads(db);
 	if (rc != WB_OK) {
@@ -1021,11 +1068,8 @@ int db_open_with(const char *dir, const wb_options *opts, salvage_t *salvage, wb
 		db_free(db);
 		return rc;
 	}
-	int tables = 0;
-	for (int l = 0; l < NUM_LEVELS; l++)
-		tables += db->current->nfiles[l];
 	info_log(db->info, "open: %s database, %d tables, %d memtables replayed", fresh ? "new" : "existing",
-		 tables, db->nimm);
+		 tables, replayed);
 	err_clear(); /* e.g. mkdir's "exists" is no error of the call */
 	*out = db;
 	return WB_OK;
@@ -1065,10 +1109,9 @@ int wb_close(wb_db *db)
 		rc = vlog_sync(db);
 		if (rc == WB_OK)
 			rc = log_writer_sync(db->wal);
-		pthread_mutex_lock(&db->mu);
-		int fatal = db->fatal_error;
-		pthread_mutex_unlock(&db->mu);
-		if (rc == WB_OK && fatal == WB_OK)
+		/* After a sticky failure (a failed fsync) the log may not hold
+		 * what it seems to: no clean-close mark then. */
+		if (rc == WB_OK && bgerror_sticky(&db->bg) == WB_OK)
 			rc = record_clean_close(db);
 	}
 	if (rc != WB_OK)

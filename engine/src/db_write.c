@@ -60,13 +60,27 @@ struct writer {
 /* After a failed fsync of the WAL the kernel may have dropped the data, and
  * a later fsync can succeed without writing it: nothing written since the
  * last good sync can be promised durable any more, so writes (and wb_sync)
- * fail until the database is reopened. REQUIRES: mu held. */
-static void wal_sync_failed(wb_db *db, int rc)
+ * fail until the database is reopened (bgerror.h, BG_WAL). The calling
+ * thread's message says which file failed. REQUIRES: mu not held. */
+static void wal_sync_failed(wb_db *db, int rc, const char *what)
 {
-	if (db->fatal_error == WB_OK) {
-		db->fatal_error = rc;
-		STAT_ADD(db, bg_errors, 1);
-	}
+	STAT_ADD(db, bg_errors, 1);
+	bgerror_fail(&db->bg, BG_WAL, rc, "%s", what);
+	pthread_mutex_lock(&db->mu);
+	pthread_cond_broadcast(&db->visible_cv); /* transactions waiting to begin */
+	pthread_mutex_unlock(&db->mu);
+}
+
+/* Why a leader that needs room can get none now: the flush (no frozen
+ * memtable can go) or the compaction (L0 past its stop trigger) that would
+ * make it is failing. Waiting would last until a retry works, so the
+ * writers fail at once instead. REQUIRES: mu. */
+static int room_error(wb_db *db, bool memtables_full, bool stop)
+{
+	int rc = memtables_full ? bgerror_source(&db->bg, BG_FLUSH) : WB_OK;
+	if (rc == WB_OK && stop)
+		rc = bgerror_source(&db->bg, BG_COMPACTION);
+	return rc;
 }
 
 /* Waits until there is room in the active memtable, freezing it when full
@@ -74,28 +88,15 @@ static void wal_sync_failed(wb_db *db, int rc)
  * is the leader. May release mu while it waits or does I/O. */
 static int make_room(wb_db *db, bool force)
 {
-	uint64_t stall_start = 0, want = 0;
+	uint64_t stall_start = 0;
 	bool slowed = false;
 	int rc = WB_OK;
 	for (;;) {
-		if (db->fatal_error != WB_OK) {
-			rc = db->fatal_error;
+		if ((rc = bgerror_sticky(&db->bg)) != WB_OK)
 			break;
-		}
 		if (db->closing) {
 			rc = WB_ECLOSED;
 			break;
-		}
-		if (db->flush_error != WB_OK && db->nimm >= db->opts.max_immutable) {
-			/* Flushes are failing and there is no room: take the outcome
-			 * of the flush thread's next retry, not the stale error of
-			 * the last one (the disk may have room again by now). */
-			if (want == 0) {
-				want = db->flush_attempts + 1;
-			} else if (db->flush_attempts >= want) {
-				rc = db->flush_error;
-				break;
-			}
 		}
 		int l0 = db->current->nfiles[0];
 		uint64_t debt = compaction_pending_bytes(db, db->current);
@@ -121,14 +122,10 @@ static int make_room(wb_db *db, bool force)
 			break;
 		/* Past the stop triggers no new table may reach L0: the switch
 		 * waits for compaction, and so do the writers behind it. */
-		if (stop && db->compaction_error != WB_OK && db->running_compactions == 0 &&
-		    db->nimm < db->opts.max_immutable) {
-			/* Compaction is failing and cannot make room: say why
-			 * rather than wait forever. */
-			rc = db->compaction_error;
-			break;
-		}
-		if (db->nimm >= db->opts.max_immutable || db->nimm >= MAX_IMMUTABLE || stop) {
+		bool full = db->nimm >= db->opts.max_immutable || db->nimm >= MAX_IMMUTABLE;
+		if (full || stop) {
+			if ((rc = room_error(db, full, stop)) != WB_OK)
+				break;
 			if (stall_start == 0) {
 				stall_start = stats_now_micros();
 				STAT_ADD(db, stalls, 1);
@@ -158,9 +155,9 @@ static int make_room(wb_db *db, bool force)
 			STAT_ADD(db, wal_syncs, 1);
 			sync_failed = rc != WB_OK;
 		}
-		pthread_mutex_lock(&db->mu);
 		if (sync_failed)
-			wal_sync_failed(db, rc);
+			wal_sync_failed(db, rc, "sync of the frozen memtable's log");
+		pthread_mutex_lock(&db->mu);
 		if (rc != WB_OK) {
 			memtable_unref(fresh);
 			if (w != NULL) {
@@ -501,21 +498,20 @@ static int lead_group(wb_db *db, struct writer *lead, struct writer **last)
 	if (applied.tombstones > 0)
 		atomic_fetch_add(&db->vlog.tombstones, applied.tombstones);
 
-	pthread_mutex_lock(&db->mu);
 	free(buf);
 	free(filtered);
 	free(converted);
 	if (apply_rc != WB_OK) {
 		/* Logged but not in the memtable: reads would miss an acknowledged
 		 * write, so stop accepting writes until the database is reopened. */
-		db->fatal_error = apply_rc;
-		STAT_ADD(db, bg_errors, 1);
-		pthread_cond_broadcast(&db->visible_cv);
-		return err_set(apply_rc, "memtable insert failed after logging: %s; reopen the database",
-			       wb_strerror(apply_rc));
+		err_set(apply_rc, "%s", wb_strerror(apply_rc));
+		wal_sync_failed(db, apply_rc, "memtable insert after logging");
+		pthread_mutex_lock(&db->mu);
+		return bgerror_sticky(&db->bg);
 	}
 	if (sync_failed) /* the record is in the log, not in the memtable */
-		wal_sync_failed(db, rc);
+		wal_sync_failed(db, rc, "log sync of a write group");
+	pthread_mutex_lock(&db->mu);
 	/* Also after a failed append: nothing of the group is in the memtable,
 	 * and transactions waiting for these stamps must not wait forever. */
 	publish(db, max_ts);
@@ -534,18 +530,23 @@ static void wait_for_reclaim(wb_db *db)
 	uint64_t t0 = stats_now_micros();
 	pthread_mutex_lock(&db->mu);
 	pthread_cond_signal(&db->gc_cv);
-	while (!db->closing && atomic_load(&db->vlog.sealed_since_gc) >= VLOG_GC_STALL) {
-		struct timespec t;
-		clock_gettime(CLOCK_REALTIME, &t);
-		t.tv_nsec += 10 * 1000000;
-		if (t.tv_nsec >= 1000000000) {
-			t.tv_sec++;
-			t.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&db->gc_done_cv, &db->mu, &t);
-	}
+	/* Not for a failing reclaim: it would hold the writer until a retry
+	 * works. The writer goes on to the error state's check instead. */
+	while (!db->closing && atomic_load(&db->vlog.sealed_since_gc) >= VLOG_GC_STALL &&
+	       atomic_load(&db->bg.rc) == WB_OK)
+		db_timed_wait(db, &db->gc_done_cv, 10 * 1000);
 	pthread_mutex_unlock(&db->mu);
 	atomic_fetch_add(&db->vlog.stall_micros, stats_now_micros() - t0);
+}
+
+/* Whether b may be written in the database's error state (bgerror.h): a
+ * write that began before the state did may still go through; one that
+ * begins in it does not, unless it is a removal on a full disk. */
+static int check_state(wb_db *db, wb_batch *b)
+{
+	if (atomic_load(&db->bg.rc) == WB_OK)
+		return WB_OK;
+	return bgerror_check(&db->bg, batch_is_removal(slice_make(b->rep, b->len)));
 }
 
 static int write_queued(wb_db *db, wb_batch *b, bool sync, txn_check_t *check)
@@ -556,12 +557,24 @@ static int write_queued(wb_db *db, wb_batch *b, bool sync, txn_check_t *check)
 		return WB_OK;
 	if (db->opts.read_only)
 		return WB_EREADONLY;
-	if (b != NULL)
-		wait_for_reclaim(db);
+	if (b != NULL) {
+		int rc = check_state(db, b);
+		if (rc == WB_OK) {
+			wait_for_reclaim(db);
+			rc = check_state(db, b); /* the reclaim it waited for may have failed */
+		}
+		if (rc != WB_OK)
+			return rc;
+	}
 	struct writer w = { .batch = b,
 			    .check = check,
 			    .sync = sync || db->opts.sync == WB_SYNC_ALWAYS };
-	return enqueue(db, &w);
+	int rc = enqueue(db, &w);
+	/* A delete that finds the disk full is what the reserve is for. */
+	if (rc == WB_ENOSPC && b != NULL && batch_is_removal(slice_make(b->rep, b->len)) &&
+	    reserve_release(db, "to a delete"))
+		rc = enqueue(db, &w);
+	return rc;
 }
 
 static int enqueue(wb_db *db, struct writer *wp)
@@ -736,18 +749,14 @@ int wb_sync(wb_db *db)
 	err_clear();
 	if (db->opts.read_only)
 		return WB_OK;
-	pthread_mutex_lock(&db->mu);
-	int rc = db->fatal_error;
-	pthread_mutex_unlock(&db->mu);
+	/* Only a sticky error stops a sync: while background work is being
+	 * retried, what was acknowledged can and should still be made durable. */
+	int rc = bgerror_sticky(&db->bg);
 	if (rc != WB_OK)
-		return err_set(rc, "an earlier write or log sync failed (%s); reopen the database",
-			       wb_strerror(rc));
+		return rc;
 	rc = sync_wal(db);
-	if (rc != WB_OK) {
-		pthread_mutex_lock(&db->mu);
-		wal_sync_failed(db, rc);
-		pthread_mutex_unlock(&db->mu);
-	}
+	if (rc != WB_OK)
+		wal_sync_failed(db, rc, "wb_sync");
 	return rc;
 }
 
@@ -756,19 +765,15 @@ void *db_sync_thread(void *arg)
 	wb_db *db = arg;
 	pthread_mutex_lock(&db->mu);
 	while (!db->closing) {
-		struct timespec t;
-		clock_gettime(CLOCK_REALTIME, &t);
-		uint64_t ns = (uint64_t)t.tv_nsec + (uint64_t)db->opts.sync_interval_ms * 1000000;
-		t.tv_sec += (time_t)(ns / 1000000000);
-		t.tv_nsec = (long)(ns % 1000000000);
-		pthread_cond_timedwait(&db->sync_cv, &db->mu, &t);
+		db_timed_wait(db, &db->sync_cv, (uint64_t)db->opts.sync_interval_ms * 1000);
 		if (db->closing)
 			break;
 		pthread_mutex_unlock(&db->mu);
+		err_clear();
 		int rc = sync_wal(db);
-		pthread_mutex_lock(&db->mu);
 		if (rc != WB_OK)
-			wal_sync_failed(db, rc);
+			wal_sync_failed(db, rc, "the periodic log sync");
+		pthread_mutex_lock(&db->mu);
 	}
 	pthread_mutex_unlock(&db->mu);
 	return NULL;

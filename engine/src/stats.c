@@ -195,6 +195,8 @@ int wb_stats_text(wb_db *db, char **out)
 			  (unsigned long long)db->discard_totals.discards[i].bytes);
 	pthread_mutex_unlock(&db->mu);
 	vlog_stats(db, false, sb_sink, &b);
+	bgerror_report(&db->bg, false, sb_sink, &b);
+	reserve_report(db, false, sb_sink, &b);
 	sb_printf(&b, "last commit ts: %llu\n", (unsigned long long)s.last_ts);
 	sb_printf(&b,
 		  "readers: %d; transaction commit log: %llu commits, %llu bytes; %llu checked, "
@@ -240,7 +242,11 @@ int wb_stats_json(wb_db *db, char **out)
 			  (unsigned long long)db->discard_totals.discards[i].segment,
 			  (unsigned long long)db->discard_totals.discards[i].bytes);
 	pthread_mutex_unlock(&db->mu);
-	sb_printf(&b, "],");
+	sb_printf(&b, "],\"background_error\":");
+	bgerror_report(&db->bg, true, sb_sink, &b);
+	sb_printf(&b, ",");
+	reserve_report(db, true, sb_sink, &b);
+	sb_printf(&b, ",");
 	vlog_stats(db, true, sb_sink, &b);
 	for (int i = 0; i < n; i++)
 		sb_printf(&b, ",\"%s\":%llu", c[i].name, (unsigned long long)c[i].value);

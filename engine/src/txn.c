@@ -109,15 +109,20 @@ int wb_txn_begin(wb_db *db, unsigned flags, wb_txn **out)
 		oracle_add_reader(&db->oracle, &t->reader, ts, true);
 		t->registered = true;
 		db->visible_waiters++;
-		while (atomic_load(&db->visible_ts) < ts && db->fatal_error == WB_OK && !db->closing)
+		/* A sticky error may leave a stamped commit never applied. */
+		while (atomic_load(&db->visible_ts) < ts && !db->closing &&
+		       (rc = bgerror_sticky(&db->bg)) == WB_OK)
 			pthread_cond_wait(&db->visible_cv, &db->mu);
 		db->visible_waiters--;
-		rc = db->closing ? WB_ECLOSED : db->fatal_error;
+		if (rc == WB_OK)
+			rc = bgerror_sticky(&db->bg); /* a read-write one could never commit */
+		if (db->closing)
+			rc = err_set(WB_ECLOSED, "cannot begin a transaction: the database is closing");
 	}
 	pthread_mutex_unlock(&db->mu);
 	if (rc != WB_OK) {
 		txn_free(t);
-		return err_set(rc, "cannot begin a transaction: %s", wb_strerror(rc));
+		return rc;
 	}
 	STAT_ADD(db, txn_begins, 1);
 	*out = t;

@@ -574,6 +574,10 @@ int vlog_gc_run(wb_db *db, bool force, uint64_t *reclaimed)
 	pthread_mutex_lock(&db->gc_mu);
 	uint64_t bytes = vlog_delete_retired(db);
 	int rc = pass(db);
+	/* Moving the live values needs room before the segments give theirs
+	 * back: on a full disk that is what the reserve is for. */
+	if (rc == WB_ENOSPC && reserve_release(db, "to value-log reclaim"))
+		rc = pass(db);
 	bytes += vlog_delete_retired(db);
 	pthread_mutex_unlock(&db->gc_mu);
 	if (reclaimed != NULL)
@@ -588,7 +592,16 @@ int wb_vlog_gc(wb_db *db, uint64_t *reclaimed_bytes)
 		*reclaimed_bytes = 0;
 	if (db->opts.read_only)
 		return WB_EREADONLY;
-	return vlog_gc_run(db, true, reclaimed_bytes);
+	int rc = bgerror_sticky(&db->bg); /* its rewrites and edits would be refused half way */
+	if (rc == WB_OK)
+		rc = vlog_gc_run(db, true, reclaimed_bytes);
+	/* Reclaim works again; a failure is the caller's (nobody retries it).
+	 * The room it gave back may hold the reserve again. */
+	if (rc == WB_OK) {
+		bgerror_ok(&db->bg, BG_RECLAIM);
+		reserve_retry(db, true);
+	}
+	return rc;
 }
 
 void *vlog_gc_thread(void *arg)
@@ -603,14 +616,25 @@ void *vlog_gc_thread(void *arg)
 	bool again = true;
 	pthread_mutex_lock(&db->mu);
 	while (!db->closing) {
-		struct timespec t;
-		clock_gettime(CLOCK_REALTIME, &t);
-		uint64_t ns = (uint64_t)t.tv_nsec + (uint64_t)db->opts.vlog_gc_interval_ms * 1000000;
-		t.tv_sec += (time_t)(ns / 1000000000);
-		t.tv_nsec = (long)(ns % 1000000000);
-		pthread_cond_timedwait(&db->gc_cv, &db->mu, &t);
+		/* A failed pass is retried on the error state's schedule, whatever
+		 * the thresholds below say, and no earlier. */
+		uint64_t us = (uint64_t)db->opts.vlog_gc_interval_ms * 1000;
+		/* Passes would fail at their first write once the log failed. */
+		bool stopped = bgerror_failing(&db->bg, BG_WAL);
+		bool failing = bgerror_failing(&db->bg, BG_RECLAIM);
+		uint64_t retry_in = failing ? bgerror_retry_wait(&db->bg, BG_RECLAIM) : 0;
+		if (failing && !stopped && retry_in < us)
+			us = retry_in;
+		if (bgerror_failing(&db->bg, BG_DISK_FULL)) { /* this thread makes the reserve again */
+			uint64_t full_in = bgerror_retry_wait(&db->bg, BG_DISK_FULL);
+			if (full_in < us)
+				us = full_in;
+		}
+		if (us > 0)
+			db_timed_wait(db, &db->gc_cv, us);
 		if (db->closing)
 			break;
+		retry_in = failing ? bgerror_retry_wait(&db->bg, BG_RECLAIM) : 0;
 		/* Garbage shows up by new appends (overwrites), by compaction
 		 * dropping pointers, and by deletes: a pass scans the whole
 		 * tree, so only when the first two grew enough since the last
@@ -626,24 +650,32 @@ void *vlog_gc_thread(void *arg)
 		bool deleted = tombs != seen_tombs && tombs == prev_tombs &&
 			       now - last_pass >= (uint64_t)DELETE_PASS_GAP * db->opts.vlog_gc_interval_ms * 1000;
 		prev_tombs = tombs;
-		int rc = WB_OK;
-		if (again || appended - seen >= step || discards - seen_discards >= step ||
-		    discards < seen_discards || deleted) {
+		bool due = !stopped &&
+			   (failing ? retry_in == 0
+				    : again || appended - seen >= step || discards - seen_discards >= step ||
+					      discards < seen_discards || deleted);
+		if (due) {
 			seen = appended;
 			seen_discards = discards;
 			seen_tombs = tombs;
 			last_pass = now;
+			err_clear(); /* the message of a failure is this pass's own */
 			uint64_t reclaimed = 0;
-			rc = vlog_gc_run(db, false, &reclaimed);
+			int rc = vlog_gc_run(db, false, &reclaimed);
 			again = rc == WB_OK && reclaimed > 0;
+			if (rc == WB_OK) {
+				bgerror_ok(&db->bg, BG_RECLAIM);
+			} else if (rc != WB_ECLOSED) {
+				STAT_ADD(db, bg_errors, 1);
+				bgerror_fail(&db->bg, BG_RECLAIM, rc, "value-log reclaim pass");
+			}
 		} else {
 			pthread_mutex_lock(&db->gc_mu);
 			vlog_delete_retired(db);
 			pthread_mutex_unlock(&db->gc_mu);
 		}
+		reserve_retry(db, false);
 		pthread_mutex_lock(&db->mu);
-		if (rc != WB_OK && rc != WB_ECLOSED)
-			STAT_ADD(db, bg_errors, 1);
 	}
 	pthread_mutex_unlock(&db->mu);
 	return NULL;

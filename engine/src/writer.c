@@ -80,6 +80,11 @@ int wb_writer_begin(wb_db *db, const void *key, size_t klen, wb_writer **out)
 		return err_set(WB_EINVAL, "key length %zu is outside 1..%u", klen, WB_MAX_KEY_LEN);
 	if (db->opts.read_only)
 		return WB_EREADONLY;
+	/* Its commit would be refused too (bgerror.h): fail before the bytes
+	 * are written, not after. */
+	int rc = bgerror_check(&db->bg, false);
+	if (rc != WB_OK)
+		return rc;
 	wb_writer *w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return WB_ENOMEM;
@@ -93,7 +98,7 @@ int wb_writer_begin(wb_db *db, const void *key, size_t klen, wb_writer **out)
 	}
 	w->tree_key[0] = KS_USER;
 	memcpy(w->tree_key + 1, key, klen);
-	int rc = vlog_create(db, true, &w->seg);
+	rc = vlog_create(db, true, &w->seg);
 	if (rc != WB_OK) {
 		writer_free(w, false);
 		return rc;

@@ -22,6 +22,12 @@ l0=$(awk '$1 == "L0" { print $2 }' "$T/out")
 expect 0 "$W" "$db" stats --json
 grep -q '^{.*}$' "$T/out" || fail "stats --json is not one object: $(cat "$T/out")"
 grep -q '"level":0,"files":[1-9]' "$T/out" || fail "stats --json shows no L0 file: $(cat "$T/out")"
+# The error state and the disk reserve (made by load, a read-write open).
+out_has '"background_error":null'
+out_has '"disk_reserve":{"file":"RESERVE","bytes":8388608'
+expect 0 "$W" "$db" stats
+out_has 'background error: none'
+out_has 'disk reserve: 8388608 bytes in RESERVE'
 
 # The data is still all there, read back from the table.
 expect 0 "$W" "$db" get k04999

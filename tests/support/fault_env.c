@@ -12,9 +12,15 @@
  */
 #include "fault_env.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "error.h"
 
@@ -53,6 +59,8 @@ struct fault_env {
 	bool kill_armed;
 	uint64_t kill_budget; /* bytes still allowed while kill_armed */
 	bool killed;
+	char cap_dir[PATH_MAX]; /* fault_env_set_capacity: the full disk's directory */
+	uint64_t capacity;      /* its size in bytes; 0: no limit */
 	struct fault_env_counts counts;
 };
 
@@ -123,6 +131,32 @@ static void clear_faults_locked(fault_env_t *fe)
 	fe->tear_armed = false;
 	fe->kill_armed = false;
 	fe->killed = false;
+	fe->capacity = 0;
+}
+
+uint64_t fault_env_dir_bytes(const char *dir)
+{
+	uint64_t total = 0;
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return 0;
+	struct dirent *e;
+	struct stat st;
+	while ((e = readdir(d)) != NULL)
+		if (fstatat(dirfd(d), e->d_name, &st, 0) == 0 && S_ISREG(st.st_mode))
+			total += (uint64_t)st.st_size;
+	closedir(d);
+	return total;
+}
+
+/* An append of n bytes on a disk with a capacity: WB_ENOSPC when it would
+ * not fit. REQUIRES: fe->mu held. */
+static int check_room(fault_env_t *fe, size_t n, const char *path)
+{
+	if (fe->capacity == 0 || fault_env_dir_bytes(fe->cap_dir) + n <= fe->capacity)
+		return WB_OK;
+	return err_set(WB_ENOSPC, "append %s: no space left on device (fault env: a disk of %llu bytes)",
+		       path, (unsigned long long)fe->capacity);
 }
 
 /* Opens through the base env, learning whether the file was created by this
@@ -242,6 +276,8 @@ static int fe_append(wb_env_file *f, const void *buf, size_t len)
 	pthread_mutex_lock(&fe->mu);
 	path = ff->st != NULL ? ff->st->path : "file"; /* a rename replaces it, under mu */
 	rc = inject(fe, FAULT_APPEND, true, path);
+	if (rc == WB_OK)
+		rc = check_room(fe, n, path);
 	if (rc != WB_OK)
 		goto out;
 	if (fe->tear_armed) {
@@ -575,6 +611,14 @@ void fault_env_fail_nth(fault_env_t *fe, enum fault_op op, int n, int rc, enum f
 		.rc = rc,
 		.sticky = mode == FAULT_STICKY,
 	};
+	pthread_mutex_unlock(&fe->mu);
+}
+
+void fault_env_set_capacity(fault_env_t *fe, const char *dir, uint64_t bytes)
+{
+	pthread_mutex_lock(&fe->mu);
+	snprintf(fe->cap_dir, sizeof(fe->cap_dir), "%s", dir);
+	fe->capacity = bytes;
 	pthread_mutex_unlock(&fe->mu);
 }
 

@@ -111,8 +111,22 @@ void fault_env_kill_after_bytes(fault_env_t *fe, uint64_t n);
  * (false if the workload ended first). */
 bool fault_env_killed(fault_env_t *fe);
 
-/* Disarms every failure, the pending tear and the kill point, and revives a
- * killed env. Durability state and counters are kept. */
+/* Makes the disk holding dir full at `bytes`: from now on an append fails
+ * with WB_ENOSPC, writing nothing, when the regular files directly in dir
+ * would then hold more than bytes in all -- like a small disk, it fills
+ * up, and removing or shrinking files makes room again (a removed file
+ * still open counts no more). Sizes are read from the disk at each
+ * append, so files made around the env count too. 0 lifts the limit, and
+ * so does fault_env_clear_faults. dir is copied. */
+void fault_env_set_capacity(fault_env_t *fe, const char *dir, uint64_t bytes);
+
+/* The bytes the regular files directly in dir hold now. This function
+ * can't fail (0 for a missing directory). */
+uint64_t fault_env_dir_bytes(const char *dir);
+
+/* Disarms every failure, the pending tear, the kill point and the
+ * capacity, and revives a killed env. Durability state and counters are
+ * kept. */
 void fault_env_clear_faults(fault_env_t *fe);
 
 /* Copies the counters into *out. This function can't fail. */

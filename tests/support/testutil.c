@@ -12,6 +12,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,6 +205,9 @@ wb_options tu_options(size_t memtable_size)
 	 * which a compaction running meanwhile would change under them.
 	 * test_compaction.c turns it back on. */
 	o.compaction_threads = 0;
+	/* No disk reserve: writing it would dwarf what most tests write, and
+	 * the crash tests count bytes. test_reserve.c turns it on. */
+	o.disk_reserve = 0;
 	return o;
 }
 
@@ -321,6 +325,50 @@ void tu_expect_clean_dir(wb_db *db, const char *dir)
 size_t tu_key(char *buf, const char *prefix, uint64_t n)
 {
 	return (size_t)sprintf(buf, "%s%08llu", prefix, (unsigned long long)n);
+}
+
+int tu_try_put(wb_db *db, tu_model_t *m, const char *prefix, uint64_t n, size_t vlen,
+	       uint64_t round)
+{
+	char k[64];
+	char *v = malloc(vlen ? vlen : 1);
+	assert_non_null(v);
+	size_t kl = tu_key(k, prefix, n);
+	tu_value(v, vlen, n, round);
+	int rc = wb_put(db, k, kl, v, vlen);
+	if (rc == WB_OK && m != NULL)
+		tu_model_put(m, k, kl, v, vlen);
+	free(v);
+	return rc;
+}
+
+void tu_expect_has(const char *what, const char *text, const char *needle)
+{
+	if (strstr(text, needle) == NULL)
+		fail_msg("%s has no \"%s\": %s", what, needle, text);
+}
+
+static char watchdog_msg[160];
+
+static void watchdog_fired(int sig)
+{
+	ssize_t n = write(2, watchdog_msg, strlen(watchdog_msg));
+	(void)n;
+	_exit(3);
+}
+
+void tu_watchdog_start(const char *name, unsigned seconds)
+{
+	snprintf(watchdog_msg, sizeof(watchdog_msg), "watchdog: a call of %s hung (no answer in %u s)\n",
+		 name, seconds);
+	struct sigaction sa = { .sa_handler = watchdog_fired };
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(seconds);
+}
+
+void tu_watchdog_stop(void)
+{
+	alarm(0);
 }
 
 size_t tu_value(char *buf, size_t len, uint64_t n, uint64_t round)

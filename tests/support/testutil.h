@@ -63,7 +63,8 @@ uint64_t tu_dir_digest(const char *dir);
 /* ---- database shortcuts (each asserts success) ---- */
 
 /* Options for tests: create_if_missing, sync none, the given memtable size,
- * no background compaction (so the set of tables only changes when asked). */
+ * no background compaction (so the set of tables only changes when asked),
+ * no disk reserve. */
 wb_options tu_options(size_t memtable_size);
 
 wb_db *tu_open(const char *dir, const wb_options *opts);
@@ -126,6 +127,22 @@ const tu_kv_t *tu_model_get(const tu_model_t *m, const void *k, size_t kl);
 size_t tu_model_lower_bound(const tu_model_t *m, const void *k, size_t kl);
 void tu_model_copy(tu_model_t *dst, const tu_model_t *src);
 void tu_model_free(tu_model_t *m);
+
+/* Puts key n of prefix (tu_key) with the value tu_value(vlen, n, round)
+ * and, when that works, into m too (m may be NULL). Returns wb_put's
+ * result: unlike tu_putn, a failure is the caller's to judge. */
+int tu_try_put(wb_db *db, tu_model_t *m, const char *prefix, uint64_t n, size_t vlen,
+	       uint64_t round);
+
+/* Fails the test unless text holds needle; what names the text. */
+void tu_expect_has(const char *what, const char *text, const char *needle);
+
+/* A watchdog for tests that must not hang: unless tu_watchdog_stop is
+ * called within `seconds`, the process says that a call of test `name`
+ * hung and exits (status 3), which the test run counts as a failure.
+ * Tests then need no timing assertions. */
+void tu_watchdog_start(const char *name, unsigned seconds);
+void tu_watchdog_stop(void);
 
 /* Scans the whole database forward and backward and asserts it holds
  * exactly the model's entries. */
