@@ -5,6 +5,7 @@
 #   make mount      mount ./wombat.db at ./wombat.mnt (make umount)
 #   make bench      side-by-side benchmarks
 #   make asan/tsan  sanitizer builds of the tests under build-asan/ build-tsan/
+#   make fuzz       libFuzzer targets of every decoder, SECONDS each (tests/fuzz/fuzz.mk)
 
 BUILD    ?= build
 PREFIX   ?= /usr/local
@@ -104,7 +105,7 @@ format:
 		fusefs/*.[ch] mount-helper/*.c
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-fuzz
 
 -include $(ENGINE_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d)
 
@@ -130,4 +131,5 @@ umount:
 # LevelDB and LMDB, then the mount (bench-fs) against a native directory
 # and bindfs. QUICK=1 for a smoke run of both.
 include bench/bench.mk
+include tests/fuzz/fuzz.mk
 bench: bench-kv
