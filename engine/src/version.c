@@ -492,7 +492,9 @@ static int decode_new_file(const uint8_t **pp, const uint8_t *end, version_edit_
 	    (p = get_varint64(p, end, &min_ts)) == NULL || (p = get_varint64(p, end, &max_ts)) == NULL ||
 	    (p = get_varint64(p, end, &entries)) == NULL)
 		return WB_ECORRUPT;
-	if (!ikey_valid(smallest) || !ikey_valid(largest))
+	/* Reads binary-search a level by these keys, so a range that ends
+	 * before it starts would hide the table's keys. */
+	if (!ikey_valid(smallest) || !ikey_valid(largest) || ikey_compare(smallest, largest) > 0)
 		return WB_ECORRUPT;
 	file_meta_t *f = file_meta_new(number, size, smallest, largest);
 	if (f == NULL)
