@@ -121,6 +121,27 @@ static void test_shadowed_names(void **state)
 	assert_int_equal(names_decode("%%f", out, &len, &sh, &h), NAME_INVALID);
 }
 
+/* A component starting with '#' that needs escaping must not read as a
+ * long name ("%%#..."): fuzz_names found the file "#55" beside a
+ * directory "#55" named "%%#55%", which decoded as a malformed long name,
+ * so the file could not be reached. */
+static void test_hash_first_escaped(void **state)
+{
+	round_trip("#55", 3, true, "%%%2355%", NAME_ESCAPED);
+	round_trip("#a\0", 3, false, "%%%23a%00", NAME_ESCAPED);
+	round_trip("#0123456789abcdef#x", 19, true, "%%%230123456789abcdef#x%", NAME_ESCAPED);
+	round_trip("a#", 2, true, "%%a#%", NAME_ESCAPED); /* only at the start */
+	round_trip("#plain", 6, false, "#plain", NAME_PLAIN);
+	assert_true(names_creatable("%%%23a%00"));
+	/* %23 anywhere else, or for a plain '#', is not the spelling. */
+	uint8_t out[NAME_BUF];
+	size_t len;
+	bool sh;
+	uint64_t h;
+	assert_int_equal(names_decode("%%a%23%", out, &len, &sh, &h), NAME_INVALID);
+	assert_int_equal(names_decode("%%%23plain", out, &len, &sh, &h), NAME_INVALID);
+}
+
 /* A component of n bytes of c. */
 static uint8_t *filled(int c, size_t n)
 {
@@ -424,6 +445,7 @@ int main(void)
 		cmocka_unit_test(test_plain_names),
 		cmocka_unit_test(test_escaped_names),
 		cmocka_unit_test(test_shadowed_names),
+		cmocka_unit_test(test_hash_first_escaped),
 		cmocka_unit_test(test_long_names),
 		cmocka_unit_test(test_noncanonical_rejected),
 		cmocka_unit_test(test_attr_round_trip),
