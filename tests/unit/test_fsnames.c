@@ -319,6 +319,33 @@ static void test_attr_round_trip(void **state)
 	assert_false(attr_decode(buf, n, &b, NULL, NULL));
 }
 
+/* What fuzz_attr found: a regular file's record with a byte more, which
+ * decoded and ignored the byte; and modes of no file type, which the
+ * mount would show as nothing. Both are damage, not a record. */
+static void test_attr_malformed(void **state)
+{
+	uint8_t buf[ATTR_FIXED + 8];
+	fs_attr a = { .mode = 0100644, .uid = 1, .gid = 2 }, b;
+	size_t n = attr_encode(&a, NULL, 0, buf);
+	buf[n] = 'x';
+	assert_false(attr_decode(buf, n + 1, &b, NULL, NULL));
+	a.mode = 040755;
+	n = attr_encode(&a, "junk", 4, buf);
+	assert_false(attr_decode(buf, n, &b, NULL, NULL));
+	static const uint32_t no_type[] = { 0644, 0030644, 0110644, 0170644 };
+	for (size_t i = 0; i < sizeof(no_type) / sizeof(no_type[0]); i++) {
+		a.mode = no_type[i];
+		n = attr_encode(&a, NULL, 0, buf);
+		assert_false(attr_decode(buf, n, &b, NULL, NULL));
+	}
+	static const uint32_t types[] = { 0100644, 040755, 0120777, 010644, 020600, 060600, 0140755 };
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		a.mode = types[i];
+		n = attr_encode(&a, NULL, 0, buf);
+		assert_true(attr_decode(buf, n, &b, NULL, NULL));
+	}
+}
+
 static void test_attr_keys(void **state)
 {
 	size_t len;
@@ -449,6 +476,7 @@ int main(void)
 		cmocka_unit_test(test_long_names),
 		cmocka_unit_test(test_noncanonical_rejected),
 		cmocka_unit_test(test_attr_round_trip),
+		cmocka_unit_test(test_attr_malformed),
 		cmocka_unit_test(test_attr_keys),
 		cmocka_unit_test(test_filebuf_spill),
 		cmocka_unit_test(test_filebuf_memory_truncate),
