@@ -198,6 +198,14 @@ struct block_iter {
 	uint32_t restart;  /* index of the last restart point <= cur */
 	uint8_t *key;      /* the current key, rebuilt from the shared prefixes */
 	size_t key_len, key_cap;
+	/* The next key is built here, then checked against key and swapped
+	 * in: a block whose keys do not increase is corrupt, even with a good
+	 * checksum (a writer's bug), and must not be handed out as sorted. */
+	uint8_t *next_key;
+	size_t next_cap;
+	bool have_key; /* key holds the entry before next_off (not after a restart seek) */
+	uint8_t *back; /* bi_prev's copy of the key it starts from */
+	size_t back_cap;
 	slice_t value; /* points into b->data */
 	int status;    /* sticky: once not WB_OK the iterator stays invalid */
 };
@@ -207,6 +215,7 @@ static void mark_end(struct block_iter *it)
 	it->cur = it->b->restarts_off;
 	it->next_off = it->b->restarts_off;
 	it->key_len = 0;
+	it->have_key = false;
 	it->value = slice_make(NULL, 0);
 }
 
@@ -222,6 +231,7 @@ static void seek_to_restart(struct block_iter *it, uint32_t i)
 	it->restart = i;
 	it->next_off = restart_point(it->b, i);
 	it->key_len = 0;
+	it->have_key = false;
 }
 
 /* Decodes the entry at next_off and makes it current. false at the end of
@@ -256,11 +266,23 @@ static bool parse_next(struct block_iter *it)
 		return fail(it, WB_ECORRUPT);
 
 	size_t klen = (size_t)shared + unshared;
-	if (!grow_array((void **)&it->key, &it->key_cap, klen, 1))
+	if (!grow_array((void **)&it->next_key, &it->next_cap, klen, 1))
 		return fail(it, WB_ENOMEM);
+	if (shared)
+		memcpy(it->next_key, it->key, shared);
 	if (unshared)
-		memcpy(it->key + shared, p, unshared);
+		memcpy(it->next_key + shared, p, unshared);
+	if (it->have_key &&
+	    it->cmp(slice_make(it->key, it->key_len), slice_make(it->next_key, klen)) >= 0)
+		return fail(it, WB_ECORRUPT); /* keys out of order */
+	uint8_t *t = it->key;
+	size_t tcap = it->key_cap;
+	it->key = it->next_key;
+	it->key_cap = it->next_cap;
+	it->next_key = t;
+	it->next_cap = tcap;
 	it->key_len = klen;
+	it->have_key = true;
 	it->value = slice_make(p + unshared, vlen);
 	it->cur = off;
 	it->next_off = (uint32_t)(p + unshared + vlen - b->data);
@@ -365,6 +387,15 @@ static void bi_prev(iter_t *base)
 		}
 		i--;
 	}
+	/* The entry found must sort before the one we were on; when it lies
+	 * in the run before, no forward step compared the two. */
+	if (!grow_array((void **)&it->back, &it->back_cap, it->key_len, 1)) {
+		fail(it, WB_ENOMEM);
+		return;
+	}
+	size_t back_len = it->key_len;
+	if (back_len)
+		memcpy(it->back, it->key, back_len);
 	seek_to_restart(it, i);
 	do {
 		if (!parse_next(it)) {
@@ -373,7 +404,8 @@ static void bi_prev(iter_t *base)
 			return;
 		}
 	} while (it->next_off < orig);
-	if (it->next_off != orig) /* the scan stepped over where we were */
+	if (it->next_off != orig || /* the scan stepped over where we were */
+	    it->cmp(slice_make(it->key, it->key_len), slice_make(it->back, back_len)) >= 0)
 		fail(it, WB_ECORRUPT);
 }
 
@@ -410,6 +442,8 @@ static void bi_destroy(iter_t *base)
 	struct block_iter *it = (struct block_iter *)base;
 	block_unref(it->b);
 	free(it->key);
+	free(it->next_key);
+	free(it->back);
 	free(it);
 }
 
