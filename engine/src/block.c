@@ -10,7 +10,10 @@
  * The reader trusts nothing in the block: block_new() checks that the
  * restart array fits and is strictly increasing, and every entry header,
  * length and shared-prefix count is checked against the block bounds before
- * use. A malformed block makes the iterator invalid with WB_ECORRUPT, and it
+ * use, and each key against the one before it as the iterator steps (a
+ * checksum cannot catch a writer's bug that left keys out of order, and
+ * seeks would then miss keys). A malformed block makes the iterator
+ * invalid with WB_ECORRUPT, and it
  * stays so (no later seek revives it), so a caller can never mistake the
  * rest of a damaged block for good data. Whether the bytes are the ones that
  * were written is the checksum's job, one layer up (sst.c).
