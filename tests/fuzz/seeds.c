@@ -174,6 +174,13 @@ static void records(const char *path, enum log_kind kind)
 	log_reader_close(r);
 }
 
+/* Index entries in whatever order they are: the iterator checks keys
+ * against its comparator, and only the handles matter here. */
+static int any_order(slice_t a, slice_t b)
+{
+	return -1;
+}
+
 static void table(const char *path)
 {
 	size_t len;
@@ -202,7 +209,7 @@ static void table(const char *path)
 	memcpy(ib, p + ioff, isize);
 	block_t *index;
 	ok(block_new(ib, isize, &index), "index block");
-	iter_t *it = block_iter_new(index, slice_compare);
+	iter_t *it = block_iter_new(index, any_order);
 	int n = 0;
 	for (iter_seek_first(it); iter_valid(it) && n < 6; iter_next(it), n++) {
 		slice_t v = iter_value(it);
