@@ -136,7 +136,8 @@ static void run_script(mem_env_t *me, enum log_kind kind, fuzz_in_t *in)
 	log_writer_close(w);
 
 	size_t size;
-	mem_env_file(me, PATH, &size);
+	uint8_t *orig = mem_env_file(me, PATH, &size);
+	orig = size ? memcpy(malloc(size), orig, size) : NULL;
 	enum op op = (enum op)(fuzz_u8(in) % OP_COUNT);
 	size_t at = size ? fuzz_u32(in) % size : 0;
 	size_t zeros = (size_t)fuzz_u8(in) * 300;
@@ -165,10 +166,14 @@ static void run_script(mem_env_t *me, enum log_kind kind, fuzz_in_t *in)
 		break;
 	}
 	bool crash = op != OP_FLIP;
-	/* After a crash, the records that were whole on disk. */
+	/* After a crash, the records that are whole on disk: every byte up to
+	 * their end as written (zeros put over zero bytes change nothing). */
+	size_t now_len;
+	const uint8_t *now = mem_env_file(me, PATH, &now_len);
 	size_t whole = 0;
-	while (whole < nrec && end[whole] <= at)
+	while (whole < nrec && end[whole] <= now_len && memcmp(orig, now, end[whole]) == 0)
 		whole++;
+	free(orig);
 
 	err_clear();
 	log_reader_t *r;
