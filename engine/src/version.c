@@ -623,10 +623,13 @@ int version_apply(const version_t *base, const version_edit_t *e, version_t **ou
 		for (int i = 0; l > 0 && i + 1 < v->nfiles[l]; i++) {
 			if (slice_compare(ikey_tree_key(file_largest(v->files[l][i])),
 					  ikey_tree_key(file_smallest(v->files[l][i + 1]))) >= 0) {
+				/* The message first: unref frees v's file arrays. */
+				int rc = err_set(WB_ECORRUPT,
+						 "version edit makes tables %06llu and %06llu overlap in L%d",
+						 (unsigned long long)v->files[l][i]->number,
+						 (unsigned long long)v->files[l][i + 1]->number, l);
 				version_unref(v);
-				return err_set(WB_ECORRUPT, "version edit makes tables %06llu and %06llu overlap in L%d",
-					       (unsigned long long)v->files[l][i]->number,
-					       (unsigned long long)v->files[l][i + 1]->number, l);
+				return rc;
 			}
 		}
 	}
