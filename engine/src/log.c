@@ -439,6 +439,8 @@ int log_reader_open(const wb_env *env, const char *path, enum log_kind kind, log
 
 static int append_rec(log_reader_t *r, slice_t part)
 {
+	if (part.len == 0)
+		return WB_OK; /* r->rec may still be NULL: no arithmetic on it */
 	if (r->rec_len + part.len > r->rec_cap) {
 		size_t cap = r->rec_cap ? r->rec_cap * 2 : 65536;
 		while (cap < r->rec_len + part.len)
