@@ -267,6 +267,11 @@ static bool parse_next(struct block_iter *it)
 	if (shared > it->key_len || (at_restart && shared != 0) ||
 	    (uint64_t)unshared + vlen > (uint64_t)(end - p))
 		return fail(it, WB_ECORRUPT);
+	/* The next restart point may not lie inside this entry: a scan from
+	 * there (seek_last, prev) would decode from the middle of it. */
+	uint32_t entry_end = (uint32_t)(p + unshared + vlen - b->data);
+	if (it->restart + 1 < b->nrestarts && restart_point(b, it->restart + 1) < entry_end)
+		return fail(it, WB_ECORRUPT);
 
 	size_t klen = (size_t)shared + unshared;
 	if (!grow_array((void **)&it->next_key, &it->next_cap, klen, 1))
@@ -288,7 +293,7 @@ static bool parse_next(struct block_iter *it)
 	it->have_key = true;
 	it->value = slice_make(p + unshared, vlen);
 	it->cur = off;
-	it->next_off = (uint32_t)(p + unshared + vlen - b->data);
+	it->next_off = entry_end;
 	return true;
 }
 
