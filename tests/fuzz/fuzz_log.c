@@ -46,6 +46,13 @@ static void check_error_message(int rc)
 		   wb_strerror(rc), msg);
 }
 
+/* An open that failed: for a reason the contract names, said with the file. */
+static void check_open_error(int rc)
+{
+	FUZZ_CHECK(rc == WB_ECORRUPT || rc == WB_EFORMAT, "open: %s", wb_strerror(rc));
+	check_error_message(rc);
+}
+
 /* Recomputes the checksum of every fragment the reader would reach. */
 static void fix_checksums(uint8_t *p, size_t len)
 {
@@ -72,8 +79,7 @@ static void read_untrusted(const wb_env *env, enum log_kind kind, size_t size)
 	log_reader_t *r;
 	int rc = log_reader_open(env, PATH, kind, &r);
 	if (rc != WB_OK) {
-		FUZZ_CHECK(rc == WB_ECORRUPT || rc == WB_EFORMAT, "open: %s", wb_strerror(rc));
-		check_error_message(rc);
+		check_open_error(rc);
 		return;
 	}
 	slice_t rec;
@@ -183,8 +189,7 @@ static void run_script(mem_env_t *me, enum log_kind kind, fuzz_in_t *in)
 			   err_message());
 		FUZZ_CHECK(at < header_end, "open fails (%s) for a flip at %zu, past the header",
 			   wb_strerror(rc), at);
-		FUZZ_CHECK(rc == WB_ECORRUPT || rc == WB_EFORMAT, "open: %s", wb_strerror(rc));
-		check_error_message(rc);
+		check_open_error(rc);
 		return;
 	}
 	slice_t rec;

@@ -622,19 +622,26 @@ static void test_flip_in_last_record_is_corrupt(void **state)
  * dropped without a word. Each case here must be WB_ECORRUPT at the
  * damaged fragment.
  */
+/* Ten records of 100 bytes: one block, the last. Returns its image. */
+static uint8_t *write_one_block(const char *path, struct written *wr, size_t *len)
+{
+	log_writer_t *w = create_ok(wb_env_default(), path, wr);
+	for (int i = 0; i < 10; i++)
+		add_rec(w, wr, 100);
+	log_writer_close(w);
+	uint8_t *img = slurp(path, len);
+	assert_true(*len < B);
+	return img;
+}
+
 static void test_damaged_header_in_last_block(void **state)
 {
 	enum { TYPE_ZERO, TYPE_BAD, LEN_PAST_BLOCK, LEN_PAST_END, LEN_FLIP, TYPE_FLIP, CASES };
+	const char *path = path_of("last-block.wal");
+	static struct written wr;
+	size_t len;
 	for (int c = 0; c < CASES; c++) {
-		const char *path = path_of("last-block.wal");
-		static struct written wr;
-		log_writer_t *w = create_ok(wb_env_default(), path, &wr);
-		for (int i = 0; i < 10; i++)
-			add_rec(w, &wr, 100);
-		log_writer_close(w);
-		size_t len;
-		uint8_t *img = slurp(path, &len);
-		assert_true(len < B);
+		uint8_t *img = write_one_block(path, &wr, &len);
 		uint64_t f = frag_start(&wr, 5);
 		switch (c) {
 		case TYPE_ZERO: /* FULL (1) with its bit flipped */
@@ -663,14 +670,7 @@ static void test_damaged_header_in_last_block(void **state)
 	/* A torn last record stays a quiet end: cut inside it, or its type
 	 * byte still zero with zeros after it (a store through a map cut
 	 * short). */
-	const char *path = path_of("last-block.wal");
-	static struct written wr;
-	log_writer_t *w = create_ok(wb_env_default(), path, &wr);
-	for (int i = 0; i < 10; i++)
-		add_rec(w, &wr, 100);
-	log_writer_close(w);
-	size_t len;
-	uint8_t *img = slurp(path, &len);
+	uint8_t *img = write_one_block(path, &wr, &len);
 	spit(path, img, len - 50);
 	expect_records(path, &wr, 9, wr.end[8]);
 	img = realloc(img, len + 100);

@@ -860,6 +860,23 @@ static void append_block(uint8_t *file, size_t *len, slice_t contents, block_han
 	*len += BLOCK_TRAILER_SIZE;
 }
 
+/* The footer of a handmade table, after its blocks. */
+static void append_footer(uint8_t *file, size_t *len, block_handle_t index_h,
+			  block_handle_t filter_h, block_handle_t props_h)
+{
+	uint8_t *f = file + *len;
+	put_u64(f + 0, index_h.offset);
+	put_u64(f + 8, index_h.size);
+	put_u64(f + 16, filter_h.offset);
+	put_u64(f + 24, filter_h.size);
+	put_u64(f + 32, props_h.offset);
+	put_u64(f + 40, props_h.size);
+	put_u32(f + 48, SST_FORMAT_VERSION);
+	put_u32(f + 52, crc32c_mask(crc32c(f, 52)));
+	put_u64(f + 56, SST_MAGIC);
+	*len += SST_FOOTER_SIZE;
+}
+
 static void test_handmade_table(void **state)
 {
 	uint8_t file[4096];
@@ -899,17 +916,7 @@ static void test_handmade_table(void **state)
 	append_block(file, &len, c, &index_h);
 	block_builder_destroy(&bb);
 
-	uint8_t *f = file + len;
-	put_u64(f + 0, index_h.offset);
-	put_u64(f + 8, index_h.size);
-	put_u64(f + 16, filter_h.offset);
-	put_u64(f + 24, filter_h.size);
-	put_u64(f + 32, props_h.offset);
-	put_u64(f + 40, props_h.size);
-	put_u32(f + 48, SST_FORMAT_VERSION);
-	put_u32(f + 52, crc32c_mask(crc32c(f, 52)));
-	put_u64(f + 56, SST_MAGIC);
-	len += SST_FOOTER_SIZE;
+	append_footer(file, &len, index_h, filter_h, props_h);
 
 	const char *path = table_path("000111.sst");
 	spit(path, file, len);
@@ -974,17 +981,7 @@ static void test_blocks_out_of_order(void **state)
 	assert_int_equal(block_builder_finish(&bb, &c), WB_OK);
 	append_block(file, &len, c, &index_h);
 	block_builder_destroy(&bb);
-	uint8_t *f = file + len;
-	put_u64(f + 0, index_h.offset);
-	put_u64(f + 8, index_h.size);
-	put_u64(f + 16, filter_h.offset);
-	put_u64(f + 24, filter_h.size);
-	put_u64(f + 32, props_h.offset);
-	put_u64(f + 40, props_h.size);
-	put_u32(f + 48, SST_FORMAT_VERSION);
-	put_u32(f + 52, crc32c_mask(crc32c(f, 52)));
-	put_u64(f + 56, SST_MAGIC);
-	len += SST_FOOTER_SIZE;
+	append_footer(file, &len, index_h, filter_h, props_h);
 
 	const char *path = table_path("000113.sst");
 	spit(path, file, len);
