@@ -268,9 +268,19 @@ static bool whole_but_damaged(const uint8_t *p, size_t avail)
 	size_t len = get_u16(p + 4);
 	uint8_t type = p[6];
 	/* A zero type with a length is a header whose type byte (stored last
-	 * through a map) never came, or was damaged: whole all the same. */
-	if (type > FRAG_LAST || (type == FRAG_ZERO && len == 0) || LOG_HEADER_SIZE + len > avail)
+	 * through a map) never came, or was damaged: whole all the same. With
+	 * no length it is whole only if its checksum is that of an empty
+	 * fragment: a store cut between checksum and length leaves the
+	 * checksum of a payload. */
+	if (type > FRAG_LAST || LOG_HEADER_SIZE + len > avail)
 		return false;
+	if (type == FRAG_ZERO && len == 0) {
+		uint32_t crc = crc32c_unmask(get_u32(p));
+		for (uint8_t t = FRAG_FULL; t <= FRAG_LAST; t++)
+			if (crc == crc32c(&t, 1))
+				return true;
+		return false;
+	}
 	for (size_t i = 0; i < LOG_HEADER_SIZE + len; i++)
 		if (p[i] != 0)
 			return true;

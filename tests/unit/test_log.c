@@ -667,6 +667,18 @@ static void test_damaged_header_in_last_block(void **state)
 		free(img);
 		expect_corrupt(path, &wr, 5, f);
 	}
+	/* The same for an empty record whose type byte lost its bit (found by
+	 * fuzz_log): its checksum shows it was whole. */
+	log_writer_t *w = create_ok(wb_env_default(), path, &wr);
+	for (int i = 0; i < 3; i++)
+		add_rec(w, &wr, 0);
+	log_writer_close(w);
+	uint8_t *e = slurp(path, &len);
+	e[frag_start(&wr, 0) + 6] ^= 1;
+	spit(path, e, len);
+	free(e);
+	expect_corrupt(path, &wr, 0, frag_start(&wr, 0));
+
 	/* A torn last record stays a quiet end: cut inside it, or its type
 	 * byte still zero with zeros after it (a store through a map cut
 	 * short). */
