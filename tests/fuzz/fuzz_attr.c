@@ -27,20 +27,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (attr_decode(rec, size, &a, &target, &tlen)) {
 		mode_t t = a.mode & S_IFMT;
 		FUZZ_CHECK(t == S_IFREG || t == S_IFDIR || t == S_IFLNK || t == S_IFIFO ||
-				   t == S_IFCHR || t == S_IFBLK || t == S_IFSOCK,
-			   "mode 0%o is no file type", (unsigned)a.mode);
-		FUZZ_CHECK(t == S_IFLNK || tlen == 0, "a non-symlink record with %zu more bytes", tlen);
+		               t == S_IFCHR || t == S_IFBLK || t == S_IFSOCK,
+		           "mode 0%o is no file type", (unsigned)a.mode);
+		FUZZ_CHECK(t == S_IFLNK || tlen == 0, "a non-symlink record with %zu more bytes",
+		           tlen);
 		uint8_t *again = malloc(ATTR_FIXED + tlen);
 		size_t n = attr_encode(&a, target, tlen, again);
-		FUZZ_CHECK(n == size && memcmp(again, rec, n) == 0, "record re-encodes differently");
+		FUZZ_CHECK(n == size && memcmp(again, rec, n) == 0,
+		           "record re-encodes differently");
 		free(again);
 		/* Without a target pointer it must decode the same way. */
 		fs_attr b;
 		FUZZ_CHECK(attr_decode(rec, size, &b, NULL, NULL) && a.mode == b.mode &&
-				   a.uid == b.uid && a.gid == b.gid && a.rdev == b.rdev &&
-				   a.atime_ns == b.atime_ns && a.mtime_ns == b.mtime_ns &&
-				   a.ctime_ns == b.ctime_ns,
-			   "decodes differently without the target");
+		               a.uid == b.uid && a.gid == b.gid && a.rdev == b.rdev &&
+		               a.atime_ns == b.atime_ns && a.mtime_ns == b.mtime_ns &&
+		               a.ctime_ns == b.ctime_ns,
+		           "decodes differently without the target");
 	}
 	free(rec);
 	return 0;

@@ -25,11 +25,12 @@ static int add_again(void *arg, uint8_t meta, slice_t tree_key, slice_t value, u
 {
 	struct reencode *re = arg;
 	FUZZ_CHECK(tree_key.len >= 2, "a tree key of %zu bytes", tree_key.len);
-	int rc = batch_add(re->b, meta, tree_key.data[0], slice_make(tree_key.data + 1, tree_key.len - 1),
-			   value);
-	FUZZ_CHECK(rc == WB_OK, "entry %u decodes but cannot be encoded: %s (meta 0x%02x, key %zu "
-		   "bytes in keyspace %u, value %zu bytes)",
-		   re->n, wb_strerror(rc), meta, tree_key.len - 1, tree_key.data[0], value.len);
+	int rc = batch_add(re->b, meta, tree_key.data[0],
+	                   slice_make(tree_key.data + 1, tree_key.len - 1), value);
+	FUZZ_CHECK(rc == WB_OK,
+	           "entry %u decodes but cannot be encoded: %s (meta 0x%02x, key %zu "
+	           "bytes in keyspace %u, value %zu bytes)",
+	           re->n, wb_strerror(rc), meta, tree_key.len - 1, tree_key.data[0], value.len);
 	re->n++;
 	return WB_OK;
 }
@@ -46,20 +47,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(rc == WB_ECORRUPT, "split: %s", wb_strerror(rc));
 			break;
 		}
-		FUZZ_CHECK(rest.len < before && one.len + rest.len == before, "split made no progress");
+		FUZZ_CHECK(rest.len < before && one.len + rest.len == before,
+		           "split made no progress");
 		FUZZ_CHECK(++batches <= size / BATCH_HEADER_SIZE, "more batches than fit");
 
 		wb_batch *b;
 		if (wb_batch_new(&b) != WB_OK)
 			return 0;
-		struct reencode re = { b, 0 };
+		struct reencode re = {b, 0};
 		rc = batch_iterate(one, add_again, &re);
-		FUZZ_CHECK(rc == WB_OK, "a batch split off whole does not iterate: %s", wb_strerror(rc));
+		FUZZ_CHECK(rc == WB_OK, "a batch split off whole does not iterate: %s",
+		           wb_strerror(rc));
 		batch_set_ts(b, batch_ts(one));
 		FUZZ_CHECK(re.n == batch_count_rep(one), "%u entries iterated, count says %u", re.n,
-			   batch_count_rep(one));
+		           batch_count_rep(one));
 		FUZZ_CHECK(b->len == one.len && memcmp(b->rep, one.data, one.len) == 0,
-			   "batch %zu re-encodes to other bytes (%zu, was %zu)", batches, b->len, one.len);
+		           "batch %zu re-encodes to other bytes (%zu, was %zu)", batches, b->len,
+		           one.len);
 		wb_batch_free(b);
 	}
 	return 0;

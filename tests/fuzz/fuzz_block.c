@@ -75,23 +75,24 @@ static void check_seeks(iter_t *it, const entry_t *e, size_t n, key_cmp_fn cmp, 
 	size_t lb = lower_bound(e, n, cmp, t);
 	iter_seek(it, t);
 	FUZZ_CHECK(iter_status(it) == WB_OK, "seek in a clean block: %s",
-		   wb_strerror(iter_status(it)));
-	FUZZ_CHECK(lb == n ? !iter_valid(it) : is_entry(it, &e[lb]), "seek lands on the wrong entry");
+	           wb_strerror(iter_status(it)));
+	FUZZ_CHECK(lb == n ? !iter_valid(it) : is_entry(it, &e[lb]),
+	           "seek lands on the wrong entry");
 	if (lb < n) {
 		iter_next(it);
 		FUZZ_CHECK(lb + 1 == n ? !iter_valid(it) : is_entry(it, &e[lb + 1]),
-			   "next after seek is not the following entry");
+		           "next after seek is not the following entry");
 	}
 	/* The last entry <= t. */
 	size_t le = lb < n && cmp(slice_make(e[lb].k, e[lb].kl), t) == 0 ? lb + 1 : lb;
 	iter_seek_for_prev(it, t);
 	FUZZ_CHECK(iter_status(it) == WB_OK, "seek_for_prev in a clean block");
 	FUZZ_CHECK(le == 0 ? !iter_valid(it) : is_entry(it, &e[le - 1]),
-		   "seek_for_prev lands on the wrong entry");
+	           "seek_for_prev lands on the wrong entry");
 	if (le > 0) {
 		iter_prev(it);
 		FUZZ_CHECK(le == 1 ? !iter_valid(it) : is_entry(it, &e[le - 2]),
-			   "prev after seek_for_prev is not the entry before");
+		           "prev after seek_for_prev is not the entry before");
 	}
 }
 
@@ -127,30 +128,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		slice_t k = iter_key(it), v = iter_value(it);
 		if (n > 0)
 			FUZZ_CHECK(cmp(slice_make(e[n - 1].k, e[n - 1].kl), k) < 0,
-				   "entry %zu out of order, no error", n);
+			           "entry %zu out of order, no error", n);
 		if (n == cap) {
 			cap = cap ? 2 * cap : 16;
 			e = realloc(e, cap * sizeof(*e));
 		}
-		e[n++] = (entry_t){ dup_bytes(k), dup_bytes(v), k.len, v.len };
+		e[n++] = (entry_t){dup_bytes(k), dup_bytes(v), k.len, v.len};
 		FUZZ_CHECK(n <= in.left / 3, "more entries than fit");
 	}
 	bool clean = iter_status(it) == WB_OK;
 	if (!clean)
-		FUZZ_CHECK(iter_status(it) == WB_ECORRUPT, "scan: %s", wb_strerror(iter_status(it)));
+		FUZZ_CHECK(iter_status(it) == WB_ECORRUPT, "scan: %s",
+		           wb_strerror(iter_status(it)));
 
 	/* Backward: the same entries reversed (decreasing keys, or corruption,
 	 * when the forward scan did not get through). */
 	size_t back = 0;
-	slice_t prev = { NULL, 0 };
+	slice_t prev = {NULL, 0};
 	uint8_t *prev_copy = NULL;
 	for (iter_seek_last(it); iter_valid(it); iter_prev(it), back++) {
 		slice_t k = iter_key(it);
 		if (clean)
 			FUZZ_CHECK(back < n && is_entry(it, &e[n - 1 - back]),
-				   "backward entry %zu differs from forward", back);
+			           "backward entry %zu differs from forward", back);
 		else if (back > 0)
-			FUZZ_CHECK(cmp(k, prev) < 0, "backward entry %zu out of order, no error", back);
+			FUZZ_CHECK(cmp(k, prev) < 0, "backward entry %zu out of order, no error",
+			           back);
 		free(prev_copy);
 		prev_copy = dup_bytes(k);
 		prev = slice_make(prev_copy, k.len);
@@ -166,7 +169,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ordered = false;
 	if (clean) {
 		FUZZ_CHECK(iter_status(it) == WB_OK && back == n,
-			   "backward scan: %zu of %zu entries, %s", back, n, wb_strerror(iter_status(it)));
+		           "backward scan: %zu of %zu entries, %s", back, n,
+		           wb_strerror(iter_status(it)));
 	}
 	if (clean && ordered) {
 		size_t step = n / 64 + 1; /* a few dozen keys suffice */

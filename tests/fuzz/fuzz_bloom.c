@@ -28,7 +28,7 @@ static void probe(fuzz_in_t *in)
 		uint64_t h = bloom_hash(slice_make(&i, sizeof(i)));
 		bool may = bloom_may_contain(filter, h);
 		FUZZ_CHECK(may || !malformed, "a malformed filter (%zu bytes, k %d) hides a key",
-			   filter.len, k);
+		           filter.len, k);
 	}
 }
 
@@ -53,9 +53,10 @@ static void build(fuzz_in_t *in)
 	int k = (bits * 69 + 50) / 100;
 	k = k < 1 ? 1 : k > 30 ? 30 : k;
 	FUZZ_CHECK(flen == nbits / 8 + 1 && f[flen - 1] == k, "filter of %zu bytes, k %d", flen,
-		   f[flen - 1]);
+	           f[flen - 1]);
 	for (size_t i = 0; i < n; i++)
-		FUZZ_CHECK(bloom_may_contain(slice_make(f, flen), hashes[i]), "key %zu not found", i);
+		FUZZ_CHECK(bloom_may_contain(slice_make(f, flen), hashes[i]), "key %zu not found",
+		           i);
 	free(f);
 }
 

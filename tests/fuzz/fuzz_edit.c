@@ -23,8 +23,9 @@ static void check_version(const version_t *v)
 	for (int l = 1; l < NUM_LEVELS; l++)
 		for (int i = 0; i + 1 < v->nfiles[l]; i++)
 			FUZZ_CHECK(slice_compare(ikey_tree_key(file_largest(v->files[l][i])),
-						 ikey_tree_key(file_smallest(v->files[l][i + 1]))) < 0,
-				   "L%d tables %d and %d overlap", l, i, i + 1);
+			                         ikey_tree_key(file_smallest(v->files[l][i + 1]))) <
+			               0,
+			           "L%d tables %d and %d overlap", l, i, i + 1);
 }
 
 static void apply(const version_t *base, const version_edit_t *e, version_t **out)
@@ -47,20 +48,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < e.nadded; i++) {
 		const file_meta_t *f = e.added[i].meta;
 		FUZZ_CHECK(ikey_compare(file_smallest(f), file_largest(f)) <= 0,
-			   "table %llu: smallest key after largest", (unsigned long long)f->number);
+		           "table %llu: smallest key after largest", (unsigned long long)f->number);
 	}
 
 	uint8_t *enc, *enc2;
 	size_t len, len2;
 	FUZZ_CHECK(edit_encode(&e, &enc, &len) == WB_OK, "encode");
 	version_edit_t e2;
-	FUZZ_CHECK(edit_decode(slice_make(enc, len), &e2) == WB_OK, "an encoded edit does not decode");
+	FUZZ_CHECK(edit_decode(slice_make(enc, len), &e2) == WB_OK,
+	           "an encoded edit does not decode");
 	FUZZ_CHECK(edit_encode(&e2, &enc2, &len2) == WB_OK, "encode again");
 	FUZZ_CHECK(len == len2 && memcmp(enc, enc2, len) == 0, "re-encoding changes the edit");
 	FUZZ_CHECK(e.nadded == e2.nadded && e.ndeleted == e2.ndeleted &&
-			   e.ndiscards == e2.ndiscards && e.nsegments == e2.nsegments &&
-			   e.ndead_segments == e2.ndead_segments,
-		   "the decoded edit lost parts");
+	               e.ndiscards == e2.ndiscards && e.nsegments == e2.nsegments &&
+	               e.ndead_segments == e2.ndead_segments,
+	           "the decoded edit lost parts");
 	free(enc);
 	free(enc2);
 	edit_destroy(&e2);

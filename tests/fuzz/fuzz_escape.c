@@ -42,10 +42,11 @@ static void check_escape(const uint8_t *src, size_t n)
 {
 	char *esc = malloc(ESCAPE_BOUND(n) + 1);
 	size_t elen = escape(esc, src, n);
-	FUZZ_CHECK(elen <= ESCAPE_BOUND(n), "escaped to %zu bytes, bound %zu", elen, ESCAPE_BOUND(n));
+	FUZZ_CHECK(elen <= ESCAPE_BOUND(n), "escaped to %zu bytes, bound %zu", elen,
+	           ESCAPE_BOUND(n));
 	for (size_t i = 0; i < elen; i++)
 		FUZZ_CHECK(esc[i] >= 0x20 && esc[i] < 0x7f, "byte 0x%02x in escaped text",
-			   (unsigned char)esc[i]);
+		           (unsigned char)esc[i]);
 	/* In place, as `load` does it. */
 	size_t olen, bad;
 	FUZZ_CHECK(unescape(esc, esc, elen, &olen, &bad) == 0, "escape output does not unescape");

@@ -32,7 +32,7 @@
 #include "log.h"
 #include "mem_env.h"
 
-#define PATH "db/000007.wal"
+#define PATH     "db/000007.wal"
 #define MAX_RECS 12
 
 enum mode { MODE_RAW, MODE_FIXED, MODE_SCRIPT, MODE_SCRIPT2 };
@@ -42,8 +42,8 @@ enum op { OP_NONE, OP_CUT, OP_CUT_ZEROS, OP_ZERO_TAIL, OP_FLIP, OP_COUNT };
 static void check_error_message(int rc)
 {
 	const char *msg = err_message();
-	FUZZ_CHECK(strstr(msg, PATH) != NULL, "%s without the file's name: \"%s\"",
-		   wb_strerror(rc), msg);
+	FUZZ_CHECK(strstr(msg, PATH) != NULL, "%s without the file's name: \"%s\"", wb_strerror(rc),
+	           msg);
 }
 
 /* An open that failed: for a reason the contract names, said with the file. */
@@ -85,7 +85,8 @@ static void read_untrusted(const wb_env *env, enum log_kind kind, size_t size)
 	slice_t rec;
 	size_t n = 0;
 	while ((rc = log_reader_next(r, &rec)) == WB_OK) {
-		FUZZ_CHECK(rec.len <= size, "a record of %zu bytes from a file of %zu", rec.len, size);
+		FUZZ_CHECK(rec.len <= size, "a record of %zu bytes from a file of %zu", rec.len,
+		           size);
 		FUZZ_CHECK(++n <= size / LOG_HEADER_SIZE + 1, "more records than fragments fit");
 	}
 	if (rc == WB_ECORRUPT) {
@@ -93,11 +94,12 @@ static void read_untrusted(const wb_env *env, enum log_kind kind, size_t size)
 		FUZZ_CHECK(log_reader_next(r, &rec) == WB_ECORRUPT, "corruption not sticky");
 	} else {
 		FUZZ_CHECK(rc == WB_ENOTFOUND, "next: %s", wb_strerror(rc));
-		FUZZ_CHECK(log_reader_next(r, &rec) == WB_ENOTFOUND, "the end did not stay the end");
+		FUZZ_CHECK(log_reader_next(r, &rec) == WB_ENOTFOUND,
+		           "the end did not stay the end");
 		uint64_t end;
 		log_reader_torn(r, &end);
 		FUZZ_CHECK(end <= size, "valid data ends at %llu in a file of %zu",
-			   (unsigned long long)end, size);
+		           (unsigned long long)end, size);
 	}
 	log_reader_close(r);
 }
@@ -186,9 +188,9 @@ static void run_script(mem_env_t *me, enum log_kind kind, fuzz_in_t *in)
 	int rc = log_reader_open(env, PATH, kind, &r);
 	if (rc != WB_OK) {
 		FUZZ_CHECK(!crash, "open after a crash at %zu: %s: %s", at, wb_strerror(rc),
-			   err_message());
+		           err_message());
 		FUZZ_CHECK(at < header_end, "open fails (%s) for a flip at %zu, past the header",
-			   wb_strerror(rc), at);
+		           wb_strerror(rc), at);
 		check_open_error(rc);
 		return;
 	}
@@ -200,21 +202,21 @@ static void run_script(mem_env_t *me, enum log_kind kind, fuzz_in_t *in)
 		for (size_t j = 0; same && j < rec.len; j++)
 			same = rec.data[j] == rec_byte(seed[got], j);
 		FUZZ_CHECK(same, "record %zu differs from what was written (op %d at %zu)", got, op,
-			   at);
+		           at);
 		got++;
 	}
 	if (crash) {
 		FUZZ_CHECK(rc == WB_ENOTFOUND, "after a crash (op %d at %zu): %s: %s", op, at,
-			   wb_strerror(rc), err_message());
-		FUZZ_CHECK(got == whole, "%zu records after a crash at %zu, %zu were whole", got, at,
-			   whole);
+		           wb_strerror(rc), err_message());
+		FUZZ_CHECK(got == whole, "%zu records after a crash at %zu, %zu were whole", got,
+		           at, whole);
 		uint64_t valid;
 		bool torn = log_reader_torn(r, &valid);
 		/* With no record whole, the header may still be (zeros written
 		 * over its zero bytes change nothing). */
 		FUZZ_CHECK(!torn || valid == (whole ? end[whole - 1] : header_end) ||
-				   (whole == 0 && valid == 0),
-			   "torn, valid data said to end at %llu", (unsigned long long)valid);
+		               (whole == 0 && valid == 0),
+		           "torn, valid data said to end at %llu", (unsigned long long)valid);
 	} else if (rc == WB_ECORRUPT) {
 		check_error_message(rc);
 	} else {
@@ -222,10 +224,10 @@ static void run_script(mem_env_t *me, enum log_kind kind, fuzz_in_t *in)
 		/* Quietly short only when the flip is in the last record, where
 		 * the same bytes could be a torn append. */
 		FUZZ_CHECK(got == nrec || (got == nrec - 1 && at >= start[nrec - 1]),
-			   "a flip at %zu (record %zu of %zu starts at %llu) silently dropped %zu "
-			   "records",
-			   at, got, nrec, (unsigned long long)(got < nrec ? start[got] : 0),
-			   nrec - got);
+		           "a flip at %zu (record %zu of %zu starts at %llu) silently dropped %zu "
+		           "records",
+		           at, got, nrec, (unsigned long long)(got < nrec ? start[got] : 0),
+		           nrec - got);
 	}
 	log_reader_close(r);
 }

@@ -42,16 +42,16 @@ static void from_name(const uint8_t *p, size_t n)
 	char canon[NAME_BUF];
 	if (k == NAME_PLAIN) {
 		FUZZ_CHECK(clen == len && memcmp(comp, name, len) == 0 && !shadowed,
-			   "a plain name is not itself");
+		           "a plain name is not itself");
 		names_encode(comp, clen, false, canon);
 		FUZZ_CHECK(strcmp(canon, name) == 0, "a plain name encodes as \"%s\"", canon);
 	} else if (k == NAME_ESCAPED) {
 		names_encode(comp, clen, shadowed, canon);
-		FUZZ_CHECK(strcmp(canon, name) == 0, "\"%s\" accepted, but the spelling is \"%s\"", name,
-			   canon);
+		FUZZ_CHECK(strcmp(canon, name) == 0, "\"%s\" accepted, but the spelling is \"%s\"",
+		           name, canon);
 	}
 	FUZZ_CHECK(names_creatable(name) == (k == NAME_PLAIN || (k == NAME_ESCAPED && !shadowed)),
-		   "creatable disagrees with the kind");
+	           "creatable disagrees with the kind");
 }
 
 static void from_component(const uint8_t *p, size_t n, bool shadowed)
@@ -62,7 +62,7 @@ static void from_component(const uint8_t *p, size_t n, bool shadowed)
 	memset(name, 'Z', sizeof(name));
 	size_t len = names_encode(p, n, shadowed, name);
 	FUZZ_CHECK(len <= NAME_MAX_LEN && name[len] == '\0' && strlen(name) == len,
-		   "name of %zu bytes", len);
+	           "name of %zu bytes", len);
 	FUZZ_CHECK(strchr(name, '/') == NULL, "a name with '/'");
 	uint8_t comp[NAME_BUF];
 	size_t clen;
@@ -72,11 +72,13 @@ static void from_component(const uint8_t *p, size_t n, bool shadowed)
 	FUZZ_CHECK(k != NAME_INVALID, "the encoder's name \"%s\" does not decode", name);
 	FUZZ_CHECK(sh == shadowed, "shadow mark lost");
 	if (k == NAME_LONG) {
-		FUZZ_CHECK(clen <= n && memcmp(comp, p, clen) == 0, "a long name's start is not the start");
-		FUZZ_CHECK(names_long_match(p, n, hash), "a long name does not match its component");
+		FUZZ_CHECK(clen <= n && memcmp(comp, p, clen) == 0,
+		           "a long name's start is not the start");
+		FUZZ_CHECK(names_long_match(p, n, hash),
+		           "a long name does not match its component");
 	} else {
 		FUZZ_CHECK(clen == n && (n == 0 || memcmp(comp, p, n) == 0),
-			   "\"%s\" decodes to another component", name);
+		           "\"%s\" decodes to another component", name);
 	}
 }
 

@@ -28,15 +28,15 @@
 #include "mem_env.h"
 #include "sst.h"
 
-#define NAME "000009.sst"
-#define PATH "db/" NAME
+#define NAME     "000009.sst"
+#define PATH     "db/" NAME
 #define MAX_GETS 32
 
 static void check_message(int rc)
 {
 	const char *msg = err_message();
-	FUZZ_CHECK(strstr(msg, NAME) != NULL, "%s without the file's name: \"%s\"",
-		   wb_strerror(rc), msg);
+	FUZZ_CHECK(strstr(msg, NAME) != NULL, "%s without the file's name: \"%s\"", wb_strerror(rc),
+	           msg);
 }
 
 /* Recomputes the trailer checksum of the block at (off, size) if it fits. */
@@ -98,7 +98,7 @@ static int on_found(void *arg, slice_t ikey, slice_t value)
 /* Walks the table one way; returns the entries seen (copies of the keys
  * of the first MAX_GETS in *keys) and whether it ended without error. */
 static bool scan(sst_reader_t *r, bool forward, size_t size, size_t *count, uint8_t **keys,
-		 size_t *klens)
+                 size_t *klens)
 {
 	iter_t *it = sst_reader_iter(r);
 	uint8_t *prev = NULL;
@@ -170,22 +170,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_message(rc);
 	} else {
 		FUZZ_CHECK(clean && clean_back, "verify passes a table that does not scan");
-		FUZZ_CHECK(nfwd == sst_reader_props(r)->entries, "verify passes %zu entries, props say %llu",
-			   nfwd, (unsigned long long)sst_reader_props(r)->entries);
+		FUZZ_CHECK(nfwd == sst_reader_props(r)->entries,
+		           "verify passes %zu entries, props say %llu", nfwd,
+		           (unsigned long long)sst_reader_props(r)->entries);
 	}
 	size_t ngets = nfwd < MAX_GETS ? nfwd : MAX_GETS;
 	for (size_t i = 0; i < ngets; i++) {
 		slice_t ik = slice_make(keys[i], klens[i]);
-		struct want w = { ik, false };
+		struct want w = {ik, false};
 		err_clear();
 		rc = sst_reader_get(r, ikey_tree_key(ik), ikey_ts(ik), on_found, &w);
 		if (rc == WB_ECORRUPT)
 			check_message(rc);
 		else
 			FUZZ_CHECK(rc == WB_OK || rc == WB_ENOTFOUND, "get: %s", wb_strerror(rc));
-		if (verified &&
-		    sst_reader_may_contain(r, ikey_tree_key(ik)))
-			FUZZ_CHECK(rc == WB_OK && w.found, "get misses entry %zu of a verified table", i);
+		if (verified && sst_reader_may_contain(r, ikey_tree_key(ik)))
+			FUZZ_CHECK(rc == WB_OK && w.found,
+			           "get misses entry %zu of a verified table", i);
 		free(keys[i]);
 	}
 	sst_reader_unref(r);

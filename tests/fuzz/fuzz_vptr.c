@@ -23,11 +23,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t buf[VPTR_MAX_LEN];
 	size_t n = vptr_encode(buf, &p);
 	FUZZ_CHECK(n == size && memcmp(buf, data, n) == 0,
-		   "pointer re-encodes to %zu other bytes (input %zu)", n, size);
+	           "pointer re-encodes to %zu other bytes (input %zu)", n, size);
 	FUZZ_CHECK(p.value_len < p.length && p.length - p.value_len > 36,
-		   "a value of %llu bytes in an entry of %llu", (unsigned long long)p.value_len,
-		   (unsigned long long)p.length);
+	           "a value of %llu bytes in an entry of %llu", (unsigned long long)p.value_len,
+	           (unsigned long long)p.length);
 	FUZZ_CHECK(p.offset <= UINT64_MAX - p.length, "entry at %llu of %llu bytes wraps",
-		   (unsigned long long)p.offset, (unsigned long long)p.length);
+	           (unsigned long long)p.offset, (unsigned long long)p.length);
 	return 0;
 }

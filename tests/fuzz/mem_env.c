@@ -238,21 +238,21 @@ mem_env_t *mem_env_new(void)
 	if (me == NULL)
 		return NULL;
 	me->env = (wb_env){
-		.ctx = me,
-		.open = m_open,
-		.read_at = m_read_at,
-		.append = m_append,
-		.sync = m_sync,
-		.size = m_size,
-		.truncate = m_truncate,
-		.close = m_close,
-		.rename = m_rename,
-		.remove = m_remove,
-		.mkdir = m_mkdir,
-		.sync_dir = m_sync_dir,
-		.list = m_list,
-		.lock = m_lock,
-		.unlock = m_unlock,
+	    .ctx = me,
+	    .open = m_open,
+	    .read_at = m_read_at,
+	    .append = m_append,
+	    .sync = m_sync,
+	    .size = m_size,
+	    .truncate = m_truncate,
+	    .close = m_close,
+	    .rename = m_rename,
+	    .remove = m_remove,
+	    .mkdir = m_mkdir,
+	    .sync_dir = m_sync_dir,
+	    .list = m_list,
+	    .lock = m_lock,
+	    .unlock = m_unlock,
 	};
 	return me;
 }

@@ -193,7 +193,7 @@ static void table(const char *path)
 	uint64_t ioff = get_u64(f), isize = get_u64(f + 8);
 	uint64_t foff = get_u64(f + 16), fsize = get_u64(f + 24);
 	uint64_t poff = get_u64(f + 32), psize = get_u64(f + 40);
-	uint8_t hdr[2] = { 0, 0 };
+	uint8_t hdr[2] = {0, 0};
 	/* fuzz_block: order byte, no targets, the block. */
 	uint8_t *buf = malloc(len + 2);
 	memcpy(buf, hdr, 2);
@@ -290,11 +290,11 @@ static void scripts(void)
 {
 	/* fuzz_log scripted mode: record count, lengths and seeds, op, where. */
 	static const uint8_t s[][16] = {
-		{ 4, 3, 10, 1, 200, 2, 50, 3, 0, 0, 0, 0, 0, 0, 0, 0 },       /* three records, intact */
-		{ 4, 2, 230, 9, 1, 20, 2, 1, 0x40, 0x80, 0, 0, 0 },           /* spanning, cut */
-		{ 5, 5, 10, 1, 20, 2, 30, 3, 40, 4, 50, 5, 2, 0x30, 0, 9 },   /* manifest, cut + zeros */
-		{ 4, 4, 100, 1, 100, 2, 100, 3, 100, 4, 4, 0x99, 0, 0, 0, 0 }, /* flip */
-		{ 4, 3, 150, 1, 150, 2, 150, 3, 3, 0x60, 0, 0, 0, 0 },         /* zero tail */
+	    {4, 3, 10, 1, 200, 2, 50, 3, 0, 0, 0, 0, 0, 0, 0, 0},        /* three records, intact */
+	    {4, 2, 230, 9, 1, 20, 2, 1, 0x40, 0x80, 0, 0, 0},            /* spanning, cut */
+	    {5, 5, 10, 1, 20, 2, 30, 3, 40, 4, 50, 5, 2, 0x30, 0, 9},    /* manifest, cut + zeros */
+	    {4, 4, 100, 1, 100, 2, 100, 3, 100, 4, 4, 0x99, 0, 0, 0, 0}, /* flip */
+	    {4, 3, 150, 1, 150, 2, 150, 3, 3, 0x60, 0, 0, 0, 0},         /* zero tail */
 	};
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
 		seed("log", -1, s[i], sizeof(s[i]));
@@ -303,8 +303,9 @@ static void scripts(void)
 static void attrs(void)
 {
 	uint8_t rec[ATTR_FIXED + 64];
-	fs_attr a = { S_IFREG | 0644, 1000, 1000, 0, 1700000000000000000ll,
-		      1700000000123456789ll, 1700000000999999999ll };
+	fs_attr a = {
+	    S_IFREG | 0644,       1000, 1000, 0, 1700000000000000000ll, 1700000000123456789ll,
+	    1700000000999999999ll};
 	seed("attr", -1, rec, attr_encode(&a, NULL, 0, rec));
 	a.mode = S_IFDIR | 0755;
 	seed("attr", -1, rec, attr_encode(&a, NULL, 0, rec));
@@ -323,8 +324,8 @@ static void names(void)
 		const char *c;
 		size_t n;
 	} comps[] = {
-		{ "a", 1 }, { "file.txt", 8 }, { ".", 1 }, { "..", 2 }, { "", 0 }, { "%%x", 3 },
-		{ "50%", 3 }, { "a\0b", 3 }, { "%%%%", 4 },
+	    {"a", 1},   {"file.txt", 8}, {".", 1},    {"..", 2},   {"", 0},
+	    {"%%x", 3}, {"50%", 3},      {"a\0b", 3}, {"%%%%", 4},
 	};
 	char name[NAME_BUF];
 	uint8_t longc[400];
@@ -346,11 +347,11 @@ static void names(void)
 
 static void escapes(void)
 {
-	static const char *typed[] = { "plain", "tab\\there", "nl\\n", "back\\\\slash",
-				       "\\x00\\xff\\xAb", "bad\\q", "end\\" };
+	static const char *typed[] = {"plain",           "tab\\there", "nl\\n", "back\\\\slash",
+	                              "\\x00\\xff\\xAb", "bad\\q",     "end\\"};
 	for (size_t i = 0; i < sizeof(typed) / sizeof(typed[0]); i++)
 		seed("escape", 0, typed[i], strlen(typed[i]));
-	static const uint8_t raw[] = { 'k', '\t', 'v', '\n', '\\', 0, 0x7f, 0x80, 0xff, ' ' };
+	static const uint8_t raw[] = {'k', '\t', 'v', '\n', '\\', 0, 0x7f, 0x80, 0xff, ' '};
 	seed("escape", 1, raw, sizeof(raw));
 	seed("escape", 1, "key00001", 8);
 }
@@ -358,7 +359,7 @@ static void escapes(void)
 static void blooms(void)
 {
 	/* fuzz_bloom build mode: bits per key, then length-prefixed keys. */
-	uint8_t b[64] = { 10 };
+	uint8_t b[64] = {10};
 	size_t n = 1;
 	for (int i = 0; i < 6; i++) {
 		b[n++] = 8;

@@ -33,8 +33,17 @@ static void test_fixed(void **state)
 
 static void test_varint_round_trip(void **state)
 {
-	static const uint64_t vals[] = { 0, 1, 127, 128, 300, 16383, 16384, UINT32_MAX,
-					 (uint64_t)UINT32_MAX + 1, UINT64_MAX >> 1, UINT64_MAX };
+	static const uint64_t vals[] = {0,
+	                                1,
+	                                127,
+	                                128,
+	                                300,
+	                                16383,
+	                                16384,
+	                                UINT32_MAX,
+	                                (uint64_t)UINT32_MAX + 1,
+	                                UINT64_MAX >> 1,
+	                                UINT64_MAX};
 	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
 		uint8_t b[VARINT64_MAX];
 		size_t n = put_varint64(b, vals[i]);
@@ -44,7 +53,7 @@ static void test_varint_round_trip(void **state)
 		assert_true(v == vals[i]);
 		assert_null(get_varint64(b, b + n - 1, &v)); /* truncated */
 	}
-	uint8_t b[] = { 0xac, 0x02 };
+	uint8_t b[] = {0xac, 0x02};
 	uint32_t v32;
 	assert_ptr_equal(get_varint32(b, b + 2, &v32), b + 2);
 	assert_int_equal(v32, 300);
@@ -55,21 +64,22 @@ static void test_varint_refused(void **state)
 	uint64_t v;
 	uint32_t v32;
 	/* Not the shortest spelling: 0 in two bytes, 18 in two, 1 in ten. */
-	static const uint8_t zero2[] = { 0x80, 0x00 };
-	static const uint8_t found[] = { 0x92, 0x00 };
-	static const uint8_t one10[] = { 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00 };
+	static const uint8_t zero2[] = {0x80, 0x00};
+	static const uint8_t found[] = {0x92, 0x00};
+	static const uint8_t one10[] = {0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00};
 	assert_null(get_varint64(zero2, zero2 + 2, &v));
 	assert_null(get_varint64(found, found + 2, &v));
 	assert_null(get_varint64(one10, one10 + 10, &v));
 	assert_null(get_varint32(found, found + 2, &v32));
 	/* Bits past 64: a tenth byte above 1. */
-	static const uint8_t big[] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02 };
+	static const uint8_t big[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02};
 	assert_null(get_varint64(big, big + 10, &v));
 	/* Never ends within 10 bytes. */
-	static const uint8_t endless[] = { 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01 };
+	static const uint8_t endless[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+	                                  0x80, 0x80, 0x80, 0x80, 0x01};
 	assert_null(get_varint64(endless, endless + 11, &v));
 	/* Over 32 bits for a varint32. */
-	static const uint8_t over32[] = { 0x80, 0x80, 0x80, 0x80, 0x10 };
+	static const uint8_t over32[] = {0x80, 0x80, 0x80, 0x80, 0x10};
 	assert_null(get_varint32(over32, over32 + 5, &v32));
 	assert_null(get_varint64(zero2, zero2, &v)); /* empty */
 }
@@ -77,9 +87,9 @@ static void test_varint_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fixed),
-		cmocka_unit_test(test_varint_round_trip),
-		cmocka_unit_test(test_varint_refused),
+	    cmocka_unit_test(test_fixed),
+	    cmocka_unit_test(test_varint_round_trip),
+	    cmocka_unit_test(test_varint_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

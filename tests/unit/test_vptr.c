@@ -26,16 +26,16 @@ static bool decodes(const vptr_t *p)
 static void test_round_trip(void **state)
 {
 	/* The smallest entry: a 2-byte tree key around an empty value. */
-	assert_true(decodes(&(vptr_t){ 7, 16, 38, 0 }));
-	assert_true(decodes(&(vptr_t){ 1, 16, 36 + 9 + 4096, 4096 }));
-	assert_true(decodes(&(vptr_t){ UINT64_MAX, 0, UINT64_MAX, UINT64_MAX - 100 }));
-	assert_true(decodes(&(vptr_t){ 3, UINT64_MAX - 1000, 1000, 10 }));
+	assert_true(decodes(&(vptr_t){7, 16, 38, 0}));
+	assert_true(decodes(&(vptr_t){1, 16, 36 + 9 + 4096, 4096}));
+	assert_true(decodes(&(vptr_t){UINT64_MAX, 0, UINT64_MAX, UINT64_MAX - 100}));
+	assert_true(decodes(&(vptr_t){3, UINT64_MAX - 1000, 1000, 10}));
 }
 
 static void test_malformed(void **state)
 {
 	uint8_t buf[VPTR_MAX_LEN + 1];
-	vptr_t p = { 5, 100, 200, 50 }, q;
+	vptr_t p = {5, 100, 200, 50}, q;
 	size_t n = vptr_encode(buf, &p);
 	assert_true(vptr_decode(slice_make(buf, n), &q));
 	assert_false(vptr_decode(slice_make(buf, n - 1), &q)); /* cut */
@@ -49,28 +49,28 @@ static void test_malformed(void **state)
  * the entry's key and trailer. */
 static void test_value_without_room(void **state)
 {
-	static const uint8_t found[] = { 0x13, 0x8f, 0x13, 0xcd, 0x01, 0xbf, 0x01 };
+	static const uint8_t found[] = {0x13, 0x8f, 0x13, 0xcd, 0x01, 0xbf, 0x01};
 	vptr_t q;
 	assert_false(vptr_decode(slice_make(found, sizeof(found)), &q));
-	assert_false(decodes(&(vptr_t){ 1, 16, 36, 0 }));
-	assert_false(decodes(&(vptr_t){ 1, 16, 100, 64 }));
-	assert_true(decodes(&(vptr_t){ 1, 16, 101, 64 }));
+	assert_false(decodes(&(vptr_t){1, 16, 36, 0}));
+	assert_false(decodes(&(vptr_t){1, 16, 100, 64}));
+	assert_true(decodes(&(vptr_t){1, 16, 101, 64}));
 }
 
 static void test_entry_past_the_end(void **state)
 {
-	assert_false(decodes(&(vptr_t){ 1, UINT64_MAX - 99, 100, 10 }));
-	assert_false(decodes(&(vptr_t){ 1, UINT64_MAX, 1000, 10 }));
-	assert_true(decodes(&(vptr_t){ 1, UINT64_MAX - 100, 100, 10 }));
+	assert_false(decodes(&(vptr_t){1, UINT64_MAX - 99, 100, 10}));
+	assert_false(decodes(&(vptr_t){1, UINT64_MAX, 1000, 10}));
+	assert_true(decodes(&(vptr_t){1, UINT64_MAX - 100, 100, 10}));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_value_without_room),
-		cmocka_unit_test(test_entry_past_the_end),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_value_without_room),
+	    cmocka_unit_test(test_entry_past_the_end),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
