@@ -6,6 +6,7 @@
 #   make bench      side-by-side benchmarks
 #   make asan/tsan  sanitizer builds of the tests under build-asan/ build-tsan/
 #   make crashtest  the crash loops (tests/crash/); CRASH_SECONDS, CRASH_CYCLES, CRASH_SEED
+#   make fuzz       libFuzzer targets of every decoder, SECONDS each (tests/fuzz/fuzz.mk)
 
 BUILD    ?= build
 PREFIX   ?= /usr/local
@@ -127,7 +128,7 @@ format:
 		fusefs/*.[ch] mount-helper/*.c
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-fuzz
 
 -include $(ENGINE_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d) \
 	$(CRASH_COMMON:.o=.d) $(CRASH_BIN:$(BUILD)/crash/%=$(BUILD)/obj/tests/crash/%.d)
@@ -154,4 +155,5 @@ umount:
 # LevelDB and LMDB, then the mount (bench-fs) against a native directory
 # and bindfs. QUICK=1 for a smoke run of both.
 include bench/bench.mk
+include tests/fuzz/fuzz.mk
 bench: bench-kv

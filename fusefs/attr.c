@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static void put32(uint8_t *p, uint32_t v)
@@ -50,12 +51,34 @@ size_t attr_encode(const fs_attr *a, const void *target, size_t target_len, uint
 	return ATTR_FIXED + target_len;
 }
 
+/* The file types the mount makes; a record naming another would show a
+ * file as nothing at all (store.c treats an unknown type as absent). */
+static bool known_type(uint32_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+	case S_IFDIR:
+	case S_IFLNK:
+	case S_IFIFO:
+	case S_IFCHR:
+	case S_IFBLK:
+	case S_IFSOCK:
+		return true;
+	default:
+		return false;
+	}
+}
+
 bool attr_decode(const uint8_t *rec, size_t len, fs_attr *a, const uint8_t **target,
 		 size_t *target_len)
 {
 	if (len < ATTR_FIXED || rec[0] != ATTR_VERSION)
 		return false;
-	a->mode = get32(rec + 1);
+	uint32_t mode = get32(rec + 1);
+	/* Only a symlink's record goes on past the fixed part. */
+	if (!known_type(mode) || ((mode & S_IFMT) != S_IFLNK && len != ATTR_FIXED))
+		return false;
+	a->mode = mode;
 	a->uid = get32(rec + 5);
 	a->gid = get32(rec + 9);
 	a->rdev = get64(rec + 13);

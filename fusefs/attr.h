@@ -45,7 +45,8 @@ typedef struct fs_attr {
 size_t attr_encode(const fs_attr *a, const void *target, size_t target_len, uint8_t *buf);
 
 /* Decodes rec; target/target_len point into rec (symlinks). false when the
- * record is malformed or of an unknown version. */
+ * record is malformed (too short, a mode of no file type, bytes past the
+ * fixed part of anything but a symlink) or of an unknown version. */
 bool attr_decode(const uint8_t *rec, size_t len, fs_attr *a, const uint8_t **target,
 		 size_t *target_len);
 

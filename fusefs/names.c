@@ -33,12 +33,15 @@ static bool plain_ok(const uint8_t *c, size_t len)
 }
 
 /* Escapes c into out (room for cap bytes) without splitting a %XX; returns
- * the bytes written and sets *used to the component bytes consumed. */
-static size_t escape_into(const uint8_t *c, size_t len, char *out, size_t cap, size_t *used)
+ * the bytes written and sets *used to the component bytes consumed. lead:
+ * the bytes start an escaped name's body, where a '#' would read as the
+ * mark of a long name ("%%#..."), so it is written %23 there. */
+static size_t escape_into(const uint8_t *c, size_t len, char *out, size_t cap, size_t *used,
+			  bool lead)
 {
 	size_t o = 0, i = 0;
 	for (; i < len; i++) {
-		if (c[i] == '%' || c[i] == '\0') {
+		if (c[i] == '%' || c[i] == '\0' || (lead && i == 0 && c[i] == LONG_MARK)) {
 			if (o + 3 > cap)
 				break;
 			o += (size_t)sprintf(out + o, "%%%02X", c[i]);
@@ -61,13 +64,13 @@ size_t names_encode(const uint8_t *comp, size_t len, bool shadowed, char *out)
 	}
 	size_t mark = shadowed ? 1 : 0, used, n;
 	memcpy(out, ESC, ESC_LEN);
-	n = ESC_LEN + escape_into(comp, len, out + ESC_LEN, NAME_MAX_LEN - ESC_LEN - mark, &used);
+	n = ESC_LEN + escape_into(comp, len, out + ESC_LEN, NAME_MAX_LEN - ESC_LEN - mark, &used, true);
 	if (used < len) {
 		/* Too long even escaped: hash + the start. */
 		/* ESC as an argument: in the format "%%" would print one '%'. */
 		n = (size_t)snprintf(out, NAME_BUF, "%s%c%016llx%c", ESC, LONG_MARK,
 				     (unsigned long long)fnv1a(comp, len), LONG_MARK);
-		n += escape_into(comp, len, out + n, NAME_MAX_LEN - n - mark, &used);
+		n += escape_into(comp, len, out + n, NAME_MAX_LEN - n - mark, &used, false);
 	}
 	if (shadowed)
 		out[n++] = '%';
@@ -99,7 +102,9 @@ static bool unescape(const char *s, size_t n, uint8_t *out, size_t *len)
 		if (hi < 0 || lo < 0)
 			return false;
 		uint8_t b = (uint8_t)(hi << 4 | lo);
-		if (b != '%' && b != '\0') /* only these two are escaped */
+		/* Only these are escaped ('#' only first: the canonical
+		 * check in names_decode holds it there). */
+		if (b != '%' && b != '\0' && b != LONG_MARK)
 			return false;
 		out[o++] = b;
 		i += 2;

@@ -8,6 +8,7 @@
  * also a directory (keys "a" and "a/b" both exist) is shown escaped:
  *
  *     "%%" followed by the component with '%' written as %25 and NUL as %00
+ *     (and a '#' at its start as %23, so it never reads as a long name)
  *
  * Escaped names always start with "%%" and plain names never do, so every
  * key has exactly one path and every path at most one key. A component too

@@ -74,6 +74,23 @@ uint32_t batch_count_rep(slice_t rep)
 	return get_u32(rep.data + 8);
 }
 
+/* Whether batch_add could have written this entry: a known meta byte
+ * (a tombstone carries no value), a known keyspace, a key and a value
+ * within the limits. Replay applies exactly what was written, so anything
+ * else is damage, never something to store under a keyspace no reader
+ * looks at or with a value no reader expects. */
+static bool entry_ok(uint8_t meta, slice_t tree_key, slice_t value)
+{
+	if (meta != 0 && meta != META_TOMBSTONE && meta != META_VALUE_PTR)
+		return false;
+	if (tree_key.len < 2 || tree_key.data[0] > KS_LAST ||
+	    batch_check_key(tree_key.len - 1) != WB_OK)
+		return false;
+	if ((meta & META_TOMBSTONE) && value.len != 0)
+		return false;
+	return (uint64_t)value.len <= WB_MAX_VALUE_LEN;
+}
+
 /* Walks the entries; with fn == NULL only checks the structure. With end
  * != NULL, bytes after the last entry are allowed and *end points at them. */
 static int walk_to(slice_t rep, batch_entry_fn fn, void *arg, const uint8_t **end_out)
@@ -89,10 +106,10 @@ static int walk_to(slice_t rep, batch_entry_fn fn, void *arg, const uint8_t **en
 		uint8_t meta = *p++;
 		slice_t key, value;
 		p = get_length_prefixed(p, end, &key);
-		if (p == NULL || key.len < 2)
+		if (p == NULL)
 			return WB_ECORRUPT;
 		p = get_length_prefixed(p, end, &value);
-		if (p == NULL)
+		if (p == NULL || !entry_ok(meta, key, value))
 			return WB_ECORRUPT;
 		if (fn != NULL) {
 			int rc = fn(arg, meta, key, value, ts);

@@ -10,7 +10,10 @@
  * The reader trusts nothing in the block: block_new() checks that the
  * restart array fits and is strictly increasing, and every entry header,
  * length and shared-prefix count is checked against the block bounds before
- * use. A malformed block makes the iterator invalid with WB_ECORRUPT, and it
+ * use, and each key against the one before it as the iterator steps (a
+ * checksum cannot catch a writer's bug that left keys out of order, and
+ * seeks would then miss keys). A malformed block makes the iterator
+ * invalid with WB_ECORRUPT, and it
  * stays so (no later seek revives it), so a caller can never mistake the
  * rest of a damaged block for good data. Whether the bytes are the ones that
  * were written is the checksum's job, one layer up (sst.c).
@@ -198,6 +201,14 @@ struct block_iter {
 	uint32_t restart;  /* index of the last restart point <= cur */
 	uint8_t *key;      /* the current key, rebuilt from the shared prefixes */
 	size_t key_len, key_cap;
+	/* The next key is built here, then checked against key and swapped
+	 * in: a block whose keys do not increase is corrupt, even with a good
+	 * checksum (a writer's bug), and must not be handed out as sorted. */
+	uint8_t *next_key;
+	size_t next_cap;
+	bool have_key; /* key holds the entry before next_off (not after a restart seek) */
+	uint8_t *back; /* bi_prev's copy of the key it starts from */
+	size_t back_cap;
 	slice_t value; /* points into b->data */
 	int status;    /* sticky: once not WB_OK the iterator stays invalid */
 };
@@ -207,6 +218,7 @@ static void mark_end(struct block_iter *it)
 	it->cur = it->b->restarts_off;
 	it->next_off = it->b->restarts_off;
 	it->key_len = 0;
+	it->have_key = false;
 	it->value = slice_make(NULL, 0);
 }
 
@@ -222,6 +234,7 @@ static void seek_to_restart(struct block_iter *it, uint32_t i)
 	it->restart = i;
 	it->next_off = restart_point(it->b, i);
 	it->key_len = 0;
+	it->have_key = false;
 }
 
 /* Decodes the entry at next_off and makes it current. false at the end of
@@ -254,16 +267,33 @@ static bool parse_next(struct block_iter *it)
 	if (shared > it->key_len || (at_restart && shared != 0) ||
 	    (uint64_t)unshared + vlen > (uint64_t)(end - p))
 		return fail(it, WB_ECORRUPT);
+	/* The next restart point may not lie inside this entry: a scan from
+	 * there (seek_last, prev) would decode from the middle of it. */
+	uint32_t entry_end = (uint32_t)(p + unshared + vlen - b->data);
+	if (it->restart + 1 < b->nrestarts && restart_point(b, it->restart + 1) < entry_end)
+		return fail(it, WB_ECORRUPT);
 
 	size_t klen = (size_t)shared + unshared;
-	if (!grow_array((void **)&it->key, &it->key_cap, klen, 1))
+	if (!grow_array((void **)&it->next_key, &it->next_cap, klen, 1))
 		return fail(it, WB_ENOMEM);
+	if (shared)
+		memcpy(it->next_key, it->key, shared);
 	if (unshared)
-		memcpy(it->key + shared, p, unshared);
+		memcpy(it->next_key + shared, p, unshared);
+	if (it->have_key &&
+	    it->cmp(slice_make(it->key, it->key_len), slice_make(it->next_key, klen)) >= 0)
+		return fail(it, WB_ECORRUPT); /* keys out of order */
+	uint8_t *t = it->key;
+	size_t tcap = it->key_cap;
+	it->key = it->next_key;
+	it->key_cap = it->next_cap;
+	it->next_key = t;
+	it->next_cap = tcap;
 	it->key_len = klen;
+	it->have_key = true;
 	it->value = slice_make(p + unshared, vlen);
 	it->cur = off;
-	it->next_off = (uint32_t)(p + unshared + vlen - b->data);
+	it->next_off = entry_end;
 	return true;
 }
 
@@ -365,6 +395,15 @@ static void bi_prev(iter_t *base)
 		}
 		i--;
 	}
+	/* The entry found must sort before the one we were on; when it lies
+	 * in the run before, no forward step compared the two. */
+	if (!grow_array((void **)&it->back, &it->back_cap, it->key_len, 1)) {
+		fail(it, WB_ENOMEM);
+		return;
+	}
+	size_t back_len = it->key_len;
+	if (back_len)
+		memcpy(it->back, it->key, back_len);
 	seek_to_restart(it, i);
 	do {
 		if (!parse_next(it)) {
@@ -373,7 +412,8 @@ static void bi_prev(iter_t *base)
 			return;
 		}
 	} while (it->next_off < orig);
-	if (it->next_off != orig) /* the scan stepped over where we were */
+	if (it->next_off != orig || /* the scan stepped over where we were */
+	    it->cmp(slice_make(it->key, it->key_len), slice_make(it->back, back_len)) >= 0)
 		fail(it, WB_ECORRUPT);
 }
 
@@ -410,6 +450,8 @@ static void bi_destroy(iter_t *base)
 	struct block_iter *it = (struct block_iter *)base;
 	block_unref(it->b);
 	free(it->key);
+	free(it->next_key);
+	free(it->back);
 	free(it);
 }
 

@@ -68,8 +68,10 @@ void block_ref(block_t *b);
 void block_unref(block_t *b); /* NULL is fine; frees at zero */
 
 /* An iterator over b ordered by cmp; holds its own reference on b.
- * Malformed entries make it invalid with status WB_ECORRUPT.
- * NULL on out of memory. */
+ * Malformed entries, and keys that do not strictly increase under cmp
+ * between the entries it steps across, make it invalid with status
+ * WB_ECORRUPT: it never hands out keys out of order. NULL on out of
+ * memory. */
 iter_t *block_iter_new(block_t *b, key_cmp_fn cmp);
 
 #endif /* WB_BLOCK_H */

@@ -121,14 +121,21 @@ static inline size_t varint_len(uint64_t v)
 }
 
 /* Decodes a varint from [p, end). Returns the byte after it, or NULL when
- * the input is truncated or longer than a 64-bit value allows. */
+ * the input is truncated, has bits past 64, or is not the shortest
+ * spelling of its value (a last byte of 0 after the first): writers only
+ * write the shortest, so every value has one spelling and a decoded
+ * record re-encodes to the same bytes. */
 static inline const uint8_t *get_varint64(const uint8_t *p, const uint8_t *end, uint64_t *v)
 {
 	uint64_t result = 0;
 	for (unsigned shift = 0; shift <= 63 && p < end; shift += 7) {
 		uint64_t byte = *p++;
+		if (shift == 63 && byte > 1)
+			return NULL;
 		result |= (byte & 0x7f) << shift;
 		if (!(byte & 0x80)) {
+			if (byte == 0 && shift > 0)
+				return NULL;
 			*v = result;
 			return p;
 		}

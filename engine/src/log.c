@@ -268,12 +268,61 @@ static bool whole_but_damaged(const uint8_t *p, size_t avail)
 		return false;
 	size_t len = get_u16(p + 4);
 	uint8_t type = p[6];
-	if (type < FRAG_FULL || type > FRAG_LAST || LOG_HEADER_SIZE + len > avail)
+	/* A zero type with a length is a header whose type byte (stored last
+	 * through a map) never came, or was damaged: whole all the same. With
+	 * no length it is whole only if its checksum is that of an empty
+	 * fragment: a store cut between checksum and length leaves the
+	 * checksum of a payload. */
+	if (type > FRAG_LAST || LOG_HEADER_SIZE + len > avail)
 		return false;
+	if (type == FRAG_ZERO && len == 0) {
+		uint32_t crc = crc32c_unmask(get_u32(p));
+		for (uint8_t t = FRAG_FULL; t <= FRAG_LAST; t++)
+			if (crc == crc32c(&t, 1))
+				return true;
+		return false;
+	}
 	for (size_t i = 0; i < LOG_HEADER_SIZE + len; i++)
 		if (p[i] != 0)
 			return true;
 	return false;
+}
+
+/* Does the checksum in the header at p (of a type 1..4, whose length runs
+ * past the avail bytes on disk) fit a shorter fragment that is wholly
+ * there? Then the fragment was written whole and its length field is what
+ * is damaged; a torn append's checksum covers bytes that never came, and
+ * fits a prefix only by a 2^-32 chance. */
+static bool checksum_fits_shorter(const uint8_t *p, size_t avail)
+{
+	uint32_t want = crc32c_unmask(get_u32(p));
+	uint32_t crc = crc32c(p + 6, 1);
+	for (size_t n = 0;; n++) {
+		if (crc == want)
+			return true;
+		if (LOG_HEADER_SIZE + n >= avail)
+			return false;
+		crc = crc32c_extend(crc, p + LOG_HEADER_SIZE + n, 1);
+	}
+}
+
+/* A whole header (avail >= 7 bytes on disk, room left in its block) that
+ * neither a writer nor a crash leaves: the reason, or NULL. A writer never
+ * lays a fragment across a block's end, and the type byte is one it wrote
+ * or, when a store through a map was cut short, still zero. */
+static const char *impossible_header(const uint8_t *p, size_t avail, size_t room)
+{
+	if (avail < LOG_HEADER_SIZE)
+		return NULL;
+	size_t len = get_u16(p + 4);
+	uint8_t type = p[6];
+	if (type > FRAG_LAST)
+		return "bad fragment type";
+	if (LOG_HEADER_SIZE + len > room)
+		return "fragment runs past the end of its block";
+	if (type != FRAG_ZERO && LOG_HEADER_SIZE + len > avail && checksum_fits_shorter(p, avail))
+		return "damaged fragment length";
+	return NULL;
 }
 
 /* Is everything from `off` to the end of the file zero, and is there
@@ -402,6 +451,8 @@ int log_reader_open(const wb_env *env, const char *path, enum log_kind kind, log
 
 static int append_rec(log_reader_t *r, slice_t part)
 {
+	if (part.len == 0)
+		return WB_OK; /* r->rec may still be NULL: no arithmetic on it */
 	if (r->rec_len + part.len > r->rec_cap) {
 		size_t cap = r->rec_cap ? r->rec_cap * 2 : 65536;
 		while (cap < r->rec_len + part.len)
@@ -449,11 +500,19 @@ int log_reader_next(log_reader_t *r, slice_t *rec)
 		uint8_t type;
 		slice_t payload;
 		if (parse_fragment(r->block + r->pos, left, &type, &payload) != WB_OK) {
-			if (whole_but_damaged(r->block + r->pos, left) &&
-			    !before_zero_tail(r, here + LOG_HEADER_SIZE + get_u16(r->block + r->pos + 4))) {
+			/* Damage the same block may hide valid records behind, which
+			 * classify_damage (looking at later blocks only) would drop.
+			 * (At offset 0 it is the file header: log_reader_open tells
+			 * some other file from a torn header there.) */
+			const uint8_t *p = r->block + r->pos;
+			const char *why = here == 0 ? NULL : impossible_header(p, left, LOG_BLOCK_SIZE - r->pos);
+			if (why == NULL && whole_but_damaged(p, left) &&
+			    !before_zero_tail(r, here + LOG_HEADER_SIZE + get_u16(p + 4)))
+				why = "record checksum mismatch";
+			if (why != NULL) {
 				r->damage_at = here;
-				r->status = err_set(WB_ECORRUPT, "%s offset %llu: record checksum mismatch",
-						    r->path, (unsigned long long)here);
+				r->status = err_set(WB_ECORRUPT, "%s offset %llu: %s", r->path,
+						    (unsigned long long)here, why);
 				return r->status;
 			}
 			return classify_damage(r, here, "bad record checksum or length");

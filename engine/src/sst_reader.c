@@ -24,6 +24,7 @@
 #include "bloom.h"
 #include "crc32c.h"
 #include "error.h"
+#include "grow.h"
 #include "ikey.h"
 
 /* Footer layout (docs/format.md, "SSTable"); sst_builder.c writes it. */
@@ -434,6 +435,10 @@ struct sst_iter {
 	iter_t *data;          /* over the block at `handle`; NULL when none */
 	block_handle_t handle;
 	int status; /* sticky: once not WB_OK the iterator stays invalid */
+	/* The key a next/prev starts from: the block iterator checks order
+	 * inside a block, this checks it where a step crosses into another. */
+	uint8_t *from;
+	size_t from_len, from_cap;
 };
 
 static void drop_data(struct sst_iter *it)
@@ -602,22 +607,54 @@ static void si_seek_for_prev(iter_t *base, slice_t target)
 	}
 }
 
+/* Remembers the current key before a step. false on out of memory (the
+ * iterator is then failed). */
+static bool save_from(struct sst_iter *it)
+{
+	slice_t k = iter_key(it->data);
+	if (!grow_array((void **)&it->from, &it->from_cap, k.len, 1)) {
+		set_error(it, WB_ENOMEM);
+		return false;
+	}
+	memcpy(it->from, k.data, k.len);
+	it->from_len = k.len;
+	return true;
+}
+
+/* After a step that moved to another block: the entry reached must lie
+ * beyond the one left (want < 0: after it, > 0: before it), or the table
+ * is out of order behind good checksums. */
+static void check_crossing(struct sst_iter *it, uint64_t left_block, int want)
+{
+	if (!si_valid(&it->base) || it->handle.offset == left_block)
+		return;
+	int c = ikey_compare(slice_make(it->from, it->from_len), iter_key(it->data));
+	if (want < 0 ? c >= 0 : c <= 0)
+		set_error(it, err_set(WB_ECORRUPT,
+				      "%s offset %llu: data block keys out of order with the block before",
+				      it->r->name, OFF(want < 0 ? it->handle.offset : left_block)));
+}
+
 static void si_next(iter_t *base)
 {
 	struct sst_iter *it = (struct sst_iter *)base;
-	if (!si_valid(base))
+	if (!si_valid(base) || !save_from(it))
 		return;
+	uint64_t block = it->handle.offset;
 	iter_next(it->data);
 	skip_forward(it);
+	check_crossing(it, block, -1);
 }
 
 static void si_prev(iter_t *base)
 {
 	struct sst_iter *it = (struct sst_iter *)base;
-	if (!si_valid(base))
+	if (!si_valid(base) || !save_from(it))
 		return;
+	uint64_t block = it->handle.offset;
 	iter_prev(it->data);
 	skip_backward(it);
+	check_crossing(it, block, 1);
 }
 
 static slice_t si_key(const iter_t *base)
@@ -641,6 +678,7 @@ static void si_destroy(iter_t *base)
 	drop_data(it);
 	iter_destroy(it->index);
 	sst_reader_unref(it->r);
+	free(it->from);
 	free(it);
 }
 

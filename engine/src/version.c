@@ -498,7 +498,9 @@ static int decode_new_file(const uint8_t **pp, const uint8_t *end, version_edit_
 	    (p = get_varint64(p, end, &min_ts)) == NULL || (p = get_varint64(p, end, &max_ts)) == NULL ||
 	    (p = get_varint64(p, end, &entries)) == NULL)
 		return WB_ECORRUPT;
-	if (!ikey_valid(smallest) || !ikey_valid(largest))
+	/* Reads binary-search a level by these keys, so a range that ends
+	 * before it starts would hide the table's keys. */
+	if (!ikey_valid(smallest) || !ikey_valid(largest) || ikey_compare(smallest, largest) > 0)
 		return WB_ECORRUPT;
 	file_meta_t *f = file_meta_new(number, size, smallest, largest);
 	if (f == NULL)
@@ -633,10 +635,13 @@ int version_apply(const version_t *base, const version_edit_t *e, version_t **ou
 		for (int i = 0; l > 0 && i + 1 < v->nfiles[l]; i++) {
 			if (slice_compare(ikey_tree_key(file_largest(v->files[l][i])),
 					  ikey_tree_key(file_smallest(v->files[l][i + 1]))) >= 0) {
+				/* The message first: unref frees v's file arrays. */
+				int rc = err_set(WB_ECORRUPT,
+						 "version edit makes tables %06llu and %06llu overlap in L%d",
+						 (unsigned long long)v->files[l][i]->number,
+						 (unsigned long long)v->files[l][i + 1]->number, l);
 				version_unref(v);
-				return err_set(WB_ECORRUPT, "version edit makes tables %06llu and %06llu overlap in L%d",
-					       (unsigned long long)v->files[l][i]->number,
-					       (unsigned long long)v->files[l][i + 1]->number, l);
+				return rc;
 			}
 		}
 	}

@@ -33,7 +33,15 @@ static inline size_t vptr_encode(uint8_t *buf, const vptr_t *p)
 	return n;
 }
 
-/* false when payload is not exactly one well-formed pointer. */
+/* Bytes of a value-log entry besides its value: 36 of header and trailer
+ * (docs/format.md, "Value log"). A pointer whose value leaves less room
+ * than that in its entry would let a range read return the entry's key or
+ * trailer as value bytes. */
+#define VPTR_ENTRY_OVERHEAD 36
+
+/* false when payload is not exactly one well-formed pointer: four varints,
+ * value_len + VPTR_ENTRY_OVERHEAD < length, and the entry ends inside a
+ * 64-bit file. */
 static inline bool vptr_decode(slice_t payload, vptr_t *p)
 {
 	const uint8_t *q = payload.data, *end = payload.data + payload.len;
@@ -42,7 +50,8 @@ static inline bool vptr_decode(slice_t payload, vptr_t *p)
 	    (q = get_varint64(q, end, &p->length)) == NULL ||
 	    (q = get_varint64(q, end, &p->value_len)) == NULL)
 		return false;
-	return q == end && p->value_len < p->length;
+	return q == end && p->value_len < p->length &&
+	       p->length - p->value_len > VPTR_ENTRY_OVERHEAD && p->offset <= UINT64_MAX - p->length;
 }
 
 static inline bool vptr_equal(const vptr_t *a, const vptr_t *b)

@@ -378,6 +378,58 @@ static void test_malformed(void **state)
 	expect_corrupt(slice_make(buf, BATCH_HEADER_SIZE - 1));
 }
 
+/* Entries whose every length is fine but which no writer makes: replay
+ * must refuse them rather than apply them. The first is what fuzz_batch
+ * found: a value pointer's meta byte turned into a tombstone's, the
+ * pointer left behind as the tombstone's value. */
+static void test_entries_no_writer_makes(void **state)
+{
+	static const uint8_t found[] = { 0x01, 0x00, 0xad, 0x88, 0xcc, 0x33, 0xa2, 0x01, 0x01,
+					 0x00, 0x00, 0x00, 0x01, 0x09, 0x00, 't',  'a',  'i',
+					 'l',  '-',  'b',  'i',  'g',  0x07, 0x03, 0x99, 0x2c,
+					 0xc3, 0x01, 0x96, 0x01 };
+	expect_corrupt(slice_make(found, sizeof(found)));
+	slice_t rest = slice_make(found, sizeof(found)), one;
+	assert_int_equal(batch_split(&rest, &one), WB_ECORRUPT);
+
+	uint8_t buf[64];
+	static const struct {
+		uint8_t bytes[8];
+		size_t n;
+	} bad[] = {
+		{ { META_TOMBSTONE, 2, 0, 'a', 1, 'x' }, 6 },        /* tombstone with a value */
+		{ { 0x04, 2, 0, 'a', 1, 'x' }, 6 },                  /* unknown meta bit */
+		{ { META_TOMBSTONE | META_VALUE_PTR, 2, 0, 'a', 0 }, 5 },
+		{ { 0, 2, KS_LAST + 1, 'a', 1, 'x' }, 6 },            /* unknown keyspace */
+		{ { 0, 2, 0xff, 'a', 1, 'x' }, 6 },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_corrupt(handmade(buf, 1, bad[i].bytes, bad[i].n));
+	static const uint8_t fine[] = { META_TOMBSTONE, 2, KS_META, 'a', 0 };
+	struct calls cs = { .n = 0 };
+	assert_int_equal(batch_iterate(handmade(buf, 1, fine, sizeof(fine)), record, &cs), WB_OK);
+	calls_free(&cs);
+
+	/* A user key of WB_MAX_KEY_LEN bytes is fine, one byte more is not. */
+	uint8_t *big = calloc(1, BATCH_HEADER_SIZE + 16 + WB_MAX_KEY_LEN + 2);
+	for (size_t ulen = WB_MAX_KEY_LEN; ulen <= WB_MAX_KEY_LEN + 1; ulen++) {
+		uint8_t *q = big + BATCH_HEADER_SIZE;
+		*q++ = 0;
+		q += put_varint64(q, ulen + 1);
+		*q++ = KS_USER;
+		memset(q, 'k', ulen);
+		q += ulen;
+		*q++ = 0;
+		put_u32(big + 8, 1);
+		slice_t rep = slice_make(big, (size_t)(q - big));
+		if (ulen == WB_MAX_KEY_LEN)
+			assert_int_equal(batch_iterate(rep, NULL, NULL), WB_OK);
+		else
+			expect_corrupt(rep);
+	}
+	free(big);
+}
+
 static void test_bad_keys_and_values(void **state)
 {
 	wb_batch *b;
@@ -416,6 +468,7 @@ int main(void)
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_every_truncation),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_entries_no_writer_makes),
 		cmocka_unit_test(test_bad_keys_and_values),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -121,6 +121,27 @@ static void test_shadowed_names(void **state)
 	assert_int_equal(names_decode("%%f", out, &len, &sh, &h), NAME_INVALID);
 }
 
+/* A component starting with '#' that needs escaping must not read as a
+ * long name ("%%#..."): fuzz_names found the file "#55" beside a
+ * directory "#55" named "%%#55%", which decoded as a malformed long name,
+ * so the file could not be reached. */
+static void test_hash_first_escaped(void **state)
+{
+	round_trip("#55", 3, true, "%%%2355%", NAME_ESCAPED);
+	round_trip("#a\0", 3, false, "%%%23a%00", NAME_ESCAPED);
+	round_trip("#0123456789abcdef#x", 19, true, "%%%230123456789abcdef#x%", NAME_ESCAPED);
+	round_trip("a#", 2, true, "%%a#%", NAME_ESCAPED); /* only at the start */
+	round_trip("#plain", 6, false, "#plain", NAME_PLAIN);
+	assert_true(names_creatable("%%%23a%00"));
+	/* %23 anywhere else, or for a plain '#', is not the spelling. */
+	uint8_t out[NAME_BUF];
+	size_t len;
+	bool sh;
+	uint64_t h;
+	assert_int_equal(names_decode("%%a%23%", out, &len, &sh, &h), NAME_INVALID);
+	assert_int_equal(names_decode("%%%23plain", out, &len, &sh, &h), NAME_INVALID);
+}
+
 /* A component of n bytes of c. */
 static uint8_t *filled(int c, size_t n)
 {
@@ -298,6 +319,33 @@ static void test_attr_round_trip(void **state)
 	assert_false(attr_decode(buf, n, &b, NULL, NULL));
 }
 
+/* What fuzz_attr found: a regular file's record with a byte more, which
+ * decoded and ignored the byte; and modes of no file type, which the
+ * mount would show as nothing. Both are damage, not a record. */
+static void test_attr_malformed(void **state)
+{
+	uint8_t buf[ATTR_FIXED + 8];
+	fs_attr a = { .mode = 0100644, .uid = 1, .gid = 2 }, b;
+	size_t n = attr_encode(&a, NULL, 0, buf);
+	buf[n] = 'x';
+	assert_false(attr_decode(buf, n + 1, &b, NULL, NULL));
+	a.mode = 040755;
+	n = attr_encode(&a, "junk", 4, buf);
+	assert_false(attr_decode(buf, n, &b, NULL, NULL));
+	static const uint32_t no_type[] = { 0644, 0030644, 0110644, 0170644 };
+	for (size_t i = 0; i < sizeof(no_type) / sizeof(no_type[0]); i++) {
+		a.mode = no_type[i];
+		n = attr_encode(&a, NULL, 0, buf);
+		assert_false(attr_decode(buf, n, &b, NULL, NULL));
+	}
+	static const uint32_t types[] = { 0100644, 040755, 0120777, 010644, 020600, 060600, 0140755 };
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		a.mode = types[i];
+		n = attr_encode(&a, NULL, 0, buf);
+		assert_true(attr_decode(buf, n, &b, NULL, NULL));
+	}
+}
+
 static void test_attr_keys(void **state)
 {
 	size_t len;
@@ -424,9 +472,11 @@ int main(void)
 		cmocka_unit_test(test_plain_names),
 		cmocka_unit_test(test_escaped_names),
 		cmocka_unit_test(test_shadowed_names),
+		cmocka_unit_test(test_hash_first_escaped),
 		cmocka_unit_test(test_long_names),
 		cmocka_unit_test(test_noncanonical_rejected),
 		cmocka_unit_test(test_attr_round_trip),
+		cmocka_unit_test(test_attr_malformed),
 		cmocka_unit_test(test_attr_keys),
 		cmocka_unit_test(test_filebuf_spill),
 		cmocka_unit_test(test_filebuf_memory_truncate),
