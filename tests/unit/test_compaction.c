@@ -114,16 +114,27 @@ static void *reader_main(void *p)
 	return NULL;
 }
 
+/* The n of an iterator's key "k<8 digits>". The key is copied and
+ * terminated first: strtoul on the iterator's memory would read on past
+ * the key's 9 bytes, and a digit there makes it another number. */
+static uint32_t key_number(const void *k, size_t kl)
+{
+	char buf[16];
+	assert_true(kl == 9 && ((const char *)k)[0] == 'k');
+	memcpy(buf, k, kl);
+	buf[kl] = '\0';
+	return (uint32_t)strtoul(buf + 1, NULL, 10);
+}
+
 /* Scans it from the start and asserts it shows exactly rounds[] (0 = absent). */
 static void expect_scan(wb_iter *it, const uint32_t *rounds, const char *when)
 {
 	uint32_t expect = 0;
 	for (wb_iter_seek_first(it); wb_iter_valid(it); wb_iter_next(it)) {
 		size_t kl, vl;
-		const char *k = wb_iter_key(it, &kl);
+		const void *k = wb_iter_key(it, &kl);
 		const void *v = wb_iter_value(it, &vl);
-		assert_true(kl == 9 && k[0] == 'k');
-		uint32_t n = (uint32_t)strtoul(k + 1, NULL, 10);
+		uint32_t n = key_number(k, kl);
 		for (; expect < n; expect++) /* keys the scan skipped must be absent */
 			if (rounds[expect] != 0)
 				fail_msg("%s: the scan skipped k%u, written at op %u", when, expect, rounds[expect]);
@@ -296,8 +307,8 @@ static void test_deleted_keys_stay_deleted(void **state)
 	uint32_t seen = 0;
 	for (wb_iter_seek_first(it); wb_iter_valid(it); wb_iter_next(it)) {
 		size_t kl;
-		const char *k = wb_iter_key(it, &kl);
-		assert_int_equal(strtoul(k + 1, NULL, 10) % 2, 1);
+		const void *k = wb_iter_key(it, &kl);
+		assert_int_equal(key_number(k, kl) % 2, 1);
 		seen++;
 	}
 	assert_int_equal(seen, n_keys / 2);
