@@ -88,6 +88,7 @@ static int deep_files(wb_db *db)
 
 typedef struct reader_arg {
 	wb_db *db;
+	int id;
 	atomic_int stop;
 	uint64_t reads;
 } reader_arg_t;
@@ -95,7 +96,7 @@ typedef struct reader_arg {
 static void *reader_main(void *p)
 {
 	reader_arg_t *a = p;
-	uint64_t seed = (uint64_t)(uintptr_t)p | 1;
+	uint64_t seed = tu_seed(1000 + (uint64_t)a->id);
 	while (!atomic_load(&a->stop)) {
 		uint32_t n = (uint32_t)(tu_rand(&seed) % NKEYS);
 		char key[32];
@@ -159,13 +160,13 @@ static void test_churn(void **state)
 	assert_non_null(rounds);
 	assert_non_null(snap);
 
-	reader_arg_t ra[2] = { { .db = db }, { .db = db } };
+	reader_arg_t ra[2] = { { .db = db, .id = 0 }, { .db = db, .id = 1 } };
 	pthread_t th[2];
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(pthread_create(&th[i], NULL, reader_main, &ra[i]), 0);
 
 	const uint32_t ops = 2000000;
-	uint64_t seed = 42;
+	uint64_t seed = tu_seed(42);
 	wb_iter *it = NULL;
 	char key[32], val[128];
 	for (uint32_t op = 1; op <= ops; op++) {

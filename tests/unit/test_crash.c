@@ -208,7 +208,7 @@ static struct run run_workload(fault_env_t *fe, int sync, uint64_t n)
 static void test_kill_points(void **state)
 {
 	const uint64_t n = 300;
-	uint64_t rs = 0x5eed;
+	uint64_t rs = tu_seed(0x5eed);
 	for (int mode = 0; mode < 2; mode++) {
 		int sync = mode ? WB_SYNC_ALWAYS : WB_SYNC_NONE;
 		/* how many bytes a whole run appends */

@@ -292,7 +292,7 @@ static void test_iter_model(void **state)
 	o.block_size = 256;
 	wb_db *db = tu_open(dir, &o);
 	tu_model_t m = { 0 };
-	uint64_t rs = 42;
+	uint64_t rs = tu_seed(42);
 
 	wb_iter *it;
 	assert_int_equal(wb_iter_new(db, NULL, &it), WB_OK);
@@ -336,7 +336,7 @@ static void test_iter_snapshot(void **state)
 	wb_iter *it;
 	assert_int_equal(wb_iter_new(db, NULL, &it), WB_OK);
 
-	uint64_t rs = 7;
+	uint64_t rs = tu_seed(7);
 	for (uint64_t i = 0; i < 10000; i++) {
 		size_t kl = tu_key(k, "snap/", tu_rand(&rs) % 4000);
 		if (i % 3 == 0) {
@@ -400,7 +400,7 @@ static void *writer(void *arg)
 {
 	struct targ *t = arg;
 	struct shared *s = t->s;
-	uint64_t rs = (uint64_t)t->id + 100;
+	uint64_t rs = tu_seed((uint64_t)t->id + 100);
 	char k[32], v[128];
 	wb_batch *b;
 	if (wb_batch_new(&b) != WB_OK)
@@ -461,7 +461,7 @@ static void *reader(void *arg)
 {
 	struct targ *t = arg;
 	struct shared *s = t->s;
-	uint64_t rs = (uint64_t)t->id + 900;
+	uint64_t rs = tu_seed((uint64_t)t->id + 900);
 	char k[32];
 	while (!s->stop) {
 		char prefix[16];
