@@ -123,6 +123,17 @@ static void verify_and_close(wb_db *db, int want)
 	assert_int_equal(wb_close(db), WB_OK);
 }
 
+/* db holds exactly m and verifies, then holds m again after a reopen;
+ * closes it. */
+static void expect_model_kept(wb_db *db, const wb_options *o, const tu_model_t *m)
+{
+	tu_expect_db_equals(db, m);
+	verify_and_close(db, WB_OK);
+	db = tu_open(dir, o);
+	tu_expect_db_equals(db, m);
+	assert_int_equal(wb_close(db), WB_OK);
+}
+
 static void put_big(wb_db *db, uint64_t n, size_t len, uint64_t round)
 {
 	char k[32];
@@ -980,11 +991,7 @@ static void test_gc_races_writes_and_moves(void **state)
 	wb_free(json);
 	tu_expect_db_equals(db, &m);
 	gc_all(db);
-	tu_expect_db_equals(db, &m);
-	verify_and_close(db, WB_OK);
-	db = tu_open(dir, &o);
-	tu_expect_db_equals(db, &m);
-	assert_int_equal(wb_close(db), WB_OK);
+	expect_model_kept(db, &o, &m);
 	tu_model_free(&m);
 }
 
@@ -1180,11 +1187,7 @@ static void test_reclaim_under_load(void **state)
 	assert_true(atomic_load(&l.reads) > 0 && g.passes > 0);
 	tu_expect_iter_equals(held, &at_open);
 	wb_iter_free(held);
-	tu_expect_db_equals(db, &m);
-	verify_and_close(db, WB_OK);
-	db = tu_open(dir, &o);
-	tu_expect_db_equals(db, &m);
-	assert_int_equal(wb_close(db), WB_OK);
+	expect_model_kept(db, &o, &m);
 	tu_model_free(&m);
 	tu_model_free(&at_open);
 }
