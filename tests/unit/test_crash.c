@@ -522,6 +522,10 @@ static void test_kill9_while_writing(void **state)
 		if (pid == 0)
 			put_until_killed(&o, round, acked);
 		usleep(20000 + (useconds_t)round * 37000);
+		/* On a slow machine (or under valgrind) the child may not have
+		 * opened the database yet: kill only after its first put. */
+		for (int w = 0; w < 30000 && atomic_load(acked) == 0; w++)
+			usleep(1000);
 		assert_int_equal(kill(pid, SIGKILL), 0);
 		int status;
 		assert_int_equal(waitpid(pid, &status, 0), pid);
