@@ -362,11 +362,14 @@ uint64_t tu_seed(uint64_t fixed)
 }
 
 /* Before main, so no test's main has to know (see the file's comment). */
-__attribute__((constructor)) static void apply_test_filter(void)
+__attribute__((constructor)) static void apply_test_filters(void)
 {
 	const char *f = getenv("WB_TEST_FILTER");
 	if (f != NULL && *f != '\0')
 		cmocka_set_test_filter(f);
+	const char *skip = getenv("WB_TEST_SKIP");
+	if (skip != NULL && *skip != '\0')
+		cmocka_set_skip_filter(skip);
 }
 
 /* ---- the model ---- */

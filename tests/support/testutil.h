@@ -9,13 +9,14 @@
  * those assertions, they belong to the test's main thread (tu_rand,
  * tu_key, tu_value and tu_seed excepted).
  *
- * Two environment variables serve repeated runs (tests/stress.sh):
+ * Three environment variables serve repeated runs (tests/stress.sh):
  *   WB_TEST_SEED    a number mixed into every randomized test's seed (see
  *                   tu_seed); unset, every run is the same as `make test`'s.
  *   WB_TEST_FILTER  runs only the tests whose names match it (cmocka's
  *                   pattern, with * and ?), e.g. WB_TEST_FILTER=test_churn.
- *                   Every test binary links this file, so a constructor
- *                   here applies it before main.
+ *   WB_TEST_SKIP    skips the tests whose names match it (the same way).
+ * Every test binary links this file, so a constructor here applies the
+ * last two before main.
  */
 #ifndef WB_TESTUTIL_H
 #define WB_TESTUTIL_H
