@@ -928,12 +928,13 @@ static void expect_all_terminated(wb_db *db)
 }
 
 /* Fresh heap memory is filled with a non-zero byte here (M_PERTURB, what
- * MALLOC_PERTURB_ does), so a missing terminator shows what the heap held
+ * MALLOC_PERTURB_ does; ASan's allocator, which ignores mallopt, fills
+ * with 0xbe by itself), so a missing terminator shows what the heap held
  * rather than a lucky zero. Values from the memtable, then from tables,
  * then after a reopen; one from the value log. */
 static void test_handed_out_terminated(void **state)
 {
-	assert_int_equal(mallopt(M_PERTURB, 202), 1);
+	mallopt(M_PERTURB, 202);
 	wb_options o = tu_options(1 << 20);
 	o.value_threshold = 1024;
 	wb_db *db = tu_open(dir, &o);
@@ -954,7 +955,7 @@ static void test_handed_out_terminated(void **state)
 	db = tu_open(dir, &o);
 	expect_all_terminated(db);
 	assert_int_equal(wb_close(db), WB_OK);
-	assert_int_equal(mallopt(M_PERTURB, 0), 1);
+	mallopt(M_PERTURB, 0);
 }
 
 int main(void)
