@@ -5,6 +5,9 @@
 #   make mount      mount ./wombat.db at ./wombat.mnt (make umount)
 #   make bench      side-by-side benchmarks
 #   make asan/tsan  sanitizer builds of the tests under build-asan/ build-tsan/
+#                   run the whole suite (asan-build/tsan-build only build)
+#   make stress     randomized and concurrent tests many times, valgrind, TSan
+#                   (tests/stress.sh; RUNS=N churn runs, default 200)
 #   make crashtest  the crash loops (tests/crash/); CRASH_SECONDS, CRASH_CYCLES, CRASH_SEED
 #   make fuzz       libFuzzer targets of every decoder, SECONDS each (tests/fuzz/fuzz.mk)
 
@@ -44,7 +47,8 @@ FSD    := $(BUILD)/bin/wombatfs
 MOUNT_HELPER := $(BUILD)/bin/mount.wombat
 EXAMPLES := $(BUILD)/examples/hello
 
-.PHONY: all lib cli fs tests test deps asan tsan clean format mount umount bench install crashtest
+.PHONY: all lib cli fs tests test deps asan asan-build tsan tsan-build stress clean format mount \
+	umount bench install crashtest
 all: lib cli fs $(EXAMPLES)
 
 lib: $(LIB_A) $(LIB_SO)
@@ -113,15 +117,32 @@ crashtest: deps
 	@BUILD=$(BUILD) CRASH_SECONDS=$(CRASH_SECONDS) CRASH_CYCLES=$(CRASH_CYCLES) \
 		CRASH_SEED=$(CRASH_SEED) CRASH_ARGS="$(CRASH_ARGS)" sh tests/crash/lib/crashtest.sh
 
-asan:
-	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
-		LDLIBS="-pthread -lz -lcrypto -fsanitize=address,undefined" all tests
+# Sanitizer builds. A UBSan finding aborts (no recovery), so it fails its
+# test rather than scrolling past in the log.
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
+TSAN_FLAGS := -fsanitize=thread
+
+asan-build:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer $(ASAN_FLAGS)" \
+		LDLIBS="$(LDLIBS) $(ASAN_FLAGS)" all tests
+
+asan: deps
+	$(MAKE) asan-build
 	BUILD=build-asan sh tests/run.sh
 
-tsan:
-	$(MAKE) BUILD=build-tsan CFLAGS="-O1 -g -fsanitize=thread" \
-		LDLIBS="-pthread -lz -lcrypto -fsanitize=thread" all tests
+tsan-build:
+	$(MAKE) BUILD=build-tsan CFLAGS="-O1 -g $(TSAN_FLAGS)" LDLIBS="$(LDLIBS) $(TSAN_FLAGS)" all tests
+
+tsan: deps
+	$(MAKE) tsan-build
 	BUILD=build-tsan sh tests/run.sh
+
+# Knobs for tests/stress.sh (see its header); empty ones take its defaults.
+RUNS ?= 200
+stress: deps
+	@STRESS=1 sh tests/deps.sh
+	$(MAKE) all tests
+	BUILD=$(BUILD) RUNS=$(RUNS) SEED=$(SEED) PHASES="$(PHASES)" sh tests/stress.sh
 
 format:
 	clang-format -i engine/include/*.h engine/src/*.[ch] engine/tools/*.c tests/unit/*.c tests/support/*.[ch] \

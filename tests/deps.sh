@@ -1,9 +1,11 @@
 #!/bin/sh
 # deps.sh -- installs the Debian packages Wombat needs when any is missing.
-# Called by `make deps`, `make test` and `make mount`. BENCH=1 adds the peers.
+# Called by `make deps`, `make test` and `make mount`. BENCH=1 adds the peers,
+# STRESS=1 valgrind (for `make stress`).
 set -e
 pkgs="libfuse3-dev fuse3 zlib1g-dev libssl-dev libcmocka-dev pkg-config attr"
 [ "${BENCH:-0}" = 1 ] && pkgs="$pkgs librocksdb-dev libleveldb-dev liblmdb-dev bindfs"
+[ "${STRESS:-0}" = 1 ] && pkgs="$pkgs valgrind"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,12 +1,14 @@
 #!/bin/sh
 # run.sh -- runs every test: the cmocka unit binaries under $BUILD/tests, then
 # the shell tests under tests/cli, tests/fs and tests/crash. Prints each
-# binary's cmocka report and ends with one line `N passed, N failed`.
+# binary's cmocka report and ends with how long it took and one line
+# `N passed, N failed`.
 # Exit status 0 only when nothing failed.
 BUILD=${BUILD:-build}
 passed=0
 failed=0
 failures=""
+started=$(date +%s)
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
@@ -43,5 +45,6 @@ for t in tests/cli/*.sh tests/fs/*.sh tests/crash/*.sh; do
 done
 
 [ -n "$failures" ] && echo "failing:$failures"
+echo "run.sh: $BUILD took $(($(date +%s) - started))s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

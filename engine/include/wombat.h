@@ -13,6 +13,9 @@
  *     mismatch").
  *   - Keys and values are pointer + length and may hold any bytes, NUL
  *     included. Keys are 1..WB_MAX_KEY_LEN bytes; the empty key is WB_EINVAL.
+ *     Every key and value the library hands out (wb_get, wb_txn_get,
+ *     wb_iter_key, wb_iter_value) is followed by one NUL byte that its
+ *     length does not count, so text can be used as a C string as it is.
  *   - Buffers the library allocates for the caller are released with
  *     wb_free(). Pointers into library memory (iterator keys and values) say
  *     in their comment when they stop being valid.
@@ -283,8 +286,10 @@ int wb_put(wb_db *db, const void *key, size_t klen, const void *val, size_t vlen
 int wb_delete(wb_db *db, const void *key, size_t klen);
 
 /* Reads the newest value of key into a new buffer *val of *vlen bytes (freed
- * with wb_free; a 0-byte value still gets a non-NULL buffer). A value in the
- * value log is read whole and its entry's checksum checked.
+ * with wb_free; a 0-byte value still gets a non-NULL buffer). The buffer
+ * has one NUL byte after the value, not counted in *vlen, so a text value
+ * can be used as a C string (the value itself may hold NULs too). A value
+ * in the value log is read whole and its entry's checksum checked.
  * Errors: WB_ENOTFOUND, WB_EINVAL, WB_ECORRUPT, WB_EIO, WB_ENOMEM. */
 int wb_get(wb_db *db, const void *key, size_t klen, void **val, size_t *vlen);
 
@@ -419,9 +424,10 @@ void wb_iter_prev(wb_iter *it);
 /* 1 when positioned on an entry; 0 at either end or after an error. */
 int wb_iter_valid(const wb_iter *it);
 /* REQUIRES: wb_iter_valid(it). The returned memory stays valid until the
- * iterator moves or is freed. A value-log value is read (and its checksum
- * checked) on the first wb_iter_value at each position; if that read fails
- * it returns NULL with *vlen = 0 and wb_iter_status tells why. */
+ * iterator moves or is freed, and is followed by a NUL byte not counted in
+ * *klen or *vlen (as wb_get's buffer). A value-log value is read (and its
+ * checksum checked) on the first wb_iter_value at each position; if that
+ * read fails it returns NULL with *vlen = 0 and wb_iter_status tells why. */
 const void *wb_iter_key(const wb_iter *it, size_t *klen);
 const void *wb_iter_value(const wb_iter *it, size_t *vlen);
 /* Length of the current value, without reading it (a value-log value's
@@ -478,9 +484,10 @@ int wb_txn_begin_at(wb_db *db, uint64_t read_ts, wb_txn **out);
 /* The timestamp t reads at. This function can't fail. */
 uint64_t wb_txn_read_ts(const wb_txn *t);
 
-/* As wb_get, at t's read timestamp, seeing t's own writes (a key t
- * deleted is WB_ENOTFOUND). Errors: WB_ENOTFOUND, WB_EINVAL (key, or
- * keyspace for _ks), WB_ECORRUPT, WB_EIO, WB_ENOMEM. */
+/* As wb_get (the buffer NUL-terminated after *vlen bytes too), at t's read
+ * timestamp, seeing t's own writes (a key t deleted is WB_ENOTFOUND).
+ * Errors: WB_ENOTFOUND, WB_EINVAL (key, or keyspace for _ks), WB_ECORRUPT,
+ * WB_EIO, WB_ENOMEM. */
 int wb_txn_get(wb_txn *t, const void *key, size_t klen, void **val, size_t *vlen);
 int wb_txn_get_ks(wb_txn *t, unsigned ks, const void *key, size_t klen, void **val,
 		  size_t *vlen);

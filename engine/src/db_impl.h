@@ -304,6 +304,14 @@ int db_snapshot_get(db_snapshot_t *s, slice_t tree_key, uint64_t read_ts, found_
 /* Takes mu and removes r from the oracle's readers. */
 void db_reader_remove(wb_db *db, oracle_reader_t *r);
 
+/* db_read.c: copies an inline value into a new buffer *val (wb_free) with
+ * the NUL after its *vlen bytes that wb_get promises. WB_ENOMEM. */
+int db_value_copy(slice_t value, void **val, size_t *vlen);
+/* db_read.c: reads the value at p whole (vlog_read_value) into *val, with
+ * the NUL after its p->value_len bytes that wb_get and wb_iter_value
+ * promise. Errors as vlog_read_value. */
+int db_value_read(wb_db *db, const vptr_t *p, void **val);
+
 /* db_read.c: the value of tree key (ks, key) at read_ts, as wb_get_ks. */
 int db_get_at(wb_db *db, uint8_t ks, const void *key, size_t klen, uint64_t read_ts, void **val,
 	      size_t *vlen);

@@ -25,6 +25,8 @@
 
 enum { DIR_FORWARD, DIR_REVERSE };
 
+/* Bytes with a NUL after them (not counted in len), so the key and value
+ * wb_iter_key and wb_iter_value show are terminated as wombat.h promises. */
 typedef struct buf {
 	uint8_t *p;
 	size_t len, cap;
@@ -32,7 +34,7 @@ typedef struct buf {
 
 static int buf_set(buf_t *b, const void *a, size_t alen, const void *c, size_t clen)
 {
-	if (alen + clen > b->cap) {
+	if (alen + clen + 1 > b->cap) {
 		size_t cap = (alen + clen) * 2 + 16;
 		uint8_t *n = realloc(b->p, cap);
 		if (n == NULL)
@@ -45,6 +47,7 @@ static int buf_set(buf_t *b, const void *a, size_t alen, const void *c, size_t c
 	if (clen && c != NULL) /* c == NULL only reserves room */
 		memcpy(b->p + alen, c, clen);
 	b->len = alen + clen;
+	b->p[b->len] = '\0';
 	return WB_OK;
 }
 
@@ -179,8 +182,8 @@ static void find_prev(wb_iter *it)
 			deleted = v.data[0] & META_TOMBSTONE;
 			it->ts = ikey_ts(k);
 			it->is_ptr = v.data[0] & META_VALUE_PTR;
-		free(it->loaded);
-		it->loaded = NULL;
+			free(it->loaded);
+			it->loaded = NULL;
 			if (!deleted && buf_set(&it->value, v.data + 1, v.len - 1, NULL, 0) != WB_OK) {
 				it->status = WB_ENOMEM;
 				stop(it);
@@ -319,7 +322,7 @@ const void *wb_iter_value(const wb_iter *cit, size_t *vlen)
 		if (it->loaded == NULL) {
 			vptr_t p;
 			int rc = vptr_decode(bslice(&it->value), &p)
-					 ? vlog_read_value(it->db, &p, &it->loaded, NULL, NULL, NULL)
+					 ? db_value_read(it->db, &p, &it->loaded)
 					 : err_set(WB_ECORRUPT, "malformed value pointer");
 			if (rc != WB_OK) {
 				it->status = rc;

@@ -43,6 +43,31 @@ typedef struct read_ctx {
 	size_t raw_len;
 } read_ctx_t;
 
+int db_value_copy(slice_t value, void **val, size_t *vlen)
+{
+	uint8_t *p = malloc(value.len + 1);
+	if (p == NULL)
+		return WB_ENOMEM;
+	if (value.len)
+		memcpy(p, value.data, value.len);
+	p[value.len] = '\0';
+	*val = p;
+	*vlen = value.len;
+	return WB_OK;
+}
+
+int db_value_read(wb_db *db, const vptr_t *p, void **val)
+{
+	int rc = vlog_read_value(db, p, val, NULL, NULL, NULL);
+	/* vlog_read_value's buffer holds the whole entry (header, value, key,
+	 * trailer) with the value moved to its front, so byte value_len is
+	 * inside it. This goes once vlog_read_value terminates the value itself
+	 * (issue 13, with the value log's new entry format). */
+	if (rc == WB_OK)
+		((uint8_t *)*val)[p->value_len] = '\0';
+	return rc;
+}
+
 static int on_pointer(read_ctx_t *c, slice_t ikey, slice_t payload)
 {
 	vptr_t p;
@@ -52,7 +77,7 @@ static int on_pointer(read_ctx_t *c, slice_t ikey, slice_t payload)
 	case READ_ALL: {
 		if (p.value_len > SIZE_MAX)
 			return WB_ENOMEM;
-		int rc = vlog_read_value(c->db, &p, c->val, NULL, NULL, NULL);
+		int rc = db_value_read(c->db, &p, c->val);
 		if (rc == WB_OK)
 			*c->vlen = (size_t)p.value_len;
 		return rc;
@@ -94,15 +119,8 @@ static int on_found(void *arg, slice_t ikey, slice_t value)
 	switch (c->mode) {
 	case READ_RAW:
 		break;
-	case READ_ALL: {
-		void *p = malloc(payload.len ? payload.len : 1);
-		if (p == NULL)
-			return WB_ENOMEM;
-		memcpy(p, payload.data, payload.len);
-		*c->val = p;
-		*c->vlen = payload.len;
-		break;
-	}
+	case READ_ALL:
+		return db_value_copy(payload, c->val, c->vlen);
 	case READ_RANGE: {
 		size_t n = 0;
 		if (c->offset < payload.len) {

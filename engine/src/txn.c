@@ -198,14 +198,7 @@ static int own_found(void *arg, slice_t ikey, slice_t value)
 		r->deleted = true;
 		return WB_OK;
 	}
-	size_t n = value.len - 1;
-	void *p = malloc(n ? n : 1);
-	if (p == NULL)
-		return WB_ENOMEM;
-	memcpy(p, value.data + 1, n);
-	*r->val = p;
-	*r->vlen = n;
-	return WB_OK;
+	return db_value_copy(slice_make(value.data + 1, value.len - 1), r->val, r->vlen);
 }
 
 static int note_read(wb_txn *t, slice_t tk)

@@ -397,6 +397,36 @@ uint64_t tu_rand(uint64_t *state)
 	return x * 0x2545f4914f6cdd1dull;
 }
 
+/* splitmix64's finalizer: nearby inputs give unrelated outputs. */
+static uint64_t mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+uint64_t tu_seed(uint64_t fixed)
+{
+	const char *env = getenv("WB_TEST_SEED");
+	if (env == NULL || *env == '\0')
+		return fixed;
+	unsigned long long n = strtoull(env, NULL, 0);
+	print_message("seed %llu with WB_TEST_SEED=%llu\n", (unsigned long long)fixed, n);
+	return mix64(fixed ^ mix64(n));
+}
+
+/* Before main, so no test's main has to know (see the file's comment). */
+__attribute__((constructor)) static void apply_test_filters(void)
+{
+	const char *f = getenv("WB_TEST_FILTER");
+	if (f != NULL && *f != '\0')
+		cmocka_set_test_filter(f);
+	const char *skip = getenv("WB_TEST_SKIP");
+	if (skip != NULL && *skip != '\0')
+		cmocka_set_skip_filter(skip);
+}
+
 /* ---- the model ---- */
 
 int tu_keycmp(const void *a, size_t al, const void *b, size_t bl)
@@ -501,6 +531,12 @@ void tu_expect_db_equals(wb_db *db, const tu_model_t *m)
 {
 	wb_iter *it;
 	assert_int_equal(wb_iter_new(db, NULL, &it), WB_OK);
+	tu_expect_iter_equals(it, m);
+	wb_iter_free(it);
+}
+
+void tu_expect_iter_equals(wb_iter *it, const tu_model_t *m)
+{
 	size_t i = 0;
 	for (wb_iter_seek_first(it); wb_iter_valid(it); wb_iter_next(it)) {
 		if (i >= m->n) {
@@ -519,7 +555,6 @@ void tu_expect_db_equals(wb_db *db, const tu_model_t *m)
 	}
 	assert_int_equal(wb_iter_status(it), WB_OK);
 	assert_int_equal(i, 0);
-	wb_iter_free(it);
 }
 
 /* ---- iterators against the model ---- */

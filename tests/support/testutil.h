@@ -7,7 +7,16 @@
  * The helpers that touch the database or the disk check their own results
  * with cmocka assertions, so a test reads as a list of expectations; like
  * those assertions, they belong to the test's main thread (tu_rand,
- * tu_key and tu_value excepted: they are pure).
+ * tu_key, tu_value and tu_seed excepted).
+ *
+ * Three environment variables serve repeated runs (tests/stress.sh):
+ *   WB_TEST_SEED    a number mixed into every randomized test's seed (see
+ *                   tu_seed); unset, every run is the same as `make test`'s.
+ *   WB_TEST_FILTER  runs only the tests whose names match it (cmocka's
+ *                   pattern, with * and ?), e.g. WB_TEST_FILTER=test_churn.
+ *   WB_TEST_SKIP    skips the tests whose names match it (the same way).
+ * Every test binary links this file, so a constructor here applies the
+ * last two before main.
  */
 #ifndef WB_TESTUTIL_H
 #define WB_TESTUTIL_H
@@ -106,6 +115,14 @@ size_t tu_value(char *buf, size_t len, uint64_t n, uint64_t round);
 /* xorshift64*; never returns the same sequence for different seeds. */
 uint64_t tu_rand(uint64_t *state);
 
+/* The seed a randomized test starts from: `fixed` (the test's own
+ * constant) when WB_TEST_SEED is unset, else `fixed` mixed with
+ * WB_TEST_SEED, so each test and thread still gets its own sequence and a
+ * run is replayed by setting the same WB_TEST_SEED. When it is set, says
+ * "seed <fixed> with WB_TEST_SEED=<n>" (print_message), so the log of a
+ * failing run names what to replay. Any thread. */
+uint64_t tu_seed(uint64_t fixed);
+
 /* ---- the model: a sorted map of byte strings ---- */
 
 typedef struct tu_kv {
@@ -147,6 +164,9 @@ void tu_watchdog_stop(void);
 /* Scans the whole database forward and backward and asserts it holds
  * exactly the model's entries. */
 void tu_expect_db_equals(wb_db *db, const tu_model_t *m);
+/* The same over an iterator the caller made (and frees): what it shows
+ * from its snapshot, both ways, must be exactly m. */
+void tu_expect_iter_equals(wb_iter *it, const tu_model_t *m);
 
 /* A random key of 1..4 bytes over the alphabet a, b, c, 0xff into k (>= 4
  * bytes): keys are often prefixes of each other, and 0xff puts prefix ends

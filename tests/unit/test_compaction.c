@@ -88,6 +88,7 @@ static int deep_files(wb_db *db)
 
 typedef struct reader_arg {
 	wb_db *db;
+	int id;
 	atomic_int stop;
 	uint64_t reads;
 } reader_arg_t;
@@ -95,7 +96,7 @@ typedef struct reader_arg {
 static void *reader_main(void *p)
 {
 	reader_arg_t *a = p;
-	uint64_t seed = (uint64_t)(uintptr_t)p | 1;
+	uint64_t seed = tu_seed(1000 + (uint64_t)a->id);
 	while (!atomic_load(&a->stop)) {
 		uint32_t n = (uint32_t)(tu_rand(&seed) % NKEYS);
 		char key[32];
@@ -114,16 +115,27 @@ static void *reader_main(void *p)
 	return NULL;
 }
 
+/* The n of an iterator's key "k<8 digits>". The key is copied and
+ * terminated first: strtoul on the iterator's memory would read on past
+ * the key's 9 bytes, and a digit there makes it another number. */
+static uint32_t key_number(const void *k, size_t kl)
+{
+	char buf[16];
+	assert_true(kl == 9 && ((const char *)k)[0] == 'k');
+	memcpy(buf, k, kl);
+	buf[kl] = '\0';
+	return (uint32_t)strtoul(buf + 1, NULL, 10);
+}
+
 /* Scans it from the start and asserts it shows exactly rounds[] (0 = absent). */
 static void expect_scan(wb_iter *it, const uint32_t *rounds, const char *when)
 {
 	uint32_t expect = 0;
 	for (wb_iter_seek_first(it); wb_iter_valid(it); wb_iter_next(it)) {
 		size_t kl, vl;
-		const char *k = wb_iter_key(it, &kl);
+		const void *k = wb_iter_key(it, &kl);
 		const void *v = wb_iter_value(it, &vl);
-		assert_true(kl == 9 && k[0] == 'k');
-		uint32_t n = (uint32_t)strtoul(k + 1, NULL, 10);
+		uint32_t n = key_number(k, kl);
 		for (; expect < n; expect++) /* keys the scan skipped must be absent */
 			if (rounds[expect] != 0)
 				fail_msg("%s: the scan skipped k%u, written at op %u", when, expect, rounds[expect]);
@@ -148,13 +160,13 @@ static void test_churn(void **state)
 	assert_non_null(rounds);
 	assert_non_null(snap);
 
-	reader_arg_t ra[2] = { { .db = db }, { .db = db } };
+	reader_arg_t ra[2] = { { .db = db, .id = 0 }, { .db = db, .id = 1 } };
 	pthread_t th[2];
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(pthread_create(&th[i], NULL, reader_main, &ra[i]), 0);
 
 	const uint32_t ops = 2000000;
-	uint64_t seed = 42;
+	uint64_t seed = tu_seed(42);
 	wb_iter *it = NULL;
 	char key[32], val[128];
 	for (uint32_t op = 1; op <= ops; op++) {
@@ -296,8 +308,8 @@ static void test_deleted_keys_stay_deleted(void **state)
 	uint32_t seen = 0;
 	for (wb_iter_seek_first(it); wb_iter_valid(it); wb_iter_next(it)) {
 		size_t kl;
-		const char *k = wb_iter_key(it, &kl);
-		assert_int_equal(strtoul(k + 1, NULL, 10) % 2, 1);
+		const void *k = wb_iter_key(it, &kl);
+		assert_int_equal(key_number(k, kl) % 2, 1);
 		seen++;
 	}
 	assert_int_equal(seen, n_keys / 2);

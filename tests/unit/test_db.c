@@ -8,13 +8,15 @@
  * memtable and several flushed tables; snapshot isolation of an iterator;
  * writers and readers on several threads; bad input and limits; the ways
  * wb_open can refuse (busy, missing, existing, read-only); statistics;
- * the metadata keyspace kept apart from user keys.
+ * the metadata keyspace kept apart from user keys; the NUL after every key
+ * and value handed out, from each place a value can come from.
  *
  * Every test gets a fresh directory under /tmp from its setup, removed by
  * the teardown. The databases use sync=none and small memtables so that
  * flushes happen within the test's few thousand writes.
  */
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -290,7 +292,7 @@ static void test_iter_model(void **state)
 	o.block_size = 256;
 	wb_db *db = tu_open(dir, &o);
 	tu_model_t m = { 0 };
-	uint64_t rs = 42;
+	uint64_t rs = tu_seed(42);
 
 	wb_iter *it;
 	assert_int_equal(wb_iter_new(db, NULL, &it), WB_OK);
@@ -334,7 +336,7 @@ static void test_iter_snapshot(void **state)
 	wb_iter *it;
 	assert_int_equal(wb_iter_new(db, NULL, &it), WB_OK);
 
-	uint64_t rs = 7;
+	uint64_t rs = tu_seed(7);
 	for (uint64_t i = 0; i < 10000; i++) {
 		size_t kl = tu_key(k, "snap/", tu_rand(&rs) % 4000);
 		if (i % 3 == 0) {
@@ -398,7 +400,7 @@ static void *writer(void *arg)
 {
 	struct targ *t = arg;
 	struct shared *s = t->s;
-	uint64_t rs = (uint64_t)t->id + 100;
+	uint64_t rs = tu_seed((uint64_t)t->id + 100);
 	char k[32], v[128];
 	wb_batch *b;
 	if (wb_batch_new(&b) != WB_OK)
@@ -459,7 +461,7 @@ static void *reader(void *arg)
 {
 	struct targ *t = arg;
 	struct shared *s = t->s;
-	uint64_t rs = (uint64_t)t->id + 900;
+	uint64_t rs = tu_seed((uint64_t)t->id + 900);
 	char k[32];
 	while (!s->stop) {
 		char prefix[16];
@@ -828,6 +830,134 @@ static void test_keyspaces(void **state)
 	assert_int_equal(wb_close(db), WB_OK);
 }
 
+/* ---- the NUL after every key and value handed out ---- */
+
+#define NUL_KEYS 40
+
+static void expect_nul_after(const void *p, size_t len)
+{
+	assert_non_null(p);
+	if (((const char *)p)[len] != '\0')
+		fail_msg("byte %zu after %.*s is 0x%02x, not NUL", len, (int)(len < 40 ? len : 40),
+			 (const char *)p, ((const unsigned char *)p)[len]);
+}
+
+/* Key i of the NUL test: "t" then i letters, so each is longer than the
+ * one before; its value (i * 7 bytes, 0 for i == 0; key 39's goes to the
+ * value log), the same. */
+static size_t nul_key(char *k, int i)
+{
+	k[0] = 't';
+	memset(k + 1, 'a' + i % 26, (size_t)i);
+	return (size_t)i + 1;
+}
+
+static size_t nul_value(char *v, int i)
+{
+	size_t len = i == NUL_KEYS - 1 ? 4000 : (size_t)i * 7;
+	memset(v, 'A' + i % 26, len);
+	return len;
+}
+
+static void expect_entry_terminated(wb_iter *it)
+{
+	size_t kl, vl;
+	const void *k = wb_iter_key(it, &kl);
+	const void *v = wb_iter_value(it, &vl);
+	expect_nul_after(k, kl);
+	expect_nul_after(v, vl);
+}
+
+/* Walks it over every key both ways, checking each key and value. */
+static void expect_iter_terminated(wb_iter *it, int want)
+{
+	int n = 0;
+	for (wb_iter_seek_first(it); wb_iter_valid(it); wb_iter_next(it), n++)
+		expect_entry_terminated(it);
+	assert_int_equal(wb_iter_status(it), WB_OK);
+	for (wb_iter_seek_last(it); wb_iter_valid(it); wb_iter_prev(it), n--)
+		expect_entry_terminated(it);
+	assert_int_equal(wb_iter_status(it), WB_OK);
+	assert_int_equal(n, 0);
+	for (wb_iter_seek_first(it); wb_iter_valid(it); wb_iter_next(it))
+		n++;
+	assert_int_equal(n, want);
+}
+
+static void expect_all_terminated(wb_db *db)
+{
+	char k[NUL_KEYS + 1];
+	void *v;
+	size_t vl;
+	for (int i = 0; i < NUL_KEYS; i++) {
+		size_t kl = nul_key(k, i);
+		assert_int_equal(wb_get(db, k, kl, &v, &vl), WB_OK);
+		expect_nul_after(v, vl);
+		wb_free(v);
+	}
+	assert_int_equal(wb_get_ks(db, WB_KS_META, "meta", 4, &v, &vl), WB_OK);
+	expect_nul_after(v, vl);
+	wb_free(v);
+	wb_iter *it;
+	assert_int_equal(wb_iter_new(db, NULL, &it), WB_OK);
+	expect_iter_terminated(it, NUL_KEYS);
+	wb_iter_free(it);
+
+	/* A transaction: its own writes, the database's values through it,
+	 * and its iterator over both. */
+	wb_txn *t;
+	assert_int_equal(wb_txn_begin(db, 0, &t), WB_OK);
+	assert_int_equal(wb_txn_put(t, "t-own", 5, "own value", 9), WB_OK);
+	assert_int_equal(wb_txn_put(t, "t-own-empty", 11, "", 0), WB_OK);
+	assert_int_equal(wb_txn_get(t, "t-own", 5, &v, &vl), WB_OK);
+	expect_nul_after(v, vl);
+	wb_free(v);
+	assert_int_equal(wb_txn_get(t, "t-own-empty", 11, &v, &vl), WB_OK);
+	expect_nul_after(v, vl);
+	wb_free(v);
+	for (int i = 0; i < NUL_KEYS; i += 13) {
+		size_t kl = nul_key(k, i);
+		assert_int_equal(wb_txn_get(t, k, kl, &v, &vl), WB_OK);
+		expect_nul_after(v, vl);
+		wb_free(v);
+	}
+	assert_int_equal(wb_txn_iter_new(t, NULL, &it), WB_OK);
+	expect_iter_terminated(it, NUL_KEYS + 2);
+	wb_iter_free(it);
+	wb_txn_abort(t);
+}
+
+/* Fresh heap memory is filled with a non-zero byte here (M_PERTURB, what
+ * MALLOC_PERTURB_ does; ASan's allocator, which ignores mallopt, fills
+ * with 0xbe by itself), so a missing terminator shows what the heap held
+ * rather than a lucky zero. Values from the memtable, then from tables,
+ * then after a reopen; one from the value log. */
+static void test_handed_out_terminated(void **state)
+{
+	mallopt(M_PERTURB, 202);
+	wb_options o = tu_options(1 << 20);
+	o.value_threshold = 1024;
+	wb_db *db = tu_open(dir, &o);
+	char k[NUL_KEYS + 1], v[4000];
+	for (int i = 0; i < NUL_KEYS; i++) {
+		size_t kl = nul_key(k, i);
+		tu_putn(db, k, kl, v, nul_value(v, i));
+	}
+	wb_batch *b;
+	assert_int_equal(wb_batch_new(&b), WB_OK);
+	assert_int_equal(wb_batch_put_ks(b, WB_KS_META, "meta", 4, "meta value", 10), WB_OK);
+	assert_int_equal(wb_write(db, b), WB_OK);
+	wb_batch_free(b);
+	expect_all_terminated(db);
+	assert_int_equal(wb_flush(db), WB_OK);
+	expect_all_terminated(db);
+	assert_int_equal(wb_close(db), WB_OK);
+	db = tu_open(dir, &o);
+	expect_all_terminated(db);
+	assert_int_equal(wb_close(db), WB_OK);
+	mallopt(M_PERTURB, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -842,6 +972,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_modes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keyspaces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_handed_out_terminated, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

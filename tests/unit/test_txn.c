@@ -532,7 +532,7 @@ static void *transfer_thread(void *arg)
 {
 	struct worker *w = arg;
 	struct bank *b = w->bank;
-	uint64_t rs = 0x1234567ull * (uint64_t)(w->id + 1);
+	uint64_t rs = tu_seed(0x1234567ull * (uint64_t)(w->id + 1));
 	while (!atomic_load(&b->stop)) {
 		struct transfer x = { (int)(tu_rand(&rs) % ACCOUNTS), 0, 1 + (long)(tu_rand(&rs) % 50) };
 		x.to = (x.from + 1 + (int)(tu_rand(&rs) % (ACCOUNTS - 1))) % ACCOUNTS;

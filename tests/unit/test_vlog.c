@@ -17,6 +17,8 @@
  *   - wb_batch_move, then reclaim of the source segment, then the read;
  *   - puts, deletes and moves racing reclaim passes: the result is exactly
  *     the writer's model (nothing resurrected, nothing lost);
+ *   - readers, a writer, compaction, reclaim and an old open iterator all
+ *     at once (seeded by tu_seed, for tests/stress.sh);
  *   - the sustained overwrite workload with the reclaim thread: disk usage
  *     bounded during and after, newest values, deletions stay deleted;
  *   - after many killed runs, each too short to start reclaim, the thread
@@ -134,6 +136,17 @@ static void note_line(void *arg, int dropped, const char *what)
 	char *text = arg;
 	size_t len = strlen(text);
 	snprintf(text + len, 2048 - len, "%s\n", what);
+}
+
+/* db holds exactly m and verifies, then holds m again after a reopen;
+ * closes it. */
+static void expect_model_kept(wb_db *db, const wb_options *o, const tu_model_t *m)
+{
+	tu_expect_db_equals(db, m);
+	verify_and_close(db, WB_OK);
+	db = tu_open(dir, o);
+	tu_expect_db_equals(db, m);
+	assert_int_equal(wb_close(db), WB_OK);
 }
 
 static void put_big(wb_db *db, uint64_t n, size_t len, uint64_t round)
@@ -1237,7 +1250,7 @@ static void test_gc_races_writes_and_moves(void **state)
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, gc_main, &g), 0);
 	tu_model_t m = { 0 };
-	uint64_t rs = 7;
+	uint64_t rs = tu_seed(7);
 	char k[32], k2[32], v[3000];
 	int conflicts = 0;
 	for (uint64_t op = 0; op < 6000; op++) {
@@ -1293,12 +1306,205 @@ static void test_gc_races_writes_and_moves(void **state)
 	wb_free(json);
 	tu_expect_db_equals(db, &m);
 	gc_all(db);
-	tu_expect_db_equals(db, &m);
-	verify_and_close(db, WB_OK);
-	db = tu_open(dir, &o);
-	tu_expect_db_equals(db, &m);
-	assert_int_equal(wb_close(db), WB_OK);
+	expect_model_kept(db, &o, &m);
 	tu_model_free(&m);
+}
+
+/* ---- everything at once ---- */
+
+#define LOAD_KEYS 400
+#define LOAD_READERS 2
+
+struct load {
+	wb_db *db;
+	atomic_int stop;
+	atomic_int bad;       /* reads that showed what no write made */
+	atomic_ullong reads;
+	pthread_mutex_t mu;   /* guards first */
+	char first[160];      /* what the first bad read showed */
+};
+
+/* Counts a bad read; the first one's description is kept for the report. */
+static void load_bad(struct load *l, const char *fmt, ...)
+{
+	if (atomic_fetch_add(&l->bad, 1) != 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	pthread_mutex_lock(&l->mu);
+	vsnprintf(l->first, sizeof(l->first), fmt, ap);
+	pthread_mutex_unlock(&l->mu);
+	va_end(ap);
+}
+
+struct load_reader {
+	struct load *l;
+	int id;
+};
+
+/* Whether v is a value tu_value made for key n (of some round): values
+ * spell "<n>.<round>." first. Parsed from a terminated copy. */
+static bool made_for(uint64_t n, const void *v, size_t vl)
+{
+	char head[48], *want;
+	size_t hl = vl < sizeof(head) - 1 ? vl : sizeof(head) - 1;
+	memcpy(head, v, hl);
+	head[hl] = '\0';
+	unsigned long long vn, round;
+	if (sscanf(head, "%llu.%llu.", &vn, &round) != 2 || vn != n)
+		return false;
+	want = malloc(vl + 1);
+	tu_value(want, vl, n, round);
+	bool ok = memcmp(want, v, vl) == 0;
+	free(want);
+	return ok;
+}
+
+/* The number in a key "k<8 digits>", from a terminated copy. */
+static uint64_t key_n(const void *k, size_t kl)
+{
+	char buf[16];
+	if (kl != 9)
+		return UINT64_MAX;
+	memcpy(buf, k, kl);
+	buf[kl] = '\0';
+	return strtoull(buf + 1, NULL, 10);
+}
+
+/* Gets of random keys and short scans from random keys, both checked
+ * against what a write could have made; a failure is counted (cmocka's
+ * assertions belong to the main thread). */
+static void *load_reader_main(void *arg)
+{
+	struct load_reader *r = arg;
+	struct load *l = r->l;
+	uint64_t rs = tu_seed(500 + (uint64_t)r->id);
+	while (!atomic_load(&l->stop)) {
+		char k[32];
+		uint64_t n = tu_rand(&rs) % LOAD_KEYS;
+		size_t kl = tu_key(k, "k", n);
+		void *v;
+		size_t vl;
+		int rc = wb_get(l->db, k, kl, &v, &vl);
+		if (rc == WB_OK) {
+			if (!made_for(n, v, vl))
+				load_bad(l, "wb_get %s: %zu bytes \"%.24s\"", k, vl, (char *)v);
+			wb_free(v);
+		} else if (rc != WB_ENOTFOUND) {
+			load_bad(l, "wb_get %s: %s (%s)", k, wb_strerror(rc), wb_errmsg(l->db));
+		}
+		wb_iter *it;
+		if ((rc = wb_iter_new(l->db, NULL, &it)) != WB_OK) {
+			load_bad(l, "wb_iter_new: %s", wb_strerror(rc));
+			continue;
+		}
+		uint64_t prev = 0;
+		bool first = true, back = tu_rand(&rs) % 2;
+		int steps = 0;
+		if (back)
+			wb_iter_seek_for_prev(it, k, kl);
+		else
+			wb_iter_seek(it, k, kl);
+		for (; wb_iter_valid(it) && steps < 20; steps++) {
+			size_t ikl, ivl;
+			const void *ik = wb_iter_key(it, &ikl);
+			uint64_t in = key_n(ik, ikl);
+			const void *iv = wb_iter_value(it, &ivl);
+			if (iv == NULL || !made_for(in, iv, ivl) ||
+			    (!first && (back ? in >= prev : in <= prev)))
+				load_bad(l, "iterator %s from k%08llu: key \"%.*s\" after k%08llu, %zu bytes "
+					 "\"%.24s\" (%s)", back ? "back" : "forward",
+					 (unsigned long long)n, (int)ikl, (const char *)ik,
+					 (unsigned long long)prev, ivl, iv ? (const char *)iv : "",
+					 wb_strerror(wb_iter_status(it)));
+			prev = in;
+			first = false;
+			if (back)
+				wb_iter_prev(it);
+			else
+				wb_iter_next(it);
+		}
+		if (wb_iter_status(it) != WB_OK)
+			load_bad(l, "iterator from k%08llu: %s (%s)", (unsigned long long)n,
+				 wb_strerror(wb_iter_status(it)), wb_errmsg(l->db));
+		wb_iter_free(it);
+		atomic_fetch_add(&l->reads, 1);
+	}
+	return NULL;
+}
+
+/* Readers, a writer (puts, overwrites, deletes, batches), flushes and
+ * compaction (two threads), value-log reclaim passes back to back, and an
+ * iterator opened a quarter of the way in, all at once, with values on
+ * both sides of the threshold: no read shows what no write made, the old
+ * iterator still shows its moment at the end, and the database is the
+ * writer's model, also after a reopen. Seeded by tu_seed. */
+static void test_reclaim_under_load(void **state)
+{
+	wb_options o = vopts();
+	o.vlog_segment_size = 64u << 10;
+	o.memtable_size = 128u << 10;
+	o.compaction_threads = 2;
+	o.level1_size = 1u << 20;
+	o.sst_target_size = 256u << 10;
+	wb_db *db = tu_open(dir, &o);
+	struct load l = { .db = db, .mu = PTHREAD_MUTEX_INITIALIZER };
+	struct load_reader rd[LOAD_READERS];
+	pthread_t th[LOAD_READERS + 1];
+	gc_loop_t g = { .db = db };
+	assert_int_equal(pthread_create(&th[0], NULL, gc_main, &g), 0);
+	for (int i = 0; i < LOAD_READERS; i++) {
+		rd[i] = (struct load_reader){ &l, i };
+		assert_int_equal(pthread_create(&th[i + 1], NULL, load_reader_main, &rd[i]), 0);
+	}
+	tu_model_t m = { 0 }, at_open = { 0 };
+	wb_iter *held = NULL;
+	wb_batch *b;
+	assert_int_equal(wb_batch_new(&b), WB_OK);
+	uint64_t rs = tu_seed(77);
+	const uint64_t ops = 12000;
+	char k[32], k2[32], v[3000], v2[3000];
+	for (uint64_t op = 1; op <= ops; op++) {
+		if (op == ops / 4) {
+			assert_int_equal(wb_iter_new(db, NULL, &held), WB_OK);
+			tu_model_copy(&at_open, &m);
+		}
+		uint64_t n = tu_rand(&rs) % LOAD_KEYS, r = tu_rand(&rs) % 20;
+		size_t kl = tu_key(k, "k", n);
+		size_t vl = tu_value(v, 200 + tu_rand(&rs) % 2800, n, op);
+		if (r < 3) {
+			assert_int_equal(wb_delete(db, k, kl), WB_OK);
+			tu_model_del(&m, k, kl);
+		} else if (r < 6) {
+			uint64_t n2 = (n + 1 + tu_rand(&rs) % (LOAD_KEYS - 1)) % LOAD_KEYS;
+			size_t kl2 = tu_key(k2, "k", n2);
+			size_t vl2 = tu_value(v2, 200 + tu_rand(&rs) % 2800, n2, op);
+			wb_batch_clear(b);
+			assert_int_equal(wb_batch_put(b, k, kl, v, vl), WB_OK);
+			assert_int_equal(wb_batch_put(b, k2, kl2, v2, vl2), WB_OK);
+			assert_int_equal(wb_write(db, b), WB_OK);
+			tu_model_put(&m, k, kl, v, vl);
+			tu_model_put(&m, k2, kl2, v2, vl2);
+		} else {
+			assert_int_equal(wb_put(db, k, kl, v, vl), WB_OK);
+			tu_model_put(&m, k, kl, v, vl);
+		}
+	}
+	wb_batch_free(b);
+	atomic_store(&g.stop, 1);
+	atomic_store(&l.stop, 1);
+	for (int i = 0; i < LOAD_READERS + 1; i++)
+		pthread_join(th[i], NULL);
+	print_message("reads %llu, reclaim passes %d\n", (unsigned long long)atomic_load(&l.reads),
+		      g.passes);
+	if (atomic_load(&l.bad) != 0)
+		fail_msg("%d bad reads; the first: %s", atomic_load(&l.bad), l.first);
+	assert_true(atomic_load(&l.reads) > 0 && g.passes > 0);
+	tu_expect_iter_equals(held, &at_open);
+	wb_iter_free(held);
+	expect_model_kept(db, &o, &m);
+	tu_model_free(&m);
+	tu_model_free(&at_open);
 }
 
 /* Entries stored through the map straddle its 4 MiB windows: 1000 of
@@ -1566,6 +1772,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_move_then_gc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iterator_pins_segment, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_races_writes_and_moves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reclaim_under_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_background_reclaims_deletes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deletes_in_active_segment_reclaimed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_during_gc, setup, teardown),
