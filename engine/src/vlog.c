@@ -633,17 +633,11 @@ static int open_segment(wb_db *db, uint64_t number, vlog_seg_t **out)
 	if (rc != WB_OK)
 		return rc;
 	uint64_t size = 0;
-	uint8_t h[VLOG_HEADER_SIZE];
-	size_t n = 0;
 	rc = db->env->size(f, &size);
-	if (rc == WB_OK)
-		rc = db->env->read_at(f, 0, h, sizeof(h), &n);
-	if (rc == WB_OK && (n < sizeof(h) || get_u64(h) != VLOG_MAGIC))
-		rc = err_set(WB_EFORMAT, "%s: not a value-log segment", path);
-	else if (rc == WB_OK && crc32c_mask(crc32c(h, 12)) != get_u32(h + 12))
-		rc = err_set(WB_ECORRUPT, "%s offset 0: header checksum mismatch", path);
-	else if (rc == WB_OK && get_u32(h + 8) != VLOG_FORMAT_VERSION)
-		rc = err_set(WB_EFORMAT, "%s: unknown value-log format version %u", path, get_u32(h + 8));
+	if (rc == WB_OK) {
+		vlog_source_t src = { db->env, f, number, size };
+		rc = vlog_segment_check_header(&src);
+	}
 	vlog_seg_t *s = rc == WB_OK ? seg_new(db, number, f) : NULL;
 	if (rc == WB_OK && s == NULL)
 		rc = WB_ENOMEM;
@@ -807,73 +801,10 @@ void vlog_drop(wb_db *db, vlog_seg_t *s)
 
 /* ---- verify and statistics ---- */
 
-/* Are bytes [off, end) of s all zero? */
-static int all_zero(wb_db *db, vlog_seg_t *s, uint64_t off, uint64_t end, bool *zero)
-{
-	uint8_t *buf = malloc(CHUNK);
-	if (buf == NULL)
-		return WB_ENOMEM;
-	int rc = WB_OK;
-	*zero = true;
-	while (rc == WB_OK && *zero && off < end) {
-		size_t n = end - off < CHUNK ? (size_t)(end - off) : CHUNK;
-		rc = vlog_read_at(db, s, off, buf, n);
-		for (size_t i = 0; rc == WB_OK && i < n && *zero; i++)
-			*zero = buf[i] == 0;
-		off += n;
-	}
-	free(buf);
-	return rc;
-}
-
-/* Walks the entries of s from the header to its end, checking each. The
- * end of what a crash left is not damage (nothing points at it, replay
- * made sure): an entry that runs past the end of the file; zeros written
- * ahead of the entries (map mode), seen as a header with klen 0; an entry
- * cut short with nothing but those zeros after it. */
 int vlog_check_segment(wb_db *db, vlog_seg_t *s)
 {
-	uint64_t size = atomic_load(&s->size), off = VLOG_HEADER_SIZE;
-	int rc = WB_OK;
-	while (rc == WB_OK && off < size) {
-		uint8_t h[VLOG_ENTRY_HEADER];
-		bool zero;
-		if (size - off < VLOG_ENTRY_OVERHEAD)
-			return WB_OK;
-		rc = vlog_read_at(db, s, off, h, sizeof(h));
-		if (rc != WB_OK)
-			break;
-		uint64_t klen = get_u32(h + 4), vlen = get_u64(h + 8);
-		if (klen == 0) {
-			/* The end of the entries. A header store that a kill cut
-			 * short (memcpy picks its own order: mapped.h) may leave
-			 * bytes of it with klen still zero; nothing else may
-			 * follow. */
-			rc = all_zero(db, s, off + VLOG_ENTRY_HEADER < size ? off + VLOG_ENTRY_HEADER : size, size,
-				      &zero);
-			if (rc == WB_OK && !zero)
-				rc = err_set(WB_ECORRUPT, "%06llu.vlog offset %llu: entry with an empty key",
-					     (unsigned long long)s->number, (unsigned long long)off);
-			return rc;
-		}
-		uint64_t len;
-		if (vlen == VLOG_STREAMED) {
-			/* The only entry: its blocks fill the file up to key and trailer. */
-			if (size - off < VLOG_ENTRY_OVERHEAD + klen ||
-			    !vblock_value_len(size - off - VLOG_ENTRY_OVERHEAD - klen, &vlen))
-				return WB_OK;
-		}
-		if (vlen > WB_MAX_STREAM_LEN || (len = vlog_entry_len(klen, vlen)) > size - off)
-			return WB_OK; /* runs past the end: cut short by a crash */
-		vptr_t p = { s->number, off, len, vlen };
-		rc = vlog_check_entry(db, s, &p);
-		off += p.length;
-		if (rc == WB_ECORRUPT && off < size && all_zero(db, s, off, size, &zero) == WB_OK && zero) {
-			err_clear();
-			return WB_OK;
-		}
-	}
-	return rc;
+	vlog_source_t src = source(s);
+	return vlog_segment_check(&src);
 }
 
 int vlog_verify(wb_db *db, void (*progress)(void *arg, const char *file), void *arg)

@@ -37,12 +37,6 @@
 #include "vptr.h"
 #include "wombat.h"
 
-/* Segment header (VLOG_HEADER_SIZE bytes). Never renumber: on-disk.
- * Version 2: values in checksummed blocks (vlog_entry.h). Version 1
- * (one checksum per entry) is not read: WB_EFORMAT. */
-#define VLOG_MAGIC 0x474f4c5654424d57ull /* "WMBTVLOG" little-endian */
-#define VLOG_FORMAT_VERSION 2
-
 typedef struct vlog_seg {
 	uint64_t number;
 	const wb_env *env;

@@ -27,8 +27,11 @@
 #include "vptr.h"
 #include "wombat.h"
 
-/* Entry framing. Never renumber: on-disk. Entries start after the segment
- * header (VLOG_HEADER_SIZE bytes, vlog.h). */
+/* Segment header and entry framing (docs/format.md). Never renumber:
+ * on-disk. Version 2: values in checksummed blocks. Version 1 (one
+ * checksum per entry) is not read: WB_EFORMAT. */
+#define VLOG_MAGIC 0x474f4c5654424d57ull /* "WMBTVLOG" little-endian */
+#define VLOG_FORMAT_VERSION 2
 #define VLOG_HEADER_SIZE 16
 #define VLOG_ENTRY_HEADER 24
 #define VLOG_ENTRY_TRAILER 12
@@ -94,5 +97,19 @@ int vlog_entry_read(const vlog_source_t *src, const vptr_t *p, void **val, uint8
  * offset of the first bad byte range found (a block, the header or the
  * trailer). WB_OK, WB_ECORRUPT, WB_ENOMEM, env errors. */
 int vlog_entry_check(const vlog_source_t *src, const vptr_t *p, uint64_t *bad);
+
+/* ---- whole segments ---- */
+
+/* Checks the 16-byte segment header (docs/format.md): WB_EFORMAT for
+ * another kind of file or version, WB_ECORRUPT for a bad checksum. */
+int vlog_segment_check_header(const vlog_source_t *src);
+
+/* Walks the entries from the header to the end and checks each. The end
+ * of what a crash left is not damage (nothing points at it: replay made
+ * sure): an entry that runs past the end of the file; zeros written ahead
+ * of the entries (map mode), seen as a header with klen 0 (a header store
+ * cut short may have left some of its own bytes); an entry cut short with
+ * nothing but those zeros after it. WB_OK, WB_ECORRUPT, env errors. */
+int vlog_segment_check(const vlog_source_t *src);
 
 #endif /* WB_VLOG_ENTRY_H */
