@@ -17,11 +17,17 @@ CC       ?= cc
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+# Include paths by what a part may see: programs on the public API see
+# only engine/include; the engine sees its own folders (engine/src/<layer>/,
+# whose order tests/code/layers.sh checks); the filesystem sees
+# engine/src for util/error.h; tests, benchmarks and fuzzers see all.
+PUBLIC_CPPFLAGS := -Iengine/include -D_GNU_SOURCE
+ENGINE_CPPFLAGS := -Iengine/include -Iengine/src -D_GNU_SOURCE
 CPPFLAGS += -Iengine/include -Iengine/src -Itests/support -Ifusefs -D_GNU_SOURCE
 ALLFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -pthread -fPIC -MMD -MP
 LDLIBS   := -pthread -lz -lcrypto
 
-ENGINE_SRC := $(wildcard engine/src/*.c)
+ENGINE_SRC := $(wildcard engine/src/*/*.c)
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o)
 SUPPORT_SRC := $(wildcard tests/support/*.c)
 SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/obj/%.o)
@@ -60,6 +66,14 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALLFLAGS) -c $< -o $@
 
+$(BUILD)/obj/engine/src/%.o: engine/src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ENGINE_CPPFLAGS) $(ALLFLAGS) -c $< -o $@
+
+$(BUILD)/obj/engine/tools/%.o: engine/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(PUBLIC_CPPFLAGS) $(ALLFLAGS) -c $< -o $@
+
 $(LIB_A): $(ENGINE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -74,7 +88,7 @@ $(CLI): $(TOOL_OBJ) $(LIB_A)
 
 $(BUILD)/obj/fusefs/%.o: fusefs/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(FUSE_CFLAGS) $(ALLFLAGS) -c $< -o $@
+	$(CC) $(ENGINE_CPPFLAGS) $(FUSE_CFLAGS) $(ALLFLAGS) -c $< -o $@
 
 $(FSD): $(FS_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -82,11 +96,11 @@ $(FSD): $(FS_OBJ) $(LIB_A)
 
 $(MOUNT_HELPER): mount-helper/mount_wombat.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) $(CFLAGS) -DWOMBATFS_PATH='"$(PREFIX)/bin/wombatfs"' -o $@ $<
+	$(CC) $(PUBLIC_CPPFLAGS) -std=gnu11 $(WARN) $(CFLAGS) -DWOMBATFS_PATH='"$(PREFIX)/bin/wombatfs"' -o $@ $<
 
 $(BUILD)/examples/%: examples/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALLFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+	$(CC) $(PUBLIC_CPPFLAGS) $(ALLFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
 
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(SUPPORT_OBJ) $(FS_PURE_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -145,7 +159,7 @@ stress: deps
 	BUILD=$(BUILD) RUNS=$(RUNS) SEED=$(SEED) PHASES="$(PHASES)" sh tests/stress.sh
 
 format:
-	clang-format -i engine/include/*.h engine/src/*.[ch] engine/tools/*.c tests/unit/*.c tests/support/*.[ch] \
+	clang-format -i engine/include/*.h engine/src/*/*.[ch] engine/tools/*.c tests/unit/*.c tests/support/*.[ch] \
 		fusefs/*.[ch] mount-helper/*.c
 
 clean:

@@ -73,7 +73,7 @@ bench-txn: $(TXNBENCH)
 
 -include $(BUILD)/obj/bench/txnbench.d
 
-# The value log's block size (engine/src/vblock.h): bench/vblock_bench.c
+# The value log's block size (engine/src/vlog/vblock.h): bench/vblock_bench.c
 # against 4, 16 and 64 KiB blocks and against an unchecked older tree.
 .PHONY: bench-vblock
 bench-vblock:

@@ -1,6 +1,6 @@
 /*
  * vblock_bench.c -- what checking value-log reads block by block costs, for
- * choosing the block size (engine/src/vblock.h). Uses only the public API,
+ * choosing the block size (engine/src/vlog/vblock.h). Uses only the public API,
  * so the same program links against any build of the library: build the
  * engine with -DVBLOCK_SIZE=N to compare sizes, or an older tree to
  * compare with reads that checked nothing (`make bench-vblock` does all

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <syslog.h>
 
-#include "error.h"
+#include "util/error.h"
 #include "fs.h"
 
 int errmap(int rc, const char *what, const uint8_t *key, size_t klen)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # run.sh -- runs every test: the cmocka unit binaries under $BUILD/tests, then
-# the shell tests under tests/cli, tests/fs and tests/crash. Prints each
+# the shell tests under tests/code, tests/cli, tests/fs and tests/crash. Prints each
 # binary's cmocka report and ends with how long it took and one line
 # `N passed, N failed`.
 # Exit status 0 only when nothing failed.
@@ -30,7 +30,7 @@ for t in "$BUILD"/tests/test_*; do
 	fi
 done
 
-for t in tests/cli/*.sh tests/fs/*.sh tests/crash/*.sh; do
+for t in tests/code/*.sh tests/cli/*.sh tests/fs/*.sh tests/crash/*.sh; do
 	[ -f "$t" ] || continue
 	printf '[ RUN      ] %s\n' "$t"
 	if BUILD="$BUILD" sh "$t" >"$log" 2>&1; then

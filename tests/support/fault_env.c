@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "error.h"
+#include "util/error.h"
 
 struct fstate {
 	struct fstate *next; /* in fe->files while live */

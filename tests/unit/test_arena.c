@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "arena.h"
+#include "util/arena.h"
 
 #define MIB ((size_t)1 << 20)
 

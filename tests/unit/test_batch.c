@@ -18,8 +18,8 @@
 
 #include <cmocka.h>
 
-#include "batch.h"
-#include "ikey.h"
+#include "db/batch.h"
+#include "table/ikey.h"
 
 static slice_t rep_of(const wb_batch *b)
 {

@@ -1,5 +1,5 @@
 /*
- * test_bgerror.c -- the error state (engine/src/bgerror.h): background
+ * test_bgerror.c -- the error state (engine/src/db/bgerror.h): background
  * work that fails puts the database in a state where writes fail at once
  * with that error and the background thread's message (naming the file),
  * the statistics show it, reads go on, nothing acknowledged is lost, and

@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-#include "block.h"
-#include "ikey.h"
+#include "table/block.h"
+#include "table/ikey.h"
 #include "wombat.h"
 
 struct kv {

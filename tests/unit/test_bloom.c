@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "bloom.h"
+#include "table/bloom.h"
 #include "wombat.h"
 
 enum { NKEYS = 100000 };

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "coding.h"
+#include "util/coding.h"
 
 static void test_fixed(void **state)
 {

@@ -20,11 +20,11 @@
 
 #include <cmocka.h>
 
-#include "batch.h"
+#include "db/batch.h"
 #include "fault_env.h"
-#include "ikey.h"
+#include "table/ikey.h"
 #include "testutil.h"
-#include "vptr.h"
+#include "table/vptr.h"
 #include "wombat.h"
 
 #define NKEYS 200000

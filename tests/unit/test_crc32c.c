@@ -26,13 +26,13 @@
 #define crc32c copy_crc32c
 #define crc32c_mask copy_crc32c_mask
 #define crc32c_unmask copy_crc32c_unmask
-#include "crc32c.c"
+#include "util/crc32c.c"
 #undef crc32c_extend
 #undef crc32c
 #undef crc32c_mask
 #undef crc32c_unmask
 #undef WB_CRC32C_H
-#include "crc32c.h"
+#include "util/crc32c.h"
 
 static uint64_t rng_state = 0x1234567887654321ull;
 

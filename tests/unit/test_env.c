@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "error.h"
+#include "util/error.h"
 #include "fault_env.h"
 #include "wombat.h"
 

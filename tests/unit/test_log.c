@@ -25,10 +25,10 @@
 
 #include <cmocka.h>
 
-#include "crc32c.h"
-#include "error.h"
+#include "util/crc32c.h"
+#include "util/error.h"
 #include "fault_env.h"
-#include "log.h"
+#include "db/log.h"
 
 #define B LOG_BLOCK_SIZE
 #define H LOG_HEADER_SIZE

@@ -19,8 +19,8 @@
 
 #include <cmocka.h>
 
-#include "ikey.h"
-#include "memtable.h"
+#include "table/ikey.h"
+#include "db/memtable.h"
 
 /* ---- the model ---- */
 

@@ -19,9 +19,9 @@
 
 #include <cmocka.h>
 
-#include "ikey.h"
-#include "memtable.h"
-#include "merge_iter.h"
+#include "table/ikey.h"
+#include "db/memtable.h"
+#include "table/merge_iter.h"
 
 #define MAX_KIDS 6
 

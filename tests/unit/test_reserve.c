@@ -1,6 +1,6 @@
 /*
  * test_reserve.c -- a full disk, and the disk reserve that keeps it usable
- * (engine/src/reserve.h), on a small disk simulated by the fault env
+ * (engine/src/db/reserve.h), on a small disk simulated by the fault env
  * (fault_env_set_capacity):
  *
  *   - a database fills its disk (writes fail with WB_ENOSPC, none hangs),

@@ -25,9 +25,9 @@
 #include <pthread.h>
 #include <sched.h>
 
-#include "arena.h"
-#include "coding.h"
-#include "skiplist.h"
+#include "util/arena.h"
+#include "util/coding.h"
+#include "db/skiplist.h"
 
 #define ENTRY_LEN 16
 

@@ -20,10 +20,10 @@
 
 #include <cmocka.h>
 
-#include "crc32c.h"
-#include "error.h"
-#include "ikey.h"
-#include "sst.h"
+#include "util/crc32c.h"
+#include "util/error.h"
+#include "table/ikey.h"
+#include "table/sst.h"
 
 static char dir[64];
 

@@ -1,5 +1,5 @@
 /*
- * test_vblock.c -- one value-log entry on its own (engine/src/vblock.h,
+ * test_vblock.c -- one value-log entry on its own (engine/src/vlog/vblock.h,
  * vlog_entry.c), without a database: the block arithmetic; entries
  * written by vlog_entry_emit and by the streaming encoder are the same
  * bytes; whole reads, range reads and checks of entries of many sizes
@@ -18,9 +18,9 @@
 
 #include <cmocka.h>
 
-#include "error.h"
+#include "util/error.h"
 #include "testutil.h"
-#include "vlog_entry.h"
+#include "vlog/vlog_entry.h"
 #include "wombat.h"
 
 static char dir[96];

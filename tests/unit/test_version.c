@@ -24,9 +24,9 @@
 
 #include <cmocka.h>
 
-#include "error.h"
-#include "ikey.h"
-#include "version.h"
+#include "util/error.h"
+#include "table/ikey.h"
+#include "db/version.h"
 
 static char dir[64];
 

@@ -1,5 +1,5 @@
 /*
- * test_vlog.c -- the value log (engine/src/vlog.c, vlog_gc.c, writer.c):
+ * test_vlog.c -- the value log (engine/src/vlog/vlog.c, vlog_gc.c, writer.c):
  *
  *   - round trips around value_threshold, 0-byte values, reopen, verify;
  *     a large value is written once (the WAL holds only a pointer);

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "vptr.h"
+#include "table/vptr.h"
 
 static bool decodes(const vptr_t *p)
 {
