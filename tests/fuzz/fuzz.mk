@@ -5,10 +5,6 @@
 # time, in one process. tests/fuzz/run.sh prints what each run did and
 # fails when any target crashed; a crash is saved under
 # build-fuzz/crashes/<target>/ and replays with `build-fuzz/bin/fuzz_<target> FILE`.
-#
-# The value-log decoder (engine/src/vlog.c) gets its target, fuzz_vlog.c,
-# once its format version 2 (block checksums) has landed; the wildcard
-# below picks it up.
 
 FUZZ_BUILD  := build-fuzz
 FUZZ_CC     := clang

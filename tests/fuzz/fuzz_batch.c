@@ -1,5 +1,5 @@
 /*
- * fuzz_batch.c -- fuzzes write-batch decoding (engine/src/batch.c,
+ * fuzz_batch.c -- fuzzes write-batch decoding (engine/src/db/batch.c,
  * docs/format.md "Write batch"): what WAL replay does with each record,
  * which holds one or more batches back to back.
  *
@@ -14,7 +14,7 @@
  */
 #include "fuzz.h"
 
-#include "batch.h"
+#include "db/batch.h"
 
 struct reencode {
 	wb_batch *b;

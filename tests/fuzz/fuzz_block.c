@@ -1,5 +1,5 @@
 /*
- * fuzz_block.c -- fuzzes the block reader (engine/src/block.c): the layout
+ * fuzz_block.c -- fuzzes the block reader (engine/src/table/block.c): the layout
  * shared by data, index and properties blocks (docs/format.md, "Blocks").
  *
  * Input: one byte choosing the order (bit 0: internal-key order as in data
@@ -18,8 +18,8 @@
  */
 #include "fuzz.h"
 
-#include "block.h"
-#include "ikey.h"
+#include "table/block.h"
+#include "table/ikey.h"
 
 #define MAX_TARGETS 3
 

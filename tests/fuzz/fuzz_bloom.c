@@ -1,5 +1,5 @@
 /*
- * fuzz_bloom.c -- fuzzes the table filter (engine/src/bloom.c,
+ * fuzz_bloom.c -- fuzzes the table filter (engine/src/table/bloom.c,
  * docs/format.md "Filter block").
  *
  * The first input byte picks what the rest is (bit 0):
@@ -14,7 +14,7 @@
  */
 #include "fuzz.h"
 
-#include "bloom.h"
+#include "table/bloom.h"
 #include "wombat.h"
 
 #define MAX_KEYS 512

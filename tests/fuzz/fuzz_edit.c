@@ -1,5 +1,5 @@
 /*
- * fuzz_edit.c -- fuzzes the decoding of version edits (engine/src/version.c,
+ * fuzz_edit.c -- fuzzes the decoding of version edits (engine/src/db/version.c,
  * docs/format.md "MANIFEST"), the records of the MANIFEST, and applying
  * them to a version as MANIFEST recovery does.
  *
@@ -15,8 +15,8 @@
  */
 #include "fuzz.h"
 
-#include "ikey.h"
-#include "version.h"
+#include "table/ikey.h"
+#include "db/version.h"
 
 static void check_version(const version_t *v)
 {

@@ -1,5 +1,5 @@
 /*
- * fuzz_log.c -- fuzzes the record log reader (engine/src/log.c), the
+ * fuzz_log.c -- fuzzes the record log reader (engine/src/db/log.c), the
  * framing of both the WAL and the MANIFEST, including its rule for telling
  * a torn tail (a crash: quietly the end of the log) from damage
  * (WB_ECORRUPT). docs/format.md, "Record log".
@@ -27,9 +27,9 @@
  */
 #include "fuzz.h"
 
-#include "crc32c.h"
-#include "error.h"
-#include "log.h"
+#include "util/crc32c.h"
+#include "util/error.h"
+#include "db/log.h"
 #include "mem_env.h"
 
 #define PATH     "db/000007.wal"

@@ -1,6 +1,6 @@
 /*
  * fuzz_sst.c -- fuzzes a whole SSTable through its reader
- * (engine/src/sst_reader.c, and through it block.c and bloom.c): footer,
+ * (engine/src/table/sst_reader.c, and through it block.c and bloom.c): footer,
  * index, filter and properties at open, then data blocks by iteration,
  * point lookups and verify (docs/format.md, "SSTable").
  *
@@ -22,11 +22,11 @@
  */
 #include "fuzz.h"
 
-#include "crc32c.h"
-#include "error.h"
-#include "ikey.h"
+#include "util/crc32c.h"
+#include "util/error.h"
+#include "table/ikey.h"
 #include "mem_env.h"
-#include "sst.h"
+#include "table/sst.h"
 
 #define NAME     "000009.sst"
 #define PATH     "db/" NAME

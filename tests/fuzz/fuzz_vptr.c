@@ -1,5 +1,5 @@
 /*
- * fuzz_vptr.c -- fuzzes the decoding of value pointers (engine/src/vptr.h,
+ * fuzz_vptr.c -- fuzzes the decoding of value pointers (engine/src/table/vptr.h,
  * docs/format.md "Value pointers"), the payload of every tree entry whose
  * value lives in the value log.
  *
@@ -13,7 +13,7 @@
  */
 #include "fuzz.h"
 
-#include "vptr.h"
+#include "table/vptr.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -8,13 +8,13 @@
  * It builds a small database through the public API (a temporary
  * directory, on /dev/shm when there is one): small values in the tree,
  * values past the threshold in the value log (so tables hold value
- * pointers), deletes, a batch in the metadata keyspace, two flushes (two
+ * pointers; some of several blocks, one streamed), deletes, a batch in the metadata keyspace, two flushes (two
  * tables), and a large batch left in the WAL that spans log blocks. From
  * its files it takes: WALs and the MANIFEST (fuzz_log), tables
  * (fuzz_sst), their index, properties and data blocks (fuzz_block) and
  * filters (fuzz_bloom), each WAL record's batches (fuzz_batch), each
  * MANIFEST record (fuzz_edit), the value pointers in the tables
- * (fuzz_vptr). Attribute records, names and escapes are made with their
+ * (fuzz_vptr), the value-log segments (fuzz_vlog). Attribute records, names and escapes are made with their
  * own encoders (fuzz_attr, fuzz_names, fuzz_escape).
  *
  * Each seed starts with the mode byte its target reads first (see the
@@ -32,12 +32,12 @@
 #include <sys/stat.h>
 
 #include "attr.h"
-#include "batch.h"
+#include "db/batch.h"
 #include "escape.h"
-#include "ikey.h"
-#include "log.h"
+#include "table/ikey.h"
+#include "db/log.h"
 #include "names.h"
-#include "sst.h"
+#include "table/sst.h"
 #include "wombat.h"
 
 static const char *out_dir;
@@ -137,6 +137,17 @@ static void make_db(const char *dir)
 		snprintf(k, sizeof(k), "key%05d", i);
 		put(db, k, i % 5 == 0 ? 200 : 12, 1);
 	}
+	/* Values of several value-log blocks, one of them streamed into a
+	 * segment of its own. */
+	static char big[3 * 4096 + 77];
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i * 31 + (i >> 12));
+	ok(wb_put(db, "big-blocks", 10, big, sizeof(big)), "put");
+	wb_writer *w;
+	ok(wb_writer_begin(db, "big-stream", 10, &w), "writer");
+	ok(wb_writer_write(w, big, 5000), "writer write");
+	ok(wb_writer_write(w, big + 5000, 4000), "writer write");
+	ok(wb_writer_commit(w, NULL), "writer commit");
 	ok(wb_flush(db), "flush");
 	/* Left in the WAL: small writes and one batch spanning log blocks. */
 	put(db, "tail-small", 3, 2);
@@ -260,9 +271,13 @@ static void take_apart(const char *dir)
 			records(path, manifest ? LOG_KIND_MANIFEST : LOG_KIND_WAL);
 		} else if (nl > 4 && strcmp(name + nl - 4, ".sst") == 0) {
 			table(path);
+		} else if (nl > 5 && strcmp(name + nl - 5, ".vlog") == 0) {
+			size_t len;
+			uint8_t *p = slurp(path, &len);
+			seed("vlog", 0, p, len); /* raw */
+			seed("vlog", 1, p, len); /* checksums fixed */
+			free(p);
 		}
-		/* The .vlog segments are the seeds of fuzz_vlog, the value-log
-		 * target still to come (tests/fuzz/fuzz.mk says why). */
 	}
 	closedir(d);
 }
@@ -298,6 +313,17 @@ static void scripts(void)
 	};
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
 		seed("log", -1, s[i], sizeof(s[i]));
+	/* fuzz_vlog scripted mode: entry count, [streamed,] per entry seed,
+	 * key length and value length code; then op, where (u32), zeros, mask. */
+	static const uint8_t v[][20] = {
+	    {2, 2, 1, 5, 100, 2, 9, 140, 0, 0, 0, 0, 0, 0, 0},        /* two entries, intact */
+	    {2, 1, 0, 3, 210, 7, 1, 0x80, 0x10, 0, 0, 0, 0},          /* one of blocks, cut */
+	    {2, 2, 1, 5, 20, 2, 9, 130, 2, 0x50, 0, 0, 0, 3},         /* cut + zeros */
+	    {2, 3, 1, 5, 150, 2, 9, 20, 3, 7, 7, 4, 4, 0x99, 0, 0, 0, 0, 0x20}, /* flip */
+	    {2, 0, 0, 4, 9, 135, 4, 0x70, 0x20, 0, 0, 0, 0x40},       /* streamed, flip */
+	};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		seed("vlog", -1, v[i], sizeof(v[i]));
 }
 
 static void attrs(void)
