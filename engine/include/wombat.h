@@ -22,8 +22,9 @@
  *   - A wb_db handle may be used from any number of threads at once. Iterators
  *     and batches belong to one thread at a time.
  *
- * Thread-safety, durability and the on-disk layout are described in
- * docs/api.md and docs/format.md.
+ * This header is the API's manual. How the engine is built (threads,
+ * locks, the write and read paths, recovery) is in docs/design.md; every
+ * byte on disk in docs/format.md.
  */
 #ifndef WOMBAT_H
 #define WOMBAT_H
