@@ -26,6 +26,27 @@ static int reserve(wb_batch *b, size_t more)
 	return WB_OK;
 }
 
+/* An entry whose tree key is *ks (when not NULL) followed by key. */
+static uint8_t *encode(uint8_t *p, uint8_t meta, const uint8_t *ks, slice_t key, slice_t value)
+{
+	*p++ = meta;
+	p += put_varint64(p, key.len + (ks != NULL));
+	if (ks != NULL)
+		*p++ = *ks;
+	if (key.len)
+		memcpy(p, key.data, key.len);
+	p += key.len;
+	p += put_varint64(p, value.len);
+	if (value.len)
+		memcpy(p, value.data, value.len);
+	return p + value.len;
+}
+
+uint8_t *batch_encode_entry(uint8_t *p, uint8_t meta, slice_t tree_key, slice_t value)
+{
+	return encode(p, meta, NULL, tree_key, value);
+}
+
 int batch_check_key(size_t klen)
 {
 	return klen == 0 || klen > WB_MAX_KEY_LEN ? WB_EINVAL : WB_OK;
@@ -39,20 +60,10 @@ int batch_add(wb_batch *b, uint8_t meta, uint8_t ks, slice_t key, slice_t value)
 		value = slice_make(NULL, 0);
 	if ((uint64_t)value.len > WB_MAX_VALUE_LEN)
 		return WB_EINVAL;
-	int rc = reserve(b, 1 + VARINT64_MAX * 2 + 1 + key.len + value.len);
+	int rc = reserve(b, BATCH_ENTRY_MAX(1 + key.len, value.len));
 	if (rc != WB_OK)
 		return rc;
-	uint8_t *p = b->rep + b->len;
-	*p++ = meta;
-	p += put_varint64(p, key.len + 1);
-	*p++ = ks;
-	memcpy(p, key.data, key.len);
-	p += key.len;
-	p += put_varint64(p, value.len);
-	if (value.len)
-		memcpy(p, value.data, value.len);
-	p += value.len;
-	b->len = (size_t)(p - b->rep);
+	b->len = (size_t)(encode(b->rep + b->len, meta, &ks, key, value) - b->rep);
 	put_u32(b->rep + 8, get_u32(b->rep + 8) + 1);
 	if (meta & META_VALUE_PTR)
 		b->has_ptr = true;

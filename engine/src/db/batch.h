@@ -24,6 +24,15 @@ struct wb_batch {
 	bool has_ptr; /* holds a value-log pointer (a move): led alone, checked */
 };
 
+/* The most bytes one entry of a tree key of klen bytes and a value of vlen
+ * takes in a batch. */
+#define BATCH_ENTRY_MAX(klen, vlen) (1 + 2 * VARINT64_MAX + (klen) + (vlen))
+
+/* Encodes one entry (meta, tree key, value) at p, which has room for
+ * BATCH_ENTRY_MAX bytes; returns the end of what it wrote. The one encoder
+ * of entries: batches, and the records the write leader rewrites. */
+uint8_t *batch_encode_entry(uint8_t *p, uint8_t meta, slice_t tree_key, slice_t value);
+
 /* Checks a user key against the limits: WB_OK or WB_EINVAL. */
 int batch_check_key(size_t klen);
 

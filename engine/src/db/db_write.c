@@ -331,14 +331,7 @@ static int keep_if_current(void *arg, uint8_t meta, slice_t tree_key, slice_t va
 	if (rc != WB_OK && rc != WB_ENOTFOUND)
 		return rc;
 	if (rc == WB_OK && n.found && vptr_equal(&n.p, &c->expect[c->i])) {
-		uint8_t *p = c->out;
-		*p++ = meta;
-		p += put_varint64(p, tree_key.len);
-		memcpy(p, tree_key.data, tree_key.len);
-		p += tree_key.len;
-		p += put_varint64(p, value.len);
-		memcpy(p, value.data, value.len);
-		c->out = p + value.len;
+		c->out = batch_encode_entry(c->out, meta, tree_key, value);
 		c->kept++;
 	} else {
 		c->skipped++;

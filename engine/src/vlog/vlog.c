@@ -429,15 +429,8 @@ static int active_segment(conv_t *c)
 static int convert_entry(void *arg, uint8_t meta, slice_t tree_key, slice_t value, uint64_t ts)
 {
 	conv_t *c = arg;
-	uint8_t *p = c->out;
 	if (meta != 0 || value.len < c->threshold) {
-		*p++ = meta;
-		p += put_varint64(p, tree_key.len);
-		memcpy(p, tree_key.data, tree_key.len);
-		p += tree_key.len;
-		p += put_varint64(p, value.len);
-		memcpy(p, value.data, value.len);
-		c->out = p + value.len;
+		c->out = batch_encode_entry(c->out, meta, tree_key, value);
 		return WB_OK;
 	}
 	int rc = active_segment(c);
@@ -462,15 +455,9 @@ static int convert_entry(void *arg, uint8_t meta, slice_t tree_key, slice_t valu
 	if (rc != WB_OK)
 		return rc;
 	atomic_fetch_add(&c->db->vlog.appended, ptr.length);
-	*p++ = META_VALUE_PTR;
-	p += put_varint64(p, tree_key.len);
-	memcpy(p, tree_key.data, tree_key.len);
-	p += tree_key.len;
 	uint8_t enc[VPTR_MAX_LEN];
 	size_t n = vptr_encode(enc, &ptr);
-	p += put_varint64(p, n + 0); /* payload only; the meta byte is separate */
-	memcpy(p, enc, n);
-	c->out = p + n;
+	c->out = batch_encode_entry(c->out, META_VALUE_PTR, tree_key, slice_make(enc, n));
 	return WB_OK;
 }
 
