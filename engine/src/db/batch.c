@@ -7,22 +7,15 @@
 #include <stdlib.h>
 
 #include "util/error.h"
+#include "util/grow.h"
 #include "table/ikey.h"
 
 static int reserve(wb_batch *b, size_t more)
 {
 	if (b->error)
 		return b->error;
-	if (b->len + more <= b->cap)
-		return WB_OK;
-	size_t cap = b->cap ? b->cap : 256;
-	while (cap < b->len + more)
-		cap *= 2;
-	uint8_t *n = realloc(b->rep, cap);
-	if (n == NULL)
+	if (!grow_array((void **)&b->rep, &b->cap, b->len + more, 1))
 		return b->error = WB_ENOMEM;
-	b->rep = n;
-	b->cap = cap;
 	return WB_OK;
 }
 

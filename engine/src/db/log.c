@@ -10,6 +10,7 @@
 
 #include "util/crc32c.h"
 #include "util/error.h"
+#include "util/grow.h"
 #include "util/mapped.h"
 
 /* Fragment types. Never renumber: on-disk. */
@@ -453,16 +454,8 @@ static int append_rec(log_reader_t *r, slice_t part)
 {
 	if (part.len == 0)
 		return WB_OK; /* r->rec may still be NULL: no arithmetic on it */
-	if (r->rec_len + part.len > r->rec_cap) {
-		size_t cap = r->rec_cap ? r->rec_cap * 2 : 65536;
-		while (cap < r->rec_len + part.len)
-			cap *= 2;
-		uint8_t *n = realloc(r->rec, cap);
-		if (n == NULL)
-			return WB_ENOMEM;
-		r->rec = n;
-		r->rec_cap = cap;
-	}
+	if (!grow_array((void **)&r->rec, &r->rec_cap, r->rec_len + part.len, 1))
+		return WB_ENOMEM;
 	memcpy(r->rec + r->rec_len, part.data, part.len);
 	r->rec_len += part.len;
 	return WB_OK;

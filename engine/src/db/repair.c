@@ -28,6 +28,7 @@
 #include "db/batch.h"
 #include "db/db_impl.h"
 #include "util/error.h"
+#include "util/grow.h"
 #include "table/ikey.h"
 #include "table/iter.h"
 #include "table/sst.h"
@@ -41,16 +42,8 @@ typedef struct doomed {
 
 static int doom(doomed_t *d, slice_t tree_key)
 {
-	if (d->len + 4 + tree_key.len > d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 4096;
-		while (cap < d->len + 4 + tree_key.len)
-			cap *= 2;
-		uint8_t *n = realloc(d->buf, cap);
-		if (n == NULL)
-			return WB_ENOMEM;
-		d->buf = n;
-		d->cap = cap;
-	}
+	if (!grow_array((void **)&d->buf, &d->cap, d->len + 4 + tree_key.len, 1))
+		return WB_ENOMEM;
 	put_u32(d->buf + d->len, (uint32_t)tree_key.len);
 	memcpy(d->buf + d->len + 4, tree_key.data, tree_key.len);
 	d->len += 4 + tree_key.len;

@@ -14,6 +14,7 @@
 
 #include "db/batch.h"
 #include "util/error.h"
+#include "util/grow.h"
 
 struct commit_rec {
 	uint64_t ts;
@@ -280,14 +281,8 @@ int oracle_log(oracle_t *o, commit_rec_t *rec, uint64_t ts)
 			memmove(o->log, o->log + o->first, o->nrecs * sizeof(*o->log));
 			o->first = 0;
 		}
-		if (o->nrecs == o->cap) {
-			size_t cap = o->cap ? o->cap * 2 : 64;
-			commit_rec_t **p = realloc(o->log, cap * sizeof(*p));
-			if (p == NULL)
-				return WB_ENOMEM;
-			o->log = p;
-			o->cap = cap;
-		}
+		if (!grow_array((void **)&o->log, &o->cap, o->nrecs + 1, sizeof(*o->log)))
+			return WB_ENOMEM;
 	}
 	rec->ts = ts;
 	o->log[o->first + o->nrecs++] = rec;

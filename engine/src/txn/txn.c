@@ -28,6 +28,7 @@
 #include "db/batch.h"
 #include "db/db_impl.h"
 #include "util/error.h"
+#include "util/grow.h"
 #include "table/ikey.h"
 
 #define TXN_RUN_ATTEMPTS 1000
@@ -203,14 +204,8 @@ static int own_found(void *arg, slice_t ikey, slice_t value)
 
 static int note_read(wb_txn *t, slice_t tk)
 {
-	if (t->nreads == t->reads_cap) {
-		size_t cap = t->reads_cap ? t->reads_cap * 2 : 16;
-		uint64_t *p = realloc(t->reads, cap * sizeof(*p));
-		if (p == NULL)
-			return t->error = WB_ENOMEM;
-		t->reads = p;
-		t->reads_cap = cap;
-	}
+	if (!grow_array((void **)&t->reads, &t->reads_cap, t->nreads + 1, sizeof(*t->reads)))
+		return t->error = WB_ENOMEM;
 	t->reads[t->nreads++] = oracle_fingerprint(tk);
 	return WB_OK;
 }
@@ -304,14 +299,8 @@ static uint8_t *dup_bytes(slice_t s)
 /* Remembers the bounds of it as a range read. */
 static int note_range(wb_txn *t, const wb_iter *it)
 {
-	if (t->nranges == t->ranges_cap) {
-		size_t cap = t->ranges_cap ? t->ranges_cap * 2 : 4;
-		key_range_t *p = realloc(t->ranges, cap * sizeof(*p));
-		if (p == NULL)
-			return t->error = WB_ENOMEM;
-		t->ranges = p;
-		t->ranges_cap = cap;
-	}
+	if (!grow_array((void **)&t->ranges, &t->ranges_cap, t->nranges + 1, sizeof(*t->ranges)))
+		return t->error = WB_ENOMEM;
 	slice_t lo, hi;
 	db_iter_bounds(it, &lo, &hi);
 	key_range_t *r = &t->ranges[t->nranges];
