@@ -196,6 +196,16 @@ typedef struct wb_options {
 	 * 8 MiB). */
 	uint64_t disk_reserve;
 	const wb_env *env;       /* NULL means wb_env_default() */
+	/* The info log: what the engine did and what went wrong (opens and
+	 * recoveries, flushes, compactions, value-log reclaim, write stalls,
+	 * background errors), one line per event. By default a text file LOG
+	 * in the database directory (the previous one kept as LOG.old; a LOG
+	 * past 16 MiB starts over the same way). When info_log is set, each
+	 * line goes to it instead (no file is written), without its newline,
+	 * from whichever thread did the work: it must be quick, thread-safe,
+	 * and must not call into the database. */
+	void (*info_log)(void *arg, const char *line);
+	void *info_log_arg;
 } wb_options;
 
 /* Fills *opts with the defaults. This function can't fail. */

@@ -18,6 +18,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -678,6 +679,58 @@ static void test_replay_into_several_memtables(void **state)
 	fault_env_free(fe);
 }
 
+/* Lines of the info log handed to a callback. */
+typedef struct lines {
+	pthread_mutex_t mu;
+	char text[1 << 16];
+	size_t len;
+} lines_t;
+
+static void collect(void *arg, const char *line)
+{
+	lines_t *l = arg;
+	pthread_mutex_lock(&l->mu);
+	int n = snprintf(l->text + l->len, sizeof(l->text) - l->len, "%s\n", line);
+	if (n > 0 && l->len + (size_t)n < sizeof(l->text))
+		l->len += (size_t)n;
+	pthread_mutex_unlock(&l->mu);
+}
+
+/* wb_options.info_log gets every line, about every kind of background work,
+ * and no LOG file is written. */
+static void test_info_log_callback(void **state)
+{
+	static lines_t l = { PTHREAD_MUTEX_INITIALIZER, "", 0 };
+	wb_options o = tu_options(1 << 20);
+	o.info_log = collect;
+	o.info_log_arg = &l;
+	o.value_threshold = 1024;
+	o.vlog_segment_size = 256 << 10;
+	o.vlog_gc_interval_ms = 0; /* the reclaim below is this test's own */
+	wb_db *db = tu_open(dir, &o);
+	char k[32], v[4096];
+	for (int round = 0; round < 2; round++) {
+		for (uint64_t i = 0; i < 300; i++)
+			tu_putn(db, k, tu_key(k, "i/", i), v, tu_value(v, 3000, i, round));
+		assert_int_equal(wb_flush(db), WB_OK);
+	}
+	assert_int_equal(wb_compact_range(db, NULL, 0, NULL, 0), WB_OK);
+	uint64_t r, total = 0;
+	do {
+		assert_int_equal(wb_vlog_gc(db, &r), WB_OK);
+		total += r;
+	} while (r > 0);
+	assert_true(total > 0);
+	assert_int_equal(wb_close(db), WB_OK);
+	char path[PATH_MAX];
+	assert_true(tu_file_size(tu_path(path, dir, "LOG")) < 0);
+	const char *want[] = { "opening ", "open: new database", "flushed ", ".sst (",
+			       "compacted ", "value-log reclaim: ", "closed" };
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (strstr(l.text, want[i]) == NULL)
+			fail_msg("no \"%s\" in the info log:\n%s", want[i], l.text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -695,6 +748,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_manifest_cut_in_flush_edit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_unflushed_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_orphans, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_info_log_callback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay_into_several_memtables, setup,
 						teardown),
 	};

@@ -585,8 +585,11 @@ int compaction_run(wb_db *db, compaction_t *c)
 		if (rc == WB_OK)
 			rc = install(db, &e, &logged);
 		edit_destroy(&e);
-		if (rc == WB_OK)
+		if (rc == WB_OK) {
 			STAT_ADD(db, trivial_moves, 1);
+			info_log(db->info, "moved %06llu.sst from L%d to L%d",
+				 (unsigned long long)c->in[0][0]->number, c->level, c->output_level);
+		}
 		return rc;
 	}
 	if (rc == WB_OK)
@@ -625,10 +628,15 @@ int compaction_run(wb_db *db, compaction_t *c)
 			db_add_obsolete(db, c->in[w][i]);
 	pthread_mutex_unlock(&db->mu);
 
+	uint64_t us = clock_now_micros() - start;
 	STAT_ADD(db, compactions, 1);
 	STAT_ADD(db, compaction_bytes_read, bytes_read);
 	STAT_ADD(db, compaction_bytes_written, o.bytes);
-	STAT_ADD(db, compaction_micros, clock_now_micros() - start);
+	STAT_ADD(db, compaction_micros, us);
+	info_log(db->info, "compacted %d tables of L%d and %d of L%d into %d tables of L%d: %.1f MiB read, %.1f MiB written in %llu ms",
+		 c->nin[0], c->level, c->nin[1], c->output_level, o.n, c->output_level,
+		 (double)bytes_read / 1048576.0, (double)o.bytes / 1048576.0,
+		 (unsigned long long)(us / 1000));
 	return WB_OK;
 }
 

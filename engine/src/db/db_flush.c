@@ -206,9 +206,17 @@ void *db_flush_thread(void *arg)
 			bgerror_ok(&db->bg, BG_FLUSH);
 			if (wals_below != 0)
 				remove_old_wals(db, wals_below);
+			uint64_t us = clock_now_micros() - start;
 			STAT_ADD(db, flushes, 1);
 			STAT_ADD(db, flush_bytes, f ? f->size : 0);
-			STAT_ADD(db, flush_micros, clock_now_micros() - start);
+			STAT_ADD(db, flush_micros, us);
+			if (f != NULL)
+				info_log(db->info, "flushed %06llu.wal to %06llu.sst (%.1f MiB) in %llu ms",
+					 (unsigned long long)m->wal_number, (unsigned long long)number,
+					 (double)f->size / 1048576.0, (unsigned long long)(us / 1000));
+			else
+				info_log(db->info, "flushed %06llu.wal: nothing left to write",
+					 (unsigned long long)m->wal_number);
 		} else {
 			/* Before the broadcasts below: a woken writer must see it. */
 			STAT_ADD(db, bg_errors, 1);

@@ -1037,7 +1037,7 @@ int db_open_with(const char *dir, const wb_options *opts, salvage_t *salvage, wb
 		else if (rc != WB_OK)
 			rc = err_set(rc, "%s: cannot lock: %s", path, wb_strerror(rc));
 	}
-	if (rc == WB_OK && !db->opts.read_only && info_log_open(db->env, dir, &db->info) != WB_OK)
+	if (rc == WB_OK && !db->opts.read_only && info_log_open(db->env, dir, db->opts.info_log, db->opts.info_log_arg, &db->info) != WB_OK)
 		err_clear(); /* a database without its info log still works */
 	db->bg.log = db->info;
 	info_log(db->info, "opening %s (wombat %d.%d)", dir, WB_VERSION_MAJOR, WB_VERSION_MINOR);

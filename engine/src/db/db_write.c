@@ -90,6 +90,7 @@ static int room_error(wb_db *db, bool memtables_full, bool stop)
 static int make_room(wb_db *db, bool force)
 {
 	uint64_t stall_start = 0;
+	const char *stall_reason = "";
 	bool slowed = false;
 	int rc = WB_OK;
 	for (;;) {
@@ -130,6 +131,9 @@ static int make_room(wb_db *db, bool force)
 			if (stall_start == 0) {
 				stall_start = clock_now_micros();
 				STAT_ADD(db, stalls, 1);
+				stall_reason = full ? "every memtable is full, waiting for a flush"
+					       : l0 >= db->opts.l0_stop_trigger ? "too many L0 tables, waiting for compaction"
+										: "compaction is too far behind";
 			}
 			pthread_cond_wait(&db->room_cv, &db->mu);
 			continue;
@@ -182,8 +186,12 @@ static int make_room(wb_db *db, bool force)
 		if (force)
 			break;
 	}
-	if (stall_start != 0)
-		STAT_ADD(db, stall_micros, clock_now_micros() - stall_start);
+	if (stall_start != 0) {
+		uint64_t us = clock_now_micros() - stall_start;
+		STAT_ADD(db, stall_micros, us);
+		info_log(db->info, "writes stopped for %llu ms: %s", (unsigned long long)(us / 1000),
+			 stall_reason);
+	}
 	return rc;
 }
 

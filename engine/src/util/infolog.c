@@ -19,9 +19,26 @@
 
 struct info_log {
 	const wb_env *env;
+	info_log_fn fn; /* instead of the file, when not NULL */
+	void *arg;
 	pthread_mutex_t mu;
 	wb_env_file *file; /* (mu) */
+	uint64_t size;     /* (mu) bytes appended to file */
+	char path[PATH_MAX], old[PATH_MAX];
 };
+
+/* LOG to LOG.old, and a new empty LOG. */
+static int start_file(info_log_t *l)
+{
+	int rc = l->env->rename(l->env->ctx, l->path, l->old);
+	if (rc == WB_ENOTFOUND)
+		rc = WB_OK;
+	if (rc == WB_OK)
+		rc = l->env->open(l->env->ctx, l->path, WB_ENV_WRITE | WB_ENV_CREATE | WB_ENV_TRUNCATE,
+				  &l->file);
+	l->size = 0;
+	return rc;
+}
 
 /* Runs the env calls of this file without losing the caller's message. */
 typedef struct saved_msg {
@@ -38,28 +55,28 @@ static void restore_msg(const saved_msg_t *s)
 	err_set(WB_OK, "%s", s->text);
 }
 
-int info_log_open(const wb_env *env, const char *dir, info_log_t **out)
+int info_log_open(const wb_env *env, const char *dir, info_log_fn fn, void *arg,
+		  info_log_t **out)
 {
 	*out = NULL;
-	saved_msg_t saved;
-	save_msg(&saved);
-	char path[PATH_MAX], old[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/LOG", dir);
-	snprintf(old, sizeof(old), "%s/LOG.old", dir);
 	info_log_t *l = calloc(1, sizeof(*l));
 	if (l == NULL)
 		return WB_ENOMEM;
-	int rc = env->rename(env->ctx, path, old);
-	if (rc == WB_ENOTFOUND)
-		rc = WB_OK;
-	if (rc == WB_OK)
-		rc = env->open(env->ctx, path, WB_ENV_WRITE | WB_ENV_CREATE | WB_ENV_TRUNCATE, &l->file);
-	restore_msg(&saved);
-	if (rc != WB_OK) {
-		free(l);
-		return rc;
-	}
 	l->env = env;
+	l->fn = fn;
+	l->arg = arg;
+	snprintf(l->path, sizeof(l->path), "%s/LOG", dir);
+	snprintf(l->old, sizeof(l->old), "%s/LOG.old", dir);
+	if (fn == NULL) {
+		saved_msg_t saved;
+		save_msg(&saved);
+		int rc = start_file(l);
+		restore_msg(&saved);
+		if (rc != WB_OK) {
+			free(l);
+			return rc;
+		}
+	}
 	pthread_mutex_init(&l->mu, NULL);
 	*out = l;
 	return WB_OK;
@@ -71,7 +88,8 @@ void info_log_close(info_log_t *l)
 		return;
 	saved_msg_t saved;
 	save_msg(&saved);
-	l->env->close(l->file);
+	if (l->file != NULL)
+		l->env->close(l->file);
 	restore_msg(&saved);
 	pthread_mutex_destroy(&l->mu);
 	free(l);
@@ -97,11 +115,23 @@ void info_log(info_log_t *l, const char *fmt, ...)
 	size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
 	if (len > sizeof(line) - 2)
 		len = sizeof(line) - 2; /* a cut line still ends in a newline */
+	if (l->fn != NULL) {
+		line[len] = '\0';
+		l->fn(l->arg, line);
+		return;
+	}
 	line[len++] = '\n';
 	saved_msg_t saved;
 	save_msg(&saved);
 	pthread_mutex_lock(&l->mu);
-	l->env->append(l->file, line, len);
+	if (l->size + len > INFO_LOG_MAX && l->file != NULL) {
+		l->env->close(l->file);
+		l->file = NULL;
+		if (start_file(l) != WB_OK)
+			l->file = NULL; /* lines are dropped until the next open */
+	}
+	if (l->file != NULL && l->env->append(l->file, line, len) == WB_OK)
+		l->size += len;
 	pthread_mutex_unlock(&l->mu);
 	restore_msg(&saved);
 }

@@ -6,8 +6,9 @@
  *
  *   2026-12-01 22:31:42.123456 wb-flush   flushed 000012.wal to 000014.sst (3.1 MiB)
  *
- * Each open renames the previous LOG to LOG.old, so two runs are kept. The
- * log is for people: nothing reads it back, and failing to write it never
+ * Each open renames the previous LOG to LOG.old, so two runs are kept, and
+ * so does a LOG that grows past INFO_LOG_MAX. Or the lines go to a
+ * callback instead (wb_options.info_log). The log is for people: nothing reads it back, and failing to write it never
  * fails an operation (the line is lost; the next one is tried again).
  * Read-only opens write no log.
  *
@@ -21,10 +22,16 @@
 
 typedef struct info_log info_log_t;
 
-/* Rotates dir/LOG to dir/LOG.old and starts a new dir/LOG through env.
- * Errors from the env, WB_ENOMEM; on error *out is NULL (the caller goes on
- * without a log: info_log(NULL, ...) does nothing). */
-int info_log_open(const wb_env *env, const char *dir, info_log_t **out);
+#define INFO_LOG_MAX (16u << 20) /* bytes of LOG before it starts over */
+
+typedef void (*info_log_fn)(void *arg, const char *line);
+
+/* Rotates dir/LOG to dir/LOG.old and starts a new dir/LOG through env; or,
+ * when fn is not NULL, sends every line to fn(arg, line) and touches no
+ * file. Errors from the env, WB_ENOMEM; on error *out is NULL (the caller
+ * goes on without a log: info_log(NULL, ...) does nothing). */
+int info_log_open(const wb_env *env, const char *dir, info_log_fn fn, void *arg,
+		  info_log_t **out);
 
 /* Closes the log. NULL is fine. */
 void info_log_close(info_log_t *log);

@@ -573,7 +573,7 @@ static int pass(wb_db *db)
 int vlog_gc_run(wb_db *db, bool force, uint64_t *reclaimed)
 {
 	pthread_mutex_lock(&db->gc_mu);
-	uint64_t bytes = vlog_delete_retired(db);
+	uint64_t start = clock_now_micros(), bytes = vlog_delete_retired(db);
 	int rc = pass(db);
 	/* Moving the live values needs room before the segments give theirs
 	 * back: on a full disk that is what the reserve is for. */
@@ -581,6 +581,9 @@ int vlog_gc_run(wb_db *db, bool force, uint64_t *reclaimed)
 		rc = pass(db);
 	bytes += vlog_delete_retired(db);
 	pthread_mutex_unlock(&db->gc_mu);
+	if (bytes > 0)
+		info_log(db->info, "value-log reclaim: %.1f MiB of segments removed in %llu ms",
+			 (double)bytes / 1048576.0, (unsigned long long)((clock_now_micros() - start) / 1000));
 	if (reclaimed != NULL)
 		*reclaimed = bytes;
 	return rc;
