@@ -464,6 +464,42 @@ static void test_stream_writeback_error(void **state)
 	free(buf);
 }
 
+/* A flipped bit in an entry's length fields makes the entry look like one
+ * a crash cut short, which would hide every entry after it from the walk;
+ * far from the end of the segment, the walk tells them apart. */
+static void test_damaged_length_detected(void **state)
+{
+	wb_options o = vopts();
+	o.vlog_segment_size = 64 << 20;
+	wb_db *db = tu_open(dir, &o);
+	for (uint64_t i = 0; i < 1200; i++)
+		put_big(db, i, 8000, 1);
+	assert_int_equal(wb_flush(db), WB_OK);
+	assert_int_equal(wb_close(db), WB_OK);
+	char name[256], p[PATH_MAX];
+	assert_true(tu_find_suffix(dir, ".vlog", name));
+	tu_path(p, dir, name);
+	assert_true(tu_file_size(p) > 9 << 20);
+	db = tu_open(dir, &o);
+	assert_int_equal(wb_verify(db, NULL, NULL), WB_OK);
+	assert_int_equal(wb_close(db), WB_OK);
+	for (int field = 0; field < 2; field++) {
+		/* The first entry's vlen (bit 40: 1 TiB more), then its klen. */
+		uint64_t at = field == 0 ? 16 + 8 + 5 : 16 + 4 + 2;
+		tu_flip_byte(p, at);
+		db = tu_open(dir, &o);
+		assert_int_equal(wb_verify(db, NULL, NULL), WB_ECORRUPT);
+		tu_expect_has("verify", wb_errmsg(db), field == 0 ? "its length is damaged" : "entry with a key of");
+		char k[32];
+		size_t kl = tu_key(k, "k", 0);
+		void *v;
+		size_t vl;
+		assert_int_equal(wb_get(db, k, kl, &v, &vl), WB_ECORRUPT);
+		assert_int_equal(wb_close(db), WB_OK);
+		tu_flip_byte(p, at);
+	}
+}
+
 static void test_corruption_detected(void **state)
 {
 	wb_options o = vopts();
@@ -1765,6 +1801,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stream_crash_before_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_writeback_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corruption_detected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_length_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_blocks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_tail_cuts_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_value_after_clean_close, setup, teardown),

@@ -324,6 +324,38 @@ static int all_zero(const vlog_source_t *src, uint64_t off, uint64_t end, bool *
 	return rc;
 }
 
+/* The entry at off claims klen and vlen and runs past the end of the
+ * file: a crash cut it short, or its length fields are damaged. A cut can
+ * only have torn what lies within VLOG_TORN_TAIL of the end; before that,
+ * the key length must be possible and every block of the value whole. */
+static int check_cut_entry(const vlog_source_t *src, uint64_t off, uint64_t klen, uint64_t vlen)
+{
+	uint64_t sure = src->size > VLOG_TORN_TAIL ? src->size - VLOG_TORN_TAIL : 0;
+	if (off + VLOG_ENTRY_HEADER > sure)
+		return WB_OK;
+	if (klen < 2 || klen > (uint64_t)WB_MAX_KEY_LEN + 1)
+		return err_set(WB_ECORRUPT, "%06llu.vlog offset %llu: entry with a key of %llu bytes",
+			       (unsigned long long)src->number, (unsigned long long)off,
+			       (unsigned long long)klen);
+	uint8_t *b = malloc(VBLOCK_STRIDE);
+	if (b == NULL)
+		return WB_ENOMEM;
+	int rc = WB_OK;
+	uint64_t at = off + VLOG_ENTRY_HEADER;
+	for (uint64_t i = 0; rc == WB_OK && i < vblock_count(vlen); i++, at += VBLOCK_STRIDE) {
+		size_t n = block_len(vlen, i);
+		if (at + n + VBLOCK_CRC > sure)
+			break;
+		rc = vlog_entry_read_at(src, at, b, n + VBLOCK_CRC);
+		if (rc == WB_OK && !vblock_ok(b, n))
+			rc = err_set(WB_ECORRUPT, "%06llu.vlog offset %llu: entry claims a value of %llu bytes, past the end of the file, and its block at %llu fails its checksum: its length is damaged",
+				     (unsigned long long)src->number, (unsigned long long)off,
+				     (unsigned long long)vlen, (unsigned long long)at);
+	}
+	free(b);
+	return rc;
+}
+
 int vlog_segment_check(const vlog_source_t *src)
 {
 	uint64_t size = src->size, off = VLOG_HEADER_SIZE;
@@ -357,7 +389,7 @@ int vlog_segment_check(const vlog_source_t *src)
 				return WB_OK;
 		}
 		if (vlen > WB_MAX_STREAM_LEN || (len = vlog_entry_len(klen, vlen)) > size - off)
-			return WB_OK; /* runs past the end: cut short by a crash */
+			return check_cut_entry(src, off, klen, vlen > WB_MAX_STREAM_LEN ? UINT64_MAX : vlen);
 		vptr_t p = { src->number, off, len, vlen };
 		rc = vlog_entry_check(src, &p, NULL);
 		off += p.length;

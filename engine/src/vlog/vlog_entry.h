@@ -38,6 +38,12 @@
 #define VLOG_ENTRY_OVERHEAD (VLOG_ENTRY_HEADER + VLOG_ENTRY_TRAILER)
 #define VLOG_STREAMED UINT64_MAX /* header vlen of a streamed entry */
 
+/* How far before the end of a segment a crash can leave torn bytes: the
+ * zeros a mapped segment prepares past its entries (mapped.h: at most two
+ * MAPPED_PREPARE) and one store into the map (vlog.c: at most 1 MiB), with
+ * room to spare. Everything before it was stored in full. */
+#define VLOG_TORN_TAIL (4u << 20)
+
 /* A segment file to read entries from. */
 typedef struct vlog_source {
 	const wb_env *env;
@@ -106,10 +112,13 @@ int vlog_segment_check_header(const vlog_source_t *src);
 
 /* Walks the entries from the header to the end and checks each. The end
  * of what a crash left is not damage (nothing points at it: replay made
- * sure): an entry that runs past the end of the file; zeros written ahead
- * of the entries (map mode), seen as a header with klen 0 (a header store
- * cut short may have left some of its own bytes); an entry cut short with
- * nothing but those zeros after it. WB_OK, WB_ECORRUPT, env errors. */
+ * sure): an entry that runs past the end of the file, when its key length
+ * is one a key can have and every value block of it that lies before the
+ * last VLOG_TORN_TAIL bytes checks out (else its length is what is
+ * damaged, and the entries it would swallow are unchecked); zeros written
+ * ahead of the entries (map mode), seen as a header with klen 0 (a header
+ * store cut short may have left some of its own bytes); an entry cut short
+ * with nothing but those zeros after it. WB_OK, WB_ECORRUPT, env errors. */
 int vlog_segment_check(const vlog_source_t *src);
 
 #endif /* WB_VLOG_ENTRY_H */
