@@ -187,7 +187,8 @@ int vset_write_snapshot(version_set_t *vs, uint64_t number)
  * the next call replaces it with a snapshot of current first. *appended
  * tells whether the whole edit reached the file: only then can a crash
  * before that replacement leave it in effect (a failed append leaves at
- * most a torn tail, which recovery drops). REQUIRES: edit_mu. */
+ * most a torn tail, which recovery drops). Records next_file in e.
+ * REQUIRES: edit_mu. */
 static int log_edit(version_set_t *vs, version_edit_t *e, bool *appended)
 {
 	int rc;
@@ -201,6 +202,12 @@ static int log_edit(version_set_t *vs, version_edit_t *e, bool *appended)
 			return rc;
 		vs->manifest_broken = false;
 	}
+	/* After the snapshot: its number must not look free to a recovery
+	 * that ends with this edit. */
+	pthread_mutex_lock(vs->mu);
+	e->has_next_file = true;
+	e->next_file = vs->next_file;
+	pthread_mutex_unlock(vs->mu);
 	/* Value-log segments made since the last edit ride along: every edit
 	 * that lets a WAL go (a flush) thus names the segments it points into. */
 	uint64_t *segs = NULL;
@@ -249,13 +256,8 @@ int vset_log_and_apply(version_set_t *vs, version_edit_t *e, const vset_apply_t 
 			*logged = false;
 		return WB_OK;
 	}
-	if (rc == WB_OK) {
-		pthread_mutex_lock(vs->mu);
-		e->has_next_file = true;
-		e->next_file = vs->next_file;
-		pthread_mutex_unlock(vs->mu);
+	if (rc == WB_OK)
 		rc = log_edit(vs, e, &appended);
-	}
 	/* An edit of counters alone (a flush of an empty memtable, a removed
 	 * segment, the clean-close mark) keeps the version as it is. */
 	version_t *nv = NULL;
