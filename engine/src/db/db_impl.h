@@ -31,10 +31,11 @@
  * numbers, the log number and the compact pointers under mu, and
  * serializes edits and the MANIFEST under its own `vs.edit_mu`. `vlog.mu`
  * guards the set of value-log segments (vlog.h). Order: vs.edit_mu, then
- * mu, then wal_mu, then vlog.mu. The oracle (readers, commit log) is under mu: the leader
- * checks conflicts and logs commits while it stamps a group, compaction
- * reads the readers' timestamps when it picks, transactions and iterators
- * register and leave under it. `bg.mu` (bgerror.h) is a leaf lock.
+ * mu, then wal_mu, then vlog.mu. The oracle (readers, commit log) is
+ * under mu: the leader checks conflicts and logs commits while it stamps
+ * a group, compaction reads the readers' timestamps when it picks,
+ * transactions and iterators register and leave under it. `bg.mu`
+ * (bgerror.h) is a leaf lock.
  *
  * Errors in the background (the policy; wombat.h says it per call). Every
  * failure that makes writes unsafe or unbounded is recorded in db->bg with
