@@ -180,7 +180,7 @@ static compaction_t *new_compaction(wb_db *db, int level)
 		return NULL;
 	c->level = level;
 	c->output_level = level + 1;
-	c->base = db->current;
+	c->base = db->vs.current;
 	version_ref(c->base);
 	return c;
 }
@@ -188,7 +188,7 @@ static compaction_t *new_compaction(wb_db *db, int level)
 /* A compaction of `level` by its score; NULL when its inputs are busy. */
 static compaction_t *pick_level(wb_db *db, int level)
 {
-	version_t *v = db->current;
+	version_t *v = db->vs.current;
 	compaction_t *c = new_compaction(db, level);
 	if (c == NULL)
 		return NULL;
@@ -231,8 +231,8 @@ static compaction_t *pick_level(wb_db *db, int level)
 		return NULL;
 	}
 	int n = v->nfiles[level], start = 0;
-	if (db->compact_pointer[level] != NULL) {
-		slice_t ptr = slice_make(db->compact_pointer[level], db->compact_pointer_len[level]);
+	if (db->vs.compact_pointer[level] != NULL) {
+		slice_t ptr = slice_make(db->vs.compact_pointer[level], db->vs.compact_pointer_len[level]);
 		while (start < n && ikey_compare(file_smallest(v->files[level][start]), ptr) <= 0)
 			start++;
 	}
@@ -244,11 +244,11 @@ static compaction_t *pick_level(wb_db *db, int level)
 		c->nin[0] = 1;
 		compaction_t *got = finish_pick(db, c, NULL);
 		if (got != NULL) {
-			uint8_t *p = realloc(db->compact_pointer[level], f->largest_len);
+			uint8_t *p = realloc(db->vs.compact_pointer[level], f->largest_len);
 			if (p != NULL) {
 				memcpy(p, f->largest, f->largest_len);
-				db->compact_pointer[level] = p;
-				db->compact_pointer_len[level] = f->largest_len;
+				db->vs.compact_pointer[level] = p;
+				db->vs.compact_pointer_len[level] = f->largest_len;
 			}
 			return got;
 		}
@@ -267,7 +267,7 @@ compaction_t *compaction_pick(wb_db *db)
 {
 	double score[NUM_LEVELS];
 	for (int l = 0; l < NUM_LEVELS; l++)
-		score[l] = compaction_score(db, db->current, l);
+		score[l] = compaction_score(db, db->vs.current, l);
 	/* Most urgent first; a busy level lets the next one run meanwhile. */
 	for (;;) {
 		int best = -1;
@@ -293,7 +293,7 @@ compaction_t *compaction_pick_range(wb_db *db, int level, const slice_t *begin, 
 	/* L0 tables overlap each other: taking only those in the range could
 	 * move a newer version below an older one left in L0. */
 	bool all = level == 0;
-	if (collect(db->current, level, all ? NULL : begin, all ? NULL : end, &c->in[0], &c->nin[0]) !=
+	if (collect(db->vs.current, level, all ? NULL : begin, all ? NULL : end, &c->in[0], &c->nin[0]) !=
 		    WB_OK ||
 	    c->nin[0] == 0) {
 		compaction_free(c);
@@ -404,7 +404,7 @@ static int add_output(wb_db *db, outputs_t *o, slice_t ikey, slice_t value)
 {
 	if (o->builder == NULL) {
 		pthread_mutex_lock(&db->mu);
-		o->number = db->next_file++;
+		o->number = vset_new_file_number(&db->vs);
 		pthread_mutex_unlock(&db->mu);
 		char path[PATH_MAX];
 		db_filename(path, sizeof(path), db->dir, FILE_SST, o->number);
@@ -542,32 +542,6 @@ static int merge_inputs(wb_db *db, compaction_t *c, outputs_t *o, version_edit_t
 	return rc;
 }
 
-/* Logs the edit and makes the new version current. *logged tells whether
- * the edit reached the MANIFEST (then its tables must stay even on error). */
-static int install(wb_db *db, version_edit_t *e, bool *logged)
-{
-	pthread_mutex_lock(&db->manifest_mu);
-	pthread_mutex_lock(&db->mu);
-	e->has_next_file = true;
-	e->next_file = db->next_file;
-	pthread_mutex_unlock(&db->mu);
-	int rc = manifest_log_edit(db, e, logged);
-	version_t *nv = NULL;
-	if (rc == WB_OK)
-		rc = version_apply(db->current, e, &nv);
-	if (rc != WB_OK && *logged)
-		db->manifest_broken = true; /* the file has an edit memory lacks */
-	if (rc == WB_OK) {
-		pthread_mutex_lock(&db->mu);
-		version_t *old = db->current;
-		db->current = nv;
-		pthread_mutex_unlock(&db->mu);
-		version_unref(old);
-	}
-	pthread_mutex_unlock(&db->manifest_mu);
-	return rc;
-}
-
 int compaction_run(wb_db *db, compaction_t *c)
 {
 	uint64_t start = clock_now_micros(), bytes_read = 0;
@@ -583,7 +557,7 @@ int compaction_run(wb_db *db, compaction_t *c)
 		if (rc == WB_OK)
 			rc = edit_add_file(&e, c->output_level, c->in[0][0]);
 		if (rc == WB_OK)
-			rc = install(db, &e, &logged);
+			rc = vset_log_and_apply(&db->vs, &e, NULL, &logged);
 		edit_destroy(&e);
 		if (rc == WB_OK) {
 			STAT_ADD(db, trivial_moves, 1);
@@ -600,7 +574,7 @@ int compaction_run(wb_db *db, compaction_t *c)
 	if (rc == WB_OK && o.n > 0)
 		rc = db->env->sync_dir(db->env->ctx, db->dir);
 	if (rc == WB_OK)
-		rc = install(db, &e, &logged);
+		rc = vset_log_and_apply(&db->vs, &e, NULL, &logged);
 	if (rc == WB_OK) {
 		pthread_mutex_lock(&db->mu);
 		for (int i = 0; i < e.ndiscards; i++) /* ENOMEM: the MANIFEST has them */
@@ -735,8 +709,8 @@ int wb_compact_range(wb_db *db, const void *begin, size_t blen, const void *end,
 		pthread_cond_wait(&db->compact_cv, &db->mu);
 	int deepest = 0;
 	for (int l = 0; l < NUM_LEVELS; l++)
-		for (int i = 0; i < db->current->nfiles[l]; i++)
-			if (overlaps(db->current->files[l][i], begin ? &lo : NULL, end ? &hi : NULL))
+		for (int i = 0; i < db->vs.current->nfiles[l]; i++)
+			if (overlaps(db->vs.current->files[l][i], begin ? &lo : NULL, end ? &hi : NULL))
 				deepest = l;
 	if (deepest == 0)
 		deepest = 1;

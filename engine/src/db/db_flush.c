@@ -112,43 +112,57 @@ static void remove_old_wals(wb_db *db, uint64_t log_number)
 	free(wals);
 }
 
+struct flush_install {
+	wb_db *db;
+	uint64_t wals_below;
+};
+
+/* The log number and clock the flush edit records, read in MANIFEST order
+ * (vset_apply_t.prepare). Only the flush thread takes memtables off the
+ * frozen list, so imm[0] is the flushed one until the edit is installed. */
+static int flush_prepare(void *arg, version_edit_t *e)
+{
+	struct flush_install *fi = arg;
+	wb_db *db = fi->db;
+	pthread_mutex_lock(&db->mu);
+	e->has_log_number = e->has_last_ts = true;
+	e->log_number = db->nimm > 1 ? db->imm[1]->wal_number : db->mem->wal_number;
+	fi->wals_below = db->imm[0]->wal_number < e->log_number ? e->log_number : 0;
+	e->last_ts = hlc_last(&db->clock);
+	pthread_mutex_unlock(&db->mu);
+	return WB_OK;
+}
+
+/* Takes the flushed memtable off the frozen list, in step with the new
+ * version (vset_apply_t.installed; mu held). */
+static void flush_installed(void *arg, const version_edit_t *e)
+{
+	wb_db *db = ((struct flush_install *)arg)->db;
+	db->nimm--;
+	memmove(db->imm, db->imm + 1, (size_t)db->nimm * sizeof(db->imm[0]));
+}
+
 /* Records the table in the MANIFEST and installs the new version, dropping
  * the flushed memtable. *wals_below is the new log number when the flushed
  * memtable's WAL is no longer needed, or 0 when it still backs a later
  * frozen memtable (a WAL replayed at open can fill several). *logged is
  * set once the whole edit is in the MANIFEST: from then on it may name the
- * table even if this fails. REQUIRES: manifest_mu held, mu not held. */
+ * table even if this fails. REQUIRES: mu not held. */
 static int install_flush(wb_db *db, file_meta_t *f, uint64_t *wals_below, bool *logged)
 {
-	version_edit_t e;
-	edit_init(&e);
-	int rc = f ? edit_add_file(&e, 0, f) : WB_OK;
-
 	pthread_mutex_lock(&db->mu);
 	memtable_t *m = db->imm[0];
-	e.has_log_number = e.has_next_file = e.has_last_ts = true;
-	e.log_number = db->nimm > 1 ? db->imm[1]->wal_number : db->mem->wal_number;
-	*wals_below = m->wal_number < e.log_number ? e.log_number : 0;
-	e.next_file = db->next_file;
-	e.last_ts = hlc_last(&db->clock);
 	pthread_mutex_unlock(&db->mu);
-
+	version_edit_t e;
+	edit_init(&e);
+	struct flush_install fi = { db, 0 };
+	const vset_apply_t how = { .arg = &fi, .prepare = flush_prepare, .installed = flush_installed };
+	int rc = f ? edit_add_file(&e, 0, f) : WB_OK;
 	if (rc == WB_OK)
-		rc = manifest_log_edit(db, &e, logged);
-	version_t *nv = NULL;
+		rc = vset_log_and_apply(&db->vs, &e, &how, logged);
 	if (rc == WB_OK)
-		rc = version_apply(db->current, &e, &nv);
-	if (rc == WB_OK) {
-		pthread_mutex_lock(&db->mu);
-		version_t *old = db->current;
-		db->current = nv;
-		db->log_number = e.log_number;
-		db->nimm--;
-		memmove(db->imm, db->imm + 1, (size_t)db->nimm * sizeof(db->imm[0]));
-		pthread_mutex_unlock(&db->mu);
-		version_unref(old);
 		memtable_unref(m);
-	}
+	*wals_below = fi.wals_below;
 	edit_destroy(&e);
 	return rc;
 }
@@ -184,7 +198,7 @@ void *db_flush_thread(void *arg)
 		db->flush_now = false;
 		db->flush_begun++;
 		memtable_t *m = db->imm[0];
-		uint64_t number = db->next_file++;
+		uint64_t number = vset_new_file_number(&db->vs);
 		db->flushing = true;
 		pthread_mutex_unlock(&db->mu);
 
@@ -196,11 +210,8 @@ void *db_flush_thread(void *arg)
 		/* The table's name must be durable before the MANIFEST names it. */
 		if (rc == WB_OK && f != NULL)
 			rc = db->env->sync_dir(db->env->ctx, db->dir);
-		if (rc == WB_OK) {
-			pthread_mutex_lock(&db->manifest_mu);
+		if (rc == WB_OK)
 			rc = install_flush(db, f, &wals_below, &logged);
-			pthread_mutex_unlock(&db->manifest_mu);
-		}
 		char path[PATH_MAX];
 		if (rc == WB_OK) {
 			bgerror_ok(&db->bg, BG_FLUSH);

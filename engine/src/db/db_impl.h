@@ -9,7 +9,7 @@
  *   db_flush.c   the flush thread: frozen memtables to L0 tables
  *   txn.c        transactions (wb_txn_*): write buffer, read set, commit
  *   oracle.c     registered readers and the commit log for conflict checks
- *   manifest.c   MANIFEST and CURRENT files
+ *   version_set.c  the current version, file numbers, MANIFEST and CURRENT
  *   stats.c      counters and their text/JSON reports
  *   infolog.c    the LOG file: what happened, for people
  *   vlog.c       value-log segments (vlog.h); vlog_gc.c their space reclaim
@@ -27,12 +27,15 @@
  * writer at the head of the queue) owns the active memtable's insertion side
  * and the WAL appends, and releases mu while it does I/O. `wal_mu` guards
  * the WAL pointer against being closed while the sync thread syncs it.
- * `manifest_mu` serializes MANIFEST appends. `vlog.mu` guards the set of
- * value-log segments (vlog.h). Order: manifest_mu, then mu, then wal_mu,
- * then vlog.mu. The oracle (readers, commit log) is under mu: the leader
- * checks conflicts and logs commits while it stamps a group, compaction
- * reads the readers' timestamps when it picks, transactions and iterators
- * register and leave under it. `bg.mu` (bgerror.h) is a leaf lock.
+ * The version set `vs` (version_set.h) keeps the current version, file
+ * numbers, the log number and the compact pointers under mu, and
+ * serializes edits and the MANIFEST under its own `vs.edit_mu`. `vlog.mu`
+ * guards the set of value-log segments (vlog.h). Order: vs.edit_mu, then
+ * mu, then wal_mu, then vlog.mu. The oracle (readers, commit log) is
+ * under mu: the leader checks conflicts and logs commits while it stamps
+ * a group, compaction reads the readers' timestamps when it picks,
+ * transactions and iterators register and leave under it. `bg.mu`
+ * (bgerror.h) is a leaf lock.
  *
  * Errors in the background (the policy; wombat.h says it per call). Every
  * failure that makes writes unsafe or unbounded is recorded in db->bg with
@@ -73,6 +76,7 @@
 #include "db/reserve.h"
 #include "db/stats.h"
 #include "db/version.h"
+#include "db/version_set.h"
 #include "vlog/vlog.h"
 #include "wombat.h"
 
@@ -114,10 +118,7 @@ struct wb_db {
 	memtable_t *mem;             /* (mu, swapped by the leader) active memtable */
 	memtable_t *imm[MAX_IMMUTABLE]; /* (mu) frozen, oldest first */
 	int nimm;                    /* (mu) */
-	version_t *current;          /* (mu) */
 	struct writer *wq_head, *wq_tail; /* (mu) writer queue */
-	uint64_t next_file;          /* (mu) next file number to hand out */
-	uint64_t log_number;         /* (mu) WALs below this are flushed */
 	int flush_error;             /* (mu) result of the last flush attempt (for wb_flush) */
 	uint64_t flush_attempts;     /* (mu) flushes finished, failed or not (for wb_flush) */
 	uint64_t flush_begun;        /* (mu) flushes begun: one at a time, so attempt n ends as flush_attempts = n */
@@ -140,12 +141,9 @@ struct wb_db {
 	_Atomic uint64_t wal_size;
 	_Atomic uint64_t wal_synced_size; /* bytes of the current WAL known durable */
 
-	pthread_mutex_t manifest_mu;
-	log_writer_t *manifest;      /* (manifest_mu) */
-	uint64_t manifest_number;    /* (manifest_mu) */
-	/* (manifest_mu) An append or sync failed, so whether the last edit is
-	 * in the file is unknown: the next edit first starts a new MANIFEST. */
-	bool manifest_broken;
+	/* The current version, file numbers, log number, compact pointers
+	 * (mu) and the MANIFEST (vs.edit_mu): version_set.h. */
+	version_set_t vs;
 
 	hlc_t clock;
 	/* Every commit <= this is fully in the memtable: the watermark reads
@@ -173,8 +171,6 @@ struct wb_db {
 	int manual_compactions;      /* (mu) wb_compact_range calls running: no automatic picks */
 	uint64_t busy[MAX_BUSY];     /* (mu) numbers of tables that are compaction inputs */
 	int nbusy;                   /* (mu) */
-	uint8_t *compact_pointer[NUM_LEVELS]; /* (mu) largest key last compacted per level */
-	size_t compact_pointer_len[NUM_LEVELS];
 	file_meta_t **obsolete;      /* (mu) replaced tables waiting for their last reader */
 	/* (mu) Value-log bytes compaction found unreferenced, per segment
 	 * (only the discards of this edit are used); kept in the MANIFEST. */
@@ -257,19 +253,6 @@ int db_build_table(wb_db *db, memtable_t *mem, uint64_t number, file_meta_t **ou
  * (REQUIRES: mu not held). */
 void db_add_obsolete(wb_db *db, file_meta_t *f);
 void db_delete_obsolete_tables(wb_db *db);
-
-/* manifest.c (REQUIRES manifest_mu, except during open and close) */
-/* Writes a new MANIFEST `number` holding v, points CURRENT at it and removes
- * the old one. Takes mu briefly (log number, next file, clock). */
-int manifest_write_snapshot(wb_db *db, version_t *v, uint64_t number);
-/* Appends e and syncs it. After a failure the MANIFEST is marked broken and
- * the next call replaces it with a snapshot of db->current first, so an
- * edit whose fate is unknown never lingers in front of later ones.
- * *appended (may be NULL) tells whether the whole edit reached the file:
- * only then can a crash before that replacement leave it in effect (a
- * failed append leaves at most a torn tail, which recovery drops). */
-int manifest_log_edit(wb_db *db, version_edit_t *e, bool *appended);
-int manifest_recover(wb_db *db, version_edit_t *state);
 
 /* Pins the current state for a read: memtables and version referenced;
  * *read_ts the newest fully applied commit. Release with db_snapshot_release. */

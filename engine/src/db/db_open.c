@@ -169,7 +169,7 @@ void db_snapshot_take_at(wb_db *db, db_snapshot_t *s, uint64_t read_ts, oracle_r
 		s->imm[i] = db->imm[i];
 		memtable_ref(s->imm[i]);
 	}
-	s->version = db->current;
+	s->version = db->vs.current;
 	version_ref(s->version);
 	s->read_ts = read_ts != 0 ? read_ts : atomic_load(&db->visible_ts);
 	/* Value-log reclaim deletes a segment only once every snapshot older
@@ -485,15 +485,15 @@ static int replay_wals(wb_db *db, const clean_close_t *cc, uint64_t *max_ts, uin
 	 * never have reached the disk: a crash right after it was made.) */
 	bool have_first = false, have_later = false;
 	for (int i = 0; i < nwals; i++) {
-		have_first |= wals[i] == db->log_number;
-		have_later |= wals[i] > db->log_number;
+		have_first |= wals[i] == db->vs.log_number;
+		have_later |= wals[i] > db->vs.log_number;
 	}
 	if (rc == WB_OK && !have_first && have_later && db->salvage == NULL)
 		rc = err_set(WB_ECORRUPT, "%06llu.wal, the oldest log the MANIFEST says is needed, is missing: "
 			     "the MANIFEST lost edits, or the log was deleted",
-			     (unsigned long long)db->log_number);
+			     (unsigned long long)db->vs.log_number);
 	for (int i = 0; rc == WB_OK && i < nwals; i++) {
-		if (wals[i] < db->log_number)
+		if (wals[i] < db->vs.log_number)
 			continue;
 		wal_end_t end;
 		rc = replay_wal(db, wals[i], max_ts, &end);
@@ -571,20 +571,20 @@ static int replay_wals(wb_db *db, const clean_close_t *cc, uint64_t *max_ts, uin
 		else
 			db->replay_cut = true; /* flushing the replayed writes does as well */
 	}
-	if (rc == WB_OK && clean && !seen_clean && cc->wal >= db->log_number && db->salvage == NULL)
+	if (rc == WB_OK && clean && !seen_clean && cc->wal >= db->vs.log_number && db->salvage == NULL)
 		rc = err_set(WB_ECORRUPT, "%06llu.wal is missing, but the database was closed cleanly with it",
 			     (unsigned long long)cc->wal);
 	free(wals);
 	return rc;
 }
 
-/* Opens every table of db->current. A salvage drops the tables it cannot
+/* Opens every table of db->vs.current. A salvage drops the tables it cannot
  * open from the version instead of failing. */
 static int open_tables(wb_db *db)
 {
 	version_edit_t drop;
 	edit_init(&drop);
-	version_t *v = db->current;
+	version_t *v = db->vs.current;
 	int rc = WB_OK;
 	for (int l = 0; l < NUM_LEVELS && rc == WB_OK; l++) {
 		for (int i = 0; i < v->nfiles[l] && rc == WB_OK; i++) {
@@ -604,11 +604,8 @@ static int open_tables(wb_db *db)
 				sst_reader_set_cache(f->reader, db->cache);
 		}
 	}
-	version_t *nv = NULL;
-	if (rc == WB_OK && drop.ndeleted > 0 && (rc = version_apply(v, &drop, &nv)) == WB_OK) {
-		version_unref(db->current);
-		db->current = nv;
-	}
+	if (rc == WB_OK && drop.ndeleted > 0)
+		rc = vset_apply_unlogged(&db->vs, &drop);
 	edit_destroy(&drop);
 	return rc;
 }
@@ -647,7 +644,7 @@ static int recover(wb_db *db, bool *fresh)
 	char path[PATH_MAX];
 	db_filename(path, sizeof(path), db->dir, FILE_CURRENT, 0);
 	version_edit_t state;
-	int rc = manifest_recover(db, &state);
+	int rc = vset_recover(&db->vs, &state);
 	if (rc == WB_ENOTFOUND) {
 		/* Starting afresh over lost data would delete it as unreferenced. */
 		rc = db->env->list(db->env->ctx, db->dir, check_no_data, db);
@@ -658,9 +655,7 @@ static int recover(wb_db *db, bool *fresh)
 		if (db->opts.read_only)
 			return err_set(WB_ENOTFOUND, "%s: no database here", db->dir);
 		*fresh = true;
-		db->next_file = 1;
-		db->current = version_new_empty();
-		return db->current ? WB_OK : WB_ENOMEM;
+		return vset_create(&db->vs);
 	}
 	if (rc != WB_OK)
 		return rc;
@@ -668,8 +663,6 @@ static int recover(wb_db *db, bool *fresh)
 		edit_destroy(&state);
 		return err_set(WB_EEXIST, "%s: a database already exists", db->dir);
 	}
-	db->log_number = state.log_number;
-	db->next_file = state.next_file;
 	hlc_observe(&db->clock, state.last_ts);
 	for (int i = 0; i < state.ndiscards && rc == WB_OK; i++)
 		rc = edit_add_discard(&db->discard_totals, state.discards[i].segment,
@@ -680,13 +673,8 @@ static int recover(wb_db *db, bool *fresh)
 		edit_destroy(&state);
 		return rc;
 	}
-	version_t *empty = version_new_empty();
-	rc = empty ? version_apply(empty, &state, &db->current) : WB_ENOMEM;
-	version_unref(empty);
 	clean_close_t cc = { state.has_clean_close, state.clean_wal, state.clean_wal_size };
 	edit_destroy(&state);
-	if (rc != WB_OK)
-		return rc;
 	rc = open_tables(db);
 	if (rc != WB_OK)
 		return rc;
@@ -694,8 +682,8 @@ static int recover(wb_db *db, bool *fresh)
 	uint64_t max_number = 0, max_ts = 0;
 	rc = replay_wals(db, &cc, &max_ts, &max_number);
 	/* A crash can leave files numbered past the MANIFEST's next file. */
-	if (max_number >= db->next_file)
-		db->next_file = max_number + 1;
+	if (max_number >= db->vs.next_file)
+		db->vs.next_file = max_number + 1;
 	hlc_observe(&db->clock, max_ts);
 	atomic_store(&db->visible_ts, hlc_last(&db->clock));
 	db->stamped_ts = hlc_last(&db->clock);
@@ -715,10 +703,10 @@ static int remove_obsolete(void *arg, const char *name)
 	bool keep = true;
 	switch (type) {
 	case FILE_WAL:
-		keep = number >= db->log_number;
+		keep = number >= db->vs.log_number;
 		break;
 	case FILE_MANIFEST:
-		keep = number == db->manifest_number;
+		keep = number == db->vs.manifest_number;
 		break;
 	case FILE_TEMP:
 		keep = false;
@@ -726,8 +714,8 @@ static int remove_obsolete(void *arg, const char *name)
 	case FILE_SST:
 		keep = false;
 		for (int l = 0; l < NUM_LEVELS && !keep; l++)
-			for (int i = 0; i < db->current->nfiles[l] && !keep; i++)
-				keep = db->current->files[l][i]->number == number;
+			for (int i = 0; i < db->vs.current->nfiles[l] && !keep; i++)
+				keep = db->vs.current->files[l][i]->number == number;
 		break;
 	case FILE_VLOG:
 		keep = vlog_is_live(db, number);
@@ -753,21 +741,18 @@ static int flush_replayed(wb_db *db)
 	int rc = WB_OK;
 	for (int i = 0; i < db->nimm && rc == WB_OK; i++) {
 		file_meta_t *f = NULL;
-		rc = db_build_table(db, db->imm[i], db->next_file++, &f);
+		rc = db_build_table(db, db->imm[i], vset_new_file_number(&db->vs), &f);
 		if (rc == WB_OK && f != NULL)
 			rc = edit_add_file(&e, 0, f);
 		file_meta_unref(f);
 	}
 	if (rc == WB_OK)
 		rc = db->env->sync_dir(db->env->ctx, db->dir);
-	version_t *nv = NULL;
 	if (rc == WB_OK)
-		rc = version_apply(db->current, &e, &nv);
+		rc = vset_apply_unlogged(&db->vs, &e);
 	edit_destroy(&e);
 	if (rc != WB_OK)
 		return rc;
-	version_unref(db->current);
-	db->current = nv;
 	for (int i = 0; i < db->nimm; i++)
 		memtable_unref(db->imm[i]);
 	db->nimm = 0;
@@ -812,8 +797,8 @@ static int settle_replay(wb_db *db)
  * (the MANIFEST snapshot cleans up after itself). */
 static int start_log_and_manifest(wb_db *db)
 {
-	uint64_t wal = db->next_file++;
-	uint64_t manifest = db->next_file++;
+	uint64_t wal = vset_new_file_number(&db->vs);
+	uint64_t manifest = vset_new_file_number(&db->vs);
 	char path[PATH_MAX];
 	db_filename(path, sizeof(path), db->dir, FILE_WAL, wal);
 	int rc = log_writer_create(db->env, path, LOG_KIND_WAL, &db->wal);
@@ -830,9 +815,9 @@ static int start_log_and_manifest(wb_db *db)
 	}
 	/* The log number stays at the oldest replayed WAL until it is flushed. */
 	if (rc == WB_OK)
-		db->log_number = db->nimm == 0 ? wal : db->imm[0]->wal_number;
+		db->vs.log_number = db->nimm == 0 ? wal : db->imm[0]->wal_number;
 	if (rc == WB_OK)
-		rc = manifest_write_snapshot(db, db->current, manifest);
+		rc = vset_write_snapshot(&db->vs, manifest);
 	if (rc != WB_OK) {
 		char why[512]; /* the cleanup's own failures must not replace it */
 		snprintf(why, sizeof(why), "%s", err_message());
@@ -867,12 +852,11 @@ static int start_writing(wb_db *db)
 static void db_free(wb_db *db)
 {
 	log_writer_close(db->wal);
-	log_writer_close(db->manifest);
+	vset_destroy(&db->vs);
 	vlog_destroy(&db->vlog);
 	memtable_unref(db->mem);
 	for (int i = 0; i < db->nimm; i++)
 		memtable_unref(db->imm[i]);
-	version_unref(db->current);
 	if (db->obsolete != NULL) {
 		int left;
 		do { /* 64 at a time */
@@ -883,8 +867,6 @@ static void db_free(wb_db *db)
 			file_meta_unref(db->obsolete[i]);
 		free(db->obsolete);
 	}
-	for (int l = 0; l < NUM_LEVELS; l++)
-		free(db->compact_pointer[l]);
 	block_cache_free(db->cache); /* after every table that used it */
 	edit_destroy(&db->discard_totals);
 	oracle_destroy(&db->oracle);
@@ -896,7 +878,6 @@ static void db_free(wb_db *db)
 		db->env->unlock(db->env->ctx, db->lock_file);
 	pthread_mutex_destroy(&db->mu);
 	pthread_mutex_destroy(&db->wal_mu);
-	pthread_mutex_destroy(&db->manifest_mu);
 	pthread_cond_destroy(&db->work_cv);
 	pthread_cond_destroy(&db->room_cv);
 	pthread_cond_destroy(&db->flushed_cv);
@@ -974,6 +955,32 @@ static void stop_threads(wb_db *db)
 	db->flush_started = db->sync_started = db->gc_started = false;
 }
 
+/* What a MANIFEST snapshot holds besides the tree (version_set.h,
+ * vset_hooks_t): the clock, and the value log's discards and segments. */
+static int vset_snapshot_hook(void *arg, version_edit_t *e)
+{
+	wb_db *db = arg;
+	e->has_last_ts = true;
+	e->last_ts = hlc_last(&db->clock);
+	int rc = WB_OK;
+	for (int i = 0; i < db->discard_totals.ndiscards && rc == WB_OK; i++)
+		if (!vlog_is_dead(db, db->discard_totals.discards[i].segment))
+			rc = edit_add_discard(e, db->discard_totals.discards[i].segment,
+					      db->discard_totals.discards[i].bytes);
+	return rc;
+}
+
+static int vset_segments_hook(void *arg, version_edit_t *e, bool snapshot, uint64_t log_number,
+			      uint64_t **segs, int *nsegs)
+{
+	return vlog_manifest_add(arg, e, snapshot, log_number, segs, nsegs);
+}
+
+static void vset_recorded_hook(void *arg, const uint64_t *segs, int nsegs)
+{
+	vlog_mark_recorded(arg, segs, nsegs);
+}
+
 int wb_open(const char *dir, const wb_options *opts, wb_db **out)
 {
 	return db_open_with(dir, opts, NULL, out);
@@ -994,8 +1001,12 @@ int db_open_with(const char *dir, const wb_options *opts, salvage_t *salvage, wb
 	db->env = db->opts.env ? db->opts.env : wb_env_default();
 	db->dir = strdup(dir);
 	pthread_mutex_init(&db->mu, NULL);
+	const vset_hooks_t hooks = { .arg = db,
+				     .snapshot = vset_snapshot_hook,
+				     .segments = vset_segments_hook,
+				     .recorded = vset_recorded_hook };
+	vset_init(&db->vs, db->env, db->dir, &db->mu, &hooks);
 	pthread_mutex_init(&db->wal_mu, NULL);
-	pthread_mutex_init(&db->manifest_mu, NULL);
 	pthread_cond_init(&db->work_cv, NULL);
 	pthread_cond_init(&db->room_cv, NULL);
 	pthread_cond_init(&db->flushed_cv, NULL);
@@ -1059,7 +1070,7 @@ int db_open_with(const char *dir, const wb_options *opts, salvage_t *salvage, wb
 	/* Counted before the threads start: the flush thread changes both. */
 	int tables = 0, replayed = db->nimm;
 	for (int l = 0; rc == WB_OK && l < NUM_LEVELS; l++)
-		tables += db->current->nfiles[l];
+		tables += db->vs.current->nfiles[l];
 	if (rc == WB_OK && !db->opts.read_only)
 		rc = start_threads(db);
 	if (rc != WB_OK) {
@@ -1091,9 +1102,7 @@ static int record_clean_close(wb_db *db)
 	e.has_clean_close = true;
 	e.clean_wal = db->wal_number;
 	e.clean_wal_size = size;
-	pthread_mutex_lock(&db->manifest_mu);
-	rc = manifest_log_edit(db, &e, NULL);
-	pthread_mutex_unlock(&db->manifest_mu);
+	rc = vset_log_and_apply(&db->vs, &e, NULL, NULL);
 	edit_destroy(&e);
 	return rc;
 }

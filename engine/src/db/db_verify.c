@@ -50,12 +50,12 @@ int wb_verify(wb_db *db, void (*progress)(void *arg, const char *file), void *ar
 	if (rc != WB_OK)
 		return rc;
 
-	pthread_mutex_lock(&db->manifest_mu);
-	db_filename(path, sizeof(path), db->dir, FILE_MANIFEST, db->manifest_number);
+	vset_lock(&db->vs);
+	db_filename(path, sizeof(path), db->dir, FILE_MANIFEST, db->vs.manifest_number);
 	if (progress)
 		progress(arg, path);
 	rc = verify_log(db, path, LOG_KIND_MANIFEST);
-	pthread_mutex_unlock(&db->manifest_mu);
+	vset_unlock(&db->vs);
 	if (rc != WB_OK)
 		return rc;
 
@@ -63,7 +63,7 @@ int wb_verify(wb_db *db, void (*progress)(void *arg, const char *file), void *ar
 	int n = 0;
 	rc = db_list_wals(db, &wals, &n, NULL);
 	pthread_mutex_lock(&db->mu);
-	uint64_t log_number = db->log_number;
+	uint64_t log_number = db->vs.log_number;
 	pthread_mutex_unlock(&db->mu);
 	for (int i = 0; rc == WB_OK && i < n; i++) {
 		if (wals[i] < log_number)

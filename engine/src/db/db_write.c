@@ -100,8 +100,8 @@ static int make_room(wb_db *db, bool force)
 			rc = WB_ECLOSED;
 			break;
 		}
-		int l0 = db->current->nfiles[0];
-		uint64_t debt = compaction_pending_bytes(db, db->current);
+		int l0 = db->vs.current->nfiles[0];
+		uint64_t debt = compaction_pending_bytes(db, db->vs.current);
 		bool compacting = db->opts.compaction_threads > 0;
 		bool stop = compacting && (l0 >= db->opts.l0_stop_trigger ||
 					   debt >= db->opts.pending_stop_bytes);
@@ -139,7 +139,7 @@ static int make_room(wb_db *db, bool force)
 			continue;
 		}
 		/* Freeze: new WAL first, so no write is ever without a log. */
-		uint64_t number = db->next_file++;
+		uint64_t number = vset_new_file_number(&db->vs);
 		char path[PATH_MAX];
 		db_filename(path, sizeof(path), db->dir, FILE_WAL, number);
 		memtable_t *fresh = memtable_new(number, db->opts.memtable_size);

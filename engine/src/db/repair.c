@@ -169,7 +169,7 @@ static int reclaim_damaged_segments(wb_db *db)
 static void report_damaged_tables(wb_db *db)
 {
 	pthread_mutex_lock(&db->mu);
-	version_t *v = db->current;
+	version_t *v = db->vs.current;
 	version_ref(v);
 	pthread_mutex_unlock(&db->mu);
 	for (int l = 0; l < NUM_LEVELS; l++)

@@ -129,9 +129,9 @@ static void take_shape(wb_db *db, shape_t *s)
 {
 	pthread_mutex_lock(&db->mu);
 	for (int l = 0; l < NUM_LEVELS; l++) {
-		s->nfiles[l] = db->current->nfiles[l];
-		s->bytes[l] = version_level_bytes(db->current, l);
-		s->score[l] = compaction_score(db, db->current, l);
+		s->nfiles[l] = db->vs.current->nfiles[l];
+		s->bytes[l] = version_level_bytes(db->vs.current, l);
+		s->score[l] = compaction_score(db, db->vs.current, l);
 	}
 	s->mem_bytes = db->mem ? memtable_usage(db->mem) : 0;
 	for (int i = 0; i < db->nimm; i++)

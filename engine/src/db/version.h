@@ -11,7 +11,7 @@
  * table it may read is closed or deleted under it.
  *
  * A version edit is a change (files added and removed, counters advanced);
- * the MANIFEST is the log of edits (manifest.c, docs/format.md "MANIFEST").
+ * the MANIFEST is the log of edits (version_set.c, docs/format.md "MANIFEST").
  * Functions here are pure or act on one object; locking is the caller's.
  */
 #ifndef WB_VERSION_H

@@ -159,7 +159,7 @@ int vlog_create(wb_db *db, bool streaming, vlog_seg_t **out)
 {
 	*out = NULL;
 	pthread_mutex_lock(&db->mu);
-	uint64_t number = db->next_file++;
+	uint64_t number = vset_new_file_number(&db->vs);
 	pthread_mutex_unlock(&db->mu);
 	char path[PATH_MAX];
 	seg_path(db, number, path);

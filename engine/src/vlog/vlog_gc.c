@@ -341,27 +341,36 @@ static void condemn(wb_db *db, scan_t *s, bool on, uint64_t *races)
 	pthread_mutex_unlock(&db->mu);
 }
 
+struct retire {
+	wb_db *db;
+	scan_t *s;
+	uint64_t races;
+	int first; /* the first entry of vlog.retired this call added */
+};
+
 /* Takes the picked segments out of the live set into the retired list and
- * records them dead in the MANIFEST -- unless a move into one of them was
- * checked since the pass last looked (vlog.races moved past races): then
- * nothing is retired and a later pass tries again. The test and the
- * retirement happen under vlog.mu, where the leader checks moved pointers,
- * so a move is either counted before or refused (WB_ECONFLICT) after. */
-static int retire(wb_db *db, scan_t *s, uint64_t races)
+ * names them dead in e (vset_apply_t.prepare: in MANIFEST order) -- unless
+ * a move into one of them was checked since the pass last looked
+ * (vlog.races moved past races): then nothing is retired and a later pass
+ * tries again. The test and the retirement happen under vlog.mu, where the
+ * leader checks moved pointers, so a move is either counted before or
+ * refused (WB_ECONFLICT) after. */
+static int retire_prepare(void *arg, version_edit_t *e)
 {
-	version_edit_t e;
-	edit_init(&e);
-	pthread_mutex_lock(&db->manifest_mu);
+	struct retire *r = arg;
+	wb_db *db = r->db;
+	scan_t *s = r->s;
 	pthread_mutex_lock(&db->mu);
 	uint64_t seq = db->snap_seq, wal = db->wal_number;
 	vlog_t *v = &db->vlog;
 	pthread_mutex_lock(&v->mu);
-	int rc = WB_OK, first = v->nretired;
-	for (int i = 0; i < s->n && rc == WB_OK && v->races == races; i++) {
+	int rc = WB_OK;
+	r->first = v->nretired;
+	for (int i = 0; i < s->n && rc == WB_OK && v->races == r->races; i++) {
 		if (!s->c[i].picked)
 			continue;
 		vlog_seg_t *seg = s->c[i].seg;
-		rc = edit_delete_segment(&e, seg->number, wal);
+		rc = edit_delete_segment(e, seg->number, wal);
 		if (rc == WB_OK && v->nretired == v->retired_cap) {
 			int cap = v->retired_cap ? v->retired_cap * 2 : 8;
 			vlog_retired_t *n = realloc(v->retired, (size_t)cap * sizeof(*n));
@@ -404,22 +413,32 @@ static int retire(wb_db *db, scan_t *s, uint64_t races)
 	}
 	pthread_mutex_unlock(&v->mu);
 	pthread_mutex_unlock(&db->mu);
-	if (rc == WB_OK && e.ndead_segments > 0)
-		rc = manifest_log_edit(db, &e, NULL);
+	return rc; /* nothing retired (a race): an empty edit, not logged */
+}
+
+/* Retires the picked segments (retire_prepare) and records them dead in
+ * the MANIFEST. REQUIRES: gc_mu (only this call appends to retired). */
+static int retire(wb_db *db, scan_t *s, uint64_t races)
+{
+	version_edit_t e;
+	edit_init(&e);
+	struct retire r = { db, s, races, 0 };
+	const vset_apply_t how = { .arg = &r, .prepare = retire_prepare };
+	int rc = vset_log_and_apply(&db->vs, &e, &how, NULL);
 	if (rc != WB_OK) {
 		/* The segments stay retired: the MANIFEST is rewritten whole
 		 * before the next edit, naming them. But the file on disk may
 		 * still list them live, and a later snapshot may too once their
 		 * dead record is pruned, so deleting them could leave a listed
 		 * segment missing, which an open refuses: they are kept until
-		 * the next open, which removes what is dead. (Only this call
-		 * appends to retired: gc_mu.) */
+		 * the next open, which removes what is dead. Only the pass
+		 * under gc_mu deletes retired segments, so none went yet. */
+		vlog_t *v = &db->vlog;
 		pthread_mutex_lock(&v->mu);
-		for (int i = first; i < v->nretired; i++)
+		for (int i = r.first; i < v->nretired; i++)
 			v->retired[i].snap_seq = UINT64_MAX;
 		pthread_mutex_unlock(&v->mu);
 	}
-	pthread_mutex_unlock(&db->manifest_mu);
 	edit_destroy(&e);
 	return rc;
 }
