@@ -444,6 +444,15 @@ static int note_discard(version_edit_t *e, slice_t value)
 	return edit_add_discard(e, p.segment, p.length);
 }
 
+/* Adds a compaction's discards to the totals. (vset_apply_t.installed:
+ * mu held.) ENOMEM drops them from memory only: the MANIFEST has them. */
+static void add_discards(void *arg, const version_edit_t *e)
+{
+	wb_db *db = arg;
+	for (int i = 0; i < e->ndiscards; i++)
+		edit_add_discard(&db->discard_totals, e->discards[i].segment, e->discards[i].bytes);
+}
+
 /* Merges the inputs into o; dropped value pointers are counted in e. */
 static int merge_inputs(wb_db *db, compaction_t *c, outputs_t *o, version_edit_t *e,
 			uint64_t *bytes_read)
@@ -573,14 +582,11 @@ int compaction_run(wb_db *db, compaction_t *c)
 	/* The tables' names must be durable before the MANIFEST names them. */
 	if (rc == WB_OK && o.n > 0)
 		rc = db->env->sync_dir(db->env->ctx, db->dir);
+	/* The totals change with the version (under mu), so that a MANIFEST
+	 * snapshot written by the next edit has them. */
+	const vset_apply_t how = { .arg = db, .installed = add_discards };
 	if (rc == WB_OK)
-		rc = vset_log_and_apply(&db->vs, &e, NULL, &logged);
-	if (rc == WB_OK) {
-		pthread_mutex_lock(&db->mu);
-		for (int i = 0; i < e.ndiscards; i++) /* ENOMEM: the MANIFEST has them */
-			edit_add_discard(&db->discard_totals, e.discards[i].segment, e.discards[i].bytes);
-		pthread_mutex_unlock(&db->mu);
-	}
+		rc = vset_log_and_apply(&db->vs, &e, &how, &logged);
 	edit_destroy(&e);
 	if (rc != WB_OK) {
 		if (logged) { /* the MANIFEST may name them: the next open decides */
