@@ -263,12 +263,13 @@ static int rewrite_large(wb_db *db, const found_ptr_t *f)
 	if (rc == WB_OK)
 		rc = db_write_cond(db, b, &f->p, &skipped);
 	wb_batch_free(b);
-	if (rc == WB_OK) {
+	if (rc == WB_OK)
 		atomic_fetch_add(skipped ? &db->vlog.gc_skipped : &db->vlog.gc_rewritten, 1);
-		if (skipped) /* nothing points at the copy */
-			vlog_drop(db, dst);
-	}
-	/* After a failed commit the copy stays: a later pass finds it garbage. */
+	/* A copy nothing points at (skipped, or the commit failed) stays for
+	 * a later pass to reclaim like any garbage. Deleting it here would be
+	 * wrong: since copy_large made it a plain segment, a sync may have
+	 * covered it and a MANIFEST edit named it live, and an open refuses a
+	 * named segment that is missing. */
 	unbusy(db, dst);
 	return rc;
 }
