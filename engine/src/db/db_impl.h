@@ -172,9 +172,6 @@ struct wb_db {
 	uint64_t busy[MAX_BUSY];     /* (mu) numbers of tables that are compaction inputs */
 	int nbusy;                   /* (mu) */
 	file_meta_t **obsolete;      /* (mu) replaced tables waiting for their last reader */
-	/* (mu) Value-log bytes compaction found unreferenced, per segment
-	 * (only the discards of this edit are used); kept in the MANIFEST. */
-	version_edit_t discard_totals;
 	int nobsolete, obsolete_cap; /* (mu) */
 	_Atomic int obsolete_pending; /* nobsolete, readable without mu (a hint) */
 

@@ -665,8 +665,7 @@ static int recover(wb_db *db, bool *fresh)
 	}
 	hlc_observe(&db->clock, state.last_ts);
 	for (int i = 0; i < state.ndiscards && rc == WB_OK; i++)
-		rc = edit_add_discard(&db->discard_totals, state.discards[i].segment,
-				      state.discards[i].bytes);
+		rc = vlog_discard_add(&db->vlog, state.discards[i].segment, state.discards[i].bytes);
 	if (rc == WB_OK)
 		rc = vlog_recover(db, &state);
 	if (rc != WB_OK) {
@@ -868,7 +867,6 @@ static void db_free(wb_db *db)
 		free(db->obsolete);
 	}
 	block_cache_free(db->cache); /* after every table that used it */
-	edit_destroy(&db->discard_totals);
 	oracle_destroy(&db->oracle);
 	pthread_cond_destroy(&db->visible_cv);
 	rate_limiter_destroy(&db->limiter);
@@ -962,12 +960,7 @@ static int vset_snapshot_hook(void *arg, version_edit_t *e)
 	wb_db *db = arg;
 	e->has_last_ts = true;
 	e->last_ts = hlc_last(&db->clock);
-	int rc = WB_OK;
-	for (int i = 0; i < db->discard_totals.ndiscards && rc == WB_OK; i++)
-		if (!vlog_is_dead(db, db->discard_totals.discards[i].segment))
-			rc = edit_add_discard(e, db->discard_totals.discards[i].segment,
-					      db->discard_totals.discards[i].bytes);
-	return rc;
+	return vlog_discard_snapshot(&db->vlog, e);
 }
 
 static int vset_segments_hook(void *arg, version_edit_t *e, bool snapshot, uint64_t log_number,

@@ -60,6 +60,7 @@ void vlog_destroy(vlog_t *v)
 	free(v->dead);
 	free(v->retired);
 	free(v->leader_buf);
+	discard_map_destroy(&v->discards);
 	pthread_mutex_destroy(&v->mu);
 }
 
@@ -139,13 +140,20 @@ bool vlog_is_live(wb_db *db, uint64_t number)
 	return s != NULL;
 }
 
+/* Was `number` removed by reclaim? REQUIRES: vmu. */
+static bool is_dead(const vlog_t *v, uint64_t number)
+{
+	for (int i = 0; i < v->ndead; i++)
+		if (v->dead[i].segment == number)
+			return true;
+	return false;
+}
+
 bool vlog_is_dead(wb_db *db, uint64_t number)
 {
 	vlog_t *v = &db->vlog;
 	pthread_mutex_lock(&v->mu);
-	bool dead = false;
-	for (int i = 0; i < v->ndead && !dead; i++)
-		dead = v->dead[i].segment == number;
+	bool dead = is_dead(v, number);
 	pthread_mutex_unlock(&v->mu);
 	return dead;
 }
@@ -608,6 +616,48 @@ int vlog_check_entry(wb_db *db, vlog_seg_t *s, const vptr_t *p)
 	return vlog_entry_check(&src, p, NULL);
 }
 
+/* ---- discard accounting ---- */
+
+int vlog_discard_add(vlog_t *v, uint64_t segment, uint64_t bytes)
+{
+	pthread_mutex_lock(&v->mu);
+	int rc = discard_map_add(&v->discards, segment, bytes);
+	pthread_mutex_unlock(&v->mu);
+	return rc;
+}
+
+uint64_t vlog_discard_total(vlog_t *v)
+{
+	pthread_mutex_lock(&v->mu);
+	uint64_t t = discard_map_total(&v->discards);
+	pthread_mutex_unlock(&v->mu);
+	return t;
+}
+
+void vlog_discard_each(vlog_t *v, void (*fn)(void *arg, int i, uint64_t segment, uint64_t bytes),
+		       void *arg)
+{
+	pthread_mutex_lock(&v->mu);
+	for (int i = 0; i < discard_map_size(&v->discards); i++) {
+		discard_entry_t d = discard_map_at(&v->discards, i);
+		fn(arg, i, d.segment, d.bytes);
+	}
+	pthread_mutex_unlock(&v->mu);
+}
+
+int vlog_discard_snapshot(vlog_t *v, version_edit_t *e)
+{
+	int rc = WB_OK;
+	pthread_mutex_lock(&v->mu);
+	for (int i = 0; i < discard_map_size(&v->discards) && rc == WB_OK; i++) {
+		discard_entry_t d = discard_map_at(&v->discards, i);
+		if (!is_dead(v, d.segment))
+			rc = edit_add_discard(e, d.segment, d.bytes);
+	}
+	pthread_mutex_unlock(&v->mu);
+	return rc;
+}
+
 /* ---- open ---- */
 
 /* Opens segment `number` for reading and checks its header. */
@@ -825,7 +875,6 @@ int vlog_verify(wb_db *db, void (*progress)(void *arg, const char *file), void *
 void vlog_stats(wb_db *db, bool json, vlog_sink_fn sink, void *arg)
 {
 	vlog_t *v = &db->vlog;
-	pthread_mutex_lock(&db->mu);
 	pthread_mutex_lock(&v->mu);
 	uint64_t total = 0;
 	for (int i = 0; i < v->nsegs; i++)
@@ -849,10 +898,7 @@ void vlog_stats(wb_db *db, bool json, vlog_sink_fn sink, void *arg)
 		     (unsigned long long)atomic_load(&v->gc_skipped));
 	for (int i = 0; i < v->nsegs; i++) {
 		vlog_seg_t *s = v->segs[i];
-		uint64_t discard = 0;
-		for (int j = 0; j < db->discard_totals.ndiscards; j++)
-			if (db->discard_totals.discards[j].segment == s->number)
-				discard = db->discard_totals.discards[j].bytes;
+		uint64_t discard = discard_map_get(&v->discards, s->number);
 		uint64_t size = atomic_load(&s->size);
 		const char *state = s == v->active ? "active" : s->streaming ? "streaming"
 							 : s->condemned ? "reclaiming" : "sealed";
@@ -876,5 +922,4 @@ void vlog_stats(wb_db *db, bool json, vlog_sink_fn sink, void *arg)
 	if (json)
 		sink(arg, "]}");
 	pthread_mutex_unlock(&v->mu);
-	pthread_mutex_unlock(&db->mu);
 }

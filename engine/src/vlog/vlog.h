@@ -33,6 +33,7 @@
 #include "util/coding.h"
 #include "util/mapped.h"
 #include "db/version.h"
+#include "vlog/vlog_discard.h"
 #include "vlog/vlog_entry.h"
 #include "table/vptr.h"
 #include "wombat.h"
@@ -86,6 +87,9 @@ typedef struct vlog {
 	/* Tombstones committed since open: deletes make garbage without
 	 * appending anything, so reclaim looks after them settle. */
 	_Atomic uint64_t tombstones;
+	/* (vmu) Value-log bytes compaction found unreferenced, per live
+	 * segment; kept in the MANIFEST (vlog_discard_add). */
+	discard_map_t discards;
 } vlog_t;
 
 #define VLOG_GC_STALL 4
@@ -142,6 +146,22 @@ int vlog_read_value(struct wb_db *db, const vptr_t *p, void **val, uint8_t **key
 /* Checks the entry at p (framing and checksum) reading it in chunks, in
  * segment s. WB_OK or WB_ECORRUPT. */
 int vlog_check_entry(struct wb_db *db, vlog_seg_t *s, const vptr_t *p);
+
+/* ---- discard accounting (vlog_discard.h), each call under vmu ---- */
+
+/* Adds bytes to segment's discard count: a compaction's discards as its
+ * edit is installed, or the MANIFEST's at open. WB_OK or WB_ENOMEM (the
+ * count unchanged). */
+int vlog_discard_add(vlog_t *v, uint64_t segment, uint64_t bytes);
+/* The sum of every segment's discard count (the reclaim thread's hint). */
+uint64_t vlog_discard_total(vlog_t *v);
+/* Calls fn for each segment with a count, ascending, under vmu: fn must
+ * not call back into the value log. */
+void vlog_discard_each(vlog_t *v, void (*fn)(void *arg, int i, uint64_t segment, uint64_t bytes),
+		       void *arg);
+/* Adds to e (a MANIFEST snapshot) the count of every segment reclaim has
+ * not removed. WB_OK or WB_ENOMEM. */
+int vlog_discard_snapshot(vlog_t *v, version_edit_t *e);
 
 /* ---- open, MANIFEST, verify ---- */
 

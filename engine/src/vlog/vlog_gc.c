@@ -406,10 +406,7 @@ static int retire_prepare(void *arg, version_edit_t *e)
 		s->c[i].picked = false;
 		/* Its discard count means nothing any more (compaction may still
 		 * add to it; snapshots leave dead segments out). */
-		version_edit_t *d = &db->discard_totals;
-		for (int x = 0; x < d->ndiscards; x++)
-			if (d->discards[x].segment == seg->number)
-				d->discards[x--] = d->discards[--d->ndiscards];
+		discard_map_remove(&v->discards, seg->number);
 	}
 	pthread_mutex_unlock(&v->mu);
 	pthread_mutex_unlock(&db->mu);
@@ -664,9 +661,7 @@ void *vlog_gc_thread(void *arg)
 		 * one, or once deletes have stopped coming (an `rm -r` in a
 		 * mount has finished), at most every DELETE_PASS_GAP
 		 * intervals. */
-		uint64_t discards = 0;
-		for (int i = 0; i < db->discard_totals.ndiscards; i++)
-			discards += db->discard_totals.discards[i].bytes;
+		uint64_t discards = vlog_discard_total(&db->vlog);
 		pthread_mutex_unlock(&db->mu);
 		uint64_t appended = atomic_load(&db->vlog.appended), step = db->opts.vlog_segment_size / 4;
 		uint64_t tombs = atomic_load(&db->vlog.tombstones), now = clock_now_micros();
