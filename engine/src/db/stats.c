@@ -188,7 +188,7 @@ int wb_stats_text(wb_db *db, char **out)
 		  (unsigned long long)s.cache.misses);
 	sb_printf(&b, "write amplification: %.2f (table bytes written per user byte)\n", s.write_amp);
 	vlog_discard_each(&db->vlog, discard_text, &b);
-	vlog_stats(db, false, sb_sink, &b);
+	vlog_stats(&db->vlog, false, sb_sink, &b);
 	bgerror_report(&db->bg, false, sb_sink, &b);
 	reserve_report(db, false, sb_sink, &b);
 	sb_printf(&b, "last commit ts: %llu\n", (unsigned long long)s.last_ts);
@@ -236,7 +236,7 @@ int wb_stats_json(wb_db *db, char **out)
 	sb_printf(&b, ",");
 	reserve_report(db, true, sb_sink, &b);
 	sb_printf(&b, ",");
-	vlog_stats(db, true, sb_sink, &b);
+	vlog_stats(&db->vlog, true, sb_sink, &b);
 	for (int i = 0; i < n; i++)
 		sb_printf(&b, ",\"%s\":%llu", c[i].name, (unsigned long long)c[i].value);
 	sb_printf(&b, "}");

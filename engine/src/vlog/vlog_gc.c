@@ -192,14 +192,14 @@ static int scan_tree(wb_db *db, scan_t *s)
 static int copy_large(wb_db *db, const found_ptr_t *f, vptr_t *np, vlog_seg_t **out)
 {
 	*out = NULL;
-	vlog_seg_t *src = vlog_get(db, f->p.segment);
+	vlog_seg_t *src = vlog_get(&db->vlog, f->p.segment);
 	if (src == NULL)
 		return err_set(WB_ECORRUPT, "%06llu.vlog vanished during reclaim",
 			       (unsigned long long)f->p.segment);
-	int rc = vlog_check_entry(db, src, &f->p);
+	int rc = vlog_check_entry(&db->vlog, src, &f->p);
 	vlog_seg_t *dst = NULL;
 	if (rc == WB_OK)
-		rc = vlog_create(db, true, &dst);
+		rc = vlog_create(&db->vlog, true, &dst);
 	uint8_t *buf = rc == WB_OK ? malloc(INLINE_MAX) : NULL;
 	if (rc == WB_OK && buf == NULL)
 		rc = WB_ENOMEM;
@@ -212,7 +212,7 @@ static int copy_large(wb_db *db, const found_ptr_t *f, vptr_t *np, vlog_seg_t **
 			rc = err_set(WB_ECORRUPT, "%06llu.vlog: short read during reclaim",
 				     (unsigned long long)f->p.segment);
 		if (rc == WB_OK)
-			rc = vlog_append(db, dst, buf, n);
+			rc = vlog_append(&db->vlog, dst, buf, n);
 		rate_limiter_request(&db->gc_limiter, n);
 		off += n;
 	}
@@ -220,7 +220,7 @@ static int copy_large(wb_db *db, const found_ptr_t *f, vptr_t *np, vlog_seg_t **
 	vlog_seg_unref(src);
 	if (rc != WB_OK) {
 		if (dst != NULL) {
-			vlog_drop(db, dst);
+			vlog_drop(&db->vlog, dst);
 			vlog_seg_unref(dst);
 		}
 		return rc;
@@ -266,7 +266,7 @@ static int rewrite_large(wb_db *db, const found_ptr_t *f)
 	if (rc == WB_OK) {
 		atomic_fetch_add(skipped ? &db->vlog.gc_skipped : &db->vlog.gc_rewritten, 1);
 		if (skipped) /* nothing points at the copy */
-			vlog_drop(db, dst);
+			vlog_drop(&db->vlog, dst);
 	}
 	/* After a failed commit the copy stays: a later pass finds it garbage. */
 	unbusy(db, dst);
@@ -306,7 +306,7 @@ static int rewrite(wb_db *db, scan_t *s)
 			continue;
 		}
 		void *val;
-		rc = vlog_read_value(db, &f->p, &val, NULL, NULL, NULL);
+		rc = vlog_read_value(&db->vlog, &f->p, &val, NULL, NULL, NULL);
 		if (rc != WB_OK)
 			break;
 		rate_limiter_request(&db->gc_limiter, f->p.length);
