@@ -1,7 +1,9 @@
 /*
  * vlog.c -- value-log segments: creating, appending, the leader's move of
  * large values out of a WAL record, syncing before the WAL, recovery and
- * verify (vlog.h; docs/format.md "Value log").
+ * verify (vlog.h; docs/format.md "Value log"). Everything here works on a
+ * vlog_t alone: file numbers and reclaim wake-ups come through the
+ * callbacks of its vlog_config_t.
  *
  * Segment = header (16 bytes) then entries back to back:
  *   header  u64 magic | u32 version (2) | u32 masked crc32c of the 12 bytes before

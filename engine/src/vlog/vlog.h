@@ -14,11 +14,17 @@
  * anyway (vlog_check_ptr) and stops at the first batch whose value did not
  * survive (db_open.c).
  *
- * Segments, with their open files, live in vlog_t.segs, each reference
- * counted. `vlog.mu` protects the set and the fields marked (vmu); it is
- * taken after db->mu when both are held, and never held across I/O except
- * where a function says so. The leader alone appends to the active segment
- * (like the WAL); a streaming writer alone to its own.
+ * The value log is a module with its own state and lock: vlog_init gives
+ * it an env, a directory, its thresholds and two callbacks into its owner
+ * (a new file number; wake space reclaim), and every call below up to
+ * "vlog_gc.c" takes only the vlog_t, so it runs without a database
+ * (tests/unit/test_vlog_module.c). Segments, with their open files, live
+ * in vlog_t.segs, each reference counted, and the discard counts in
+ * vlog_t.discards (vlog_discard.h). `vlog.mu` protects both and the
+ * fields marked (vmu); it is taken after db->mu when both are held, never
+ * held across I/O except where a function says so, and never held while
+ * a callback runs. The leader alone appends to the active segment (like
+ * the WAL); a streaming writer alone to its own.
  *
  * Space reclaim (vlog_gc.c) decides which segments are dead; a dead segment
  * is deleted once every snapshot taken before its live values were moved
