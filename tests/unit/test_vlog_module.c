@@ -155,6 +155,21 @@ static void convert(fixture_t *f, const rec_t *r, uint8_t **out, seen_t *s)
 	assert_int_equal(batch_iterate(conv, collect, s), WB_OK);
 }
 
+/* Converts a record of one put of value under key into r and returns
+ * the pointer that replaced the value. */
+static vptr_t put_one(fixture_t *f, rec_t *r, const char *key, slice_t value)
+{
+	rec_begin(r);
+	rec_add(r, 0, key, value);
+	uint8_t *out;
+	seen_t s;
+	convert(f, r, &out, &s);
+	free(out);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.meta[0], META_VALUE_PTR);
+	return s.ptr[0];
+}
+
 /* The value at p reads back as want, with its key and timestamp. */
 static void reads_back(fixture_t *f, const vptr_t *p, const char *key, slice_t want)
 {
@@ -238,13 +253,7 @@ static void test_check_ptr(void **state)
 	fixture_t *f = *state;
 	static uint8_t big[3000];
 	rec_t r;
-	rec_begin(&r);
-	rec_add(&r, 0, "k", value_of(big, sizeof(big), 9));
-	uint8_t *out;
-	seen_t s;
-	convert(f, &r, &out, &s);
-	free(out);
-	vptr_t p = s.ptr[0];
+	vptr_t p = put_one(f, &r, "k", value_of(big, sizeof(big), 9));
 	assert_int_equal(vlog_sync(&f->v), WB_OK);
 	vlog_seal_active(&f->v, p.segment);
 	assert_int_equal(f->wakes, 0); /* sealing by request wakes no one */
@@ -285,14 +294,9 @@ static void test_append_and_sync_errors(void **state)
 	fixture_t *f = *state;
 	static uint8_t big[500];
 	rec_t r;
-	rec_begin(&r);
-	rec_add(&r, 0, "a", value_of(big, sizeof(big), 5));
-	uint8_t *out;
-	seen_t s;
-	convert(f, &r, &out, &s);
-	free(out);
-	assert_int_equal(s.ptr[0].segment, 1);
+	assert_int_equal(put_one(f, &r, "a", value_of(big, sizeof(big), 5)).segment, 1);
 
+	uint8_t *out;
 	fault_env_fail_nth(f->fe, FAULT_APPEND, 1, WB_EIO, FAULT_ONCE);
 	slice_t conv;
 	err_clear();
@@ -303,12 +307,11 @@ static void test_append_and_sync_errors(void **state)
 
 	/* The broken segment is left: the next value starts segment 2, and
 	 * the sealed one wakes reclaim. */
-	convert(f, &r, &out, &s);
-	free(out);
-	assert_int_equal(s.ptr[0].segment, 2);
-	assert_int_equal(s.ptr[0].offset, VLOG_HEADER_SIZE);
+	vptr_t p = put_one(f, &r, "a", slice_make(big, sizeof(big)));
+	assert_int_equal(p.segment, 2);
+	assert_int_equal(p.offset, VLOG_HEADER_SIZE);
 	assert_int_equal(f->wakes, 1);
-	reads_back(f, &s.ptr[0], "a", slice_make(big, sizeof(big)));
+	reads_back(f, &p, "a", slice_make(big, sizeof(big)));
 
 	fault_env_fail_nth(f->fe, FAULT_SYNC, 1, WB_ENOSPC, FAULT_ONCE);
 	err_clear();
@@ -339,18 +342,10 @@ static void test_recover(void **state)
 	fixture_t *f = *state;
 	static uint8_t one[200], two[300];
 	rec_t r;
-	rec_begin(&r);
-	rec_add(&r, 0, "one", value_of(one, sizeof(one), 6));
-	uint8_t *out;
-	seen_t s1, s2;
-	convert(f, &r, &out, &s1);
-	free(out);
+	vptr_t p1 = put_one(f, &r, "one", value_of(one, sizeof(one), 6));
 	vlog_seal_active(&f->v, 1);
-	rec_begin(&r);
-	rec_add(&r, 0, "two", value_of(two, sizeof(two), 7));
-	convert(f, &r, &out, &s2);
-	free(out);
-	assert_int_equal(s2.ptr[0].segment, 2);
+	vptr_t p2 = put_one(f, &r, "two", value_of(two, sizeof(two), 7));
+	assert_int_equal(p2.segment, 2);
 	assert_int_equal(vlog_sync(&f->v), WB_OK);
 	vlog_destroy(&f->v);
 
@@ -365,14 +360,14 @@ static void test_recover(void **state)
 	assert_true(vlog_is_live(&f->v, 1));
 	assert_false(vlog_is_live(&f->v, 2));
 	assert_true(vlog_is_dead(&f->v, 5));
-	reads_back(f, &s1.ptr[0], "one", slice_make(one, sizeof(one)));
+	reads_back(f, &p1, "one", slice_make(one, sizeof(one)));
 	/* A pointer into a removed segment is already hidden: accepted. */
 	vptr_t dead = { 5, VLOG_HEADER_SIZE, 100, 10 };
 	assert_int_equal(vlog_check_ptr(&f->v, &dead), WB_OK);
 	/* The WAL points into segment 2: it is taken into the set. */
-	assert_int_equal(vlog_check_ptr(&f->v, &s2.ptr[0]), WB_OK);
+	assert_int_equal(vlog_check_ptr(&f->v, &p2), WB_OK);
 	assert_true(vlog_is_live(&f->v, 2));
-	reads_back(f, &s2.ptr[0], "two", slice_make(two, sizeof(two)));
+	reads_back(f, &p2, "two", slice_make(two, sizeof(two)));
 	vlog_destroy(&f->v);
 
 	/* A named segment that is missing is damage, or a drop when salvaging. */
