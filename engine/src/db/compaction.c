@@ -450,7 +450,7 @@ static void add_discards(void *arg, const version_edit_t *e)
 {
 	wb_db *db = arg;
 	for (int i = 0; i < e->ndiscards; i++)
-		edit_add_discard(&db->discard_totals, e->discards[i].segment, e->discards[i].bytes);
+		vlog_discard_add(&db->vlog, e->discards[i].segment, e->discards[i].bytes);
 }
 
 /* Merges the inputs into o; dropped value pointers are counted in e. */

@@ -12,7 +12,7 @@
  *   version_set.c  the current version, file numbers, MANIFEST and CURRENT
  *   stats.c      counters and their text/JSON reports
  *   infolog.c    the LOG file: what happened, for people
- *   vlog.c       value-log segments (vlog.h); vlog_gc.c their space reclaim
+ *   vlog.c       the value log, a module of its own (vlog.h); vlog_gc.c its space reclaim
  *   writer.c     streaming writes of large values (wb_writer_*)
  *   bgerror.c    the error state: why writes are refused (bgerror.h)
  *   reserve.c    the disk reserve that lets a full disk open (reserve.h)
@@ -30,7 +30,7 @@
  * The version set `vs` (version_set.h) keeps the current version, file
  * numbers, the log number and the compact pointers under mu, and
  * serializes edits and the MANIFEST under its own `vs.edit_mu`. `vlog.mu`
- * guards the set of value-log segments (vlog.h). Order: vs.edit_mu, then
+ * guards the set of value-log segments and their discard counts (vlog.h). Order: vs.edit_mu, then
  * mu, then wal_mu, then vlog.mu. The oracle (readers, commit log) is
  * under mu: the leader checks conflicts and logs commits while it stamps
  * a group, compaction reads the readers' timestamps when it picks,
@@ -172,9 +172,6 @@ struct wb_db {
 	uint64_t busy[MAX_BUSY];     /* (mu) numbers of tables that are compaction inputs */
 	int nbusy;                   /* (mu) */
 	file_meta_t **obsolete;      /* (mu) replaced tables waiting for their last reader */
-	/* (mu) Value-log bytes compaction found unreferenced, per segment
-	 * (only the discards of this edit are used); kept in the MANIFEST. */
-	version_edit_t discard_totals;
 	int nobsolete, obsolete_cap; /* (mu) */
 	_Atomic int obsolete_pending; /* nobsolete, readable without mu (a hint) */
 

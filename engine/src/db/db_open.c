@@ -55,7 +55,7 @@ void db_filename(char *buf, size_t len, const char *dir, enum file_type type, ui
 		snprintf(buf, len, "%s/%06llu.tmp", dir, n);
 		break;
 	case FILE_VLOG:
-		snprintf(buf, len, "%s/%06llu.vlog", dir, n);
+		vlog_segment_path(buf, len, dir, number);
 		break;
 	}
 }
@@ -310,7 +310,7 @@ static int check_pointers(void *arg, uint8_t meta, slice_t tree_key, slice_t val
 	vptr_t p;
 	if (!vptr_decode(value, &p))
 		return WB_ECORRUPT;
-	return vlog_check_ptr(db, &p);
+	return vlog_check_ptr(&db->vlog, &p);
 }
 
 static int replay_entry(void *arg, uint8_t meta, slice_t tree_key, slice_t value, uint64_t ts)
@@ -337,6 +337,12 @@ void db_salvage_note(wb_db *db, const char *fmt, ...)
 	va_start(ap, fmt);
 	salvage_say(db, true, fmt, ap);
 	va_end(ap);
+}
+
+/* A segment the MANIFEST names that wb_repair drops (vlog_recover). */
+static void vlog_salvage_hook(void *arg, const char *why)
+{
+	db_salvage_note(arg, "%s: dropped the segment", why);
 }
 
 void db_salvage_tell(wb_db *db, const char *fmt, ...)
@@ -665,10 +671,9 @@ static int recover(wb_db *db, bool *fresh)
 	}
 	hlc_observe(&db->clock, state.last_ts);
 	for (int i = 0; i < state.ndiscards && rc == WB_OK; i++)
-		rc = edit_add_discard(&db->discard_totals, state.discards[i].segment,
-				      state.discards[i].bytes);
+		rc = vlog_discard_add(&db->vlog, state.discards[i].segment, state.discards[i].bytes);
 	if (rc == WB_OK)
-		rc = vlog_recover(db, &state);
+		rc = vlog_recover(&db->vlog, &state, db->salvage != NULL ? vlog_salvage_hook : NULL, db);
 	if (rc != WB_OK) {
 		edit_destroy(&state);
 		return rc;
@@ -718,7 +723,7 @@ static int remove_obsolete(void *arg, const char *name)
 				keep = db->vs.current->files[l][i]->number == number;
 		break;
 	case FILE_VLOG:
-		keep = vlog_is_live(db, number);
+		keep = vlog_is_live(&db->vlog, number);
 		break;
 	default:
 		break;
@@ -868,7 +873,6 @@ static void db_free(wb_db *db)
 		free(db->obsolete);
 	}
 	block_cache_free(db->cache); /* after every table that used it */
-	edit_destroy(&db->discard_totals);
 	oracle_destroy(&db->oracle);
 	pthread_cond_destroy(&db->visible_cv);
 	rate_limiter_destroy(&db->limiter);
@@ -962,23 +966,39 @@ static int vset_snapshot_hook(void *arg, version_edit_t *e)
 	wb_db *db = arg;
 	e->has_last_ts = true;
 	e->last_ts = hlc_last(&db->clock);
-	int rc = WB_OK;
-	for (int i = 0; i < db->discard_totals.ndiscards && rc == WB_OK; i++)
-		if (!vlog_is_dead(db, db->discard_totals.discards[i].segment))
-			rc = edit_add_discard(e, db->discard_totals.discards[i].segment,
-					      db->discard_totals.discards[i].bytes);
-	return rc;
+	return vlog_discard_snapshot(&db->vlog, e);
 }
 
 static int vset_segments_hook(void *arg, version_edit_t *e, bool snapshot, uint64_t log_number,
 			      uint64_t **segs, int *nsegs)
 {
-	return vlog_manifest_add(arg, e, snapshot, log_number, segs, nsegs);
+	wb_db *db = arg;
+	return vlog_manifest_add(&db->vlog, e, snapshot, log_number, segs, nsegs);
 }
 
 static void vset_recorded_hook(void *arg, const uint64_t *segs, int nsegs)
 {
-	vlog_mark_recorded(arg, segs, nsegs);
+	wb_db *db = arg;
+	vlog_mark_recorded(&db->vlog, segs, nsegs);
+}
+
+/* What the value log asks of the database (vlog_config_t): file numbers
+ * from the version set, and a nudge to the reclaim thread. */
+static uint64_t vlog_file_number_hook(void *arg)
+{
+	wb_db *db = arg;
+	pthread_mutex_lock(&db->mu);
+	uint64_t n = vset_new_file_number(&db->vs);
+	pthread_mutex_unlock(&db->mu);
+	return n;
+}
+
+static void vlog_wake_hook(void *arg)
+{
+	wb_db *db = arg;
+	pthread_mutex_lock(&db->mu);
+	pthread_cond_signal(&db->gc_cv);
+	pthread_mutex_unlock(&db->mu);
 }
 
 int wb_open(const char *dir, const wb_options *opts, wb_db **out)
@@ -1015,7 +1035,14 @@ int db_open_with(const char *dir, const wb_options *opts, salvage_t *salvage, wb
 	pthread_cond_init(&db->gc_cv, NULL);
 	pthread_cond_init(&db->gc_done_cv, NULL);
 	pthread_mutex_init(&db->gc_mu, NULL);
-	vlog_init(&db->vlog);
+	const vlog_config_t vcfg = { .env = db->env,
+				     .dir = db->dir,
+				     .value_threshold = db->opts.value_threshold,
+				     .segment_size = db->opts.vlog_segment_size,
+				     .new_file_number = vlog_file_number_hook,
+				     .wake_reclaim = vlog_wake_hook,
+				     .arg = db };
+	vlog_init(&db->vlog, &vcfg);
 	bgerror_init(&db->bg);
 	reserve_init(&db->reserve);
 	pthread_cond_init(&db->visible_cv, NULL);
@@ -1115,7 +1142,7 @@ int wb_close(wb_db *db)
 	stop_threads(db);
 	int rc = WB_OK;
 	if (db->wal != NULL && !db->opts.read_only) {
-		rc = vlog_sync(db);
+		rc = vlog_sync(&db->vlog);
 		if (rc == WB_OK)
 			rc = log_writer_sync(db->wal);
 		/* After a sticky failure (a failed fsync) the log may not hold

@@ -58,7 +58,7 @@ int db_value_copy(slice_t value, void **val, size_t *vlen)
 
 int db_value_read(wb_db *db, const vptr_t *p, void **val)
 {
-	int rc = vlog_read_value(db, p, val, NULL, NULL, NULL);
+	int rc = vlog_read_value(&db->vlog, p, val, NULL, NULL, NULL);
 	/* vlog_read_value's buffer holds the whole entry (header, value, key,
 	 * trailer) with the value moved to its front, so byte value_len is
 	 * inside it. This goes once vlog_read_value terminates the value itself
@@ -83,7 +83,7 @@ static int on_pointer(read_ctx_t *c, slice_t ikey, slice_t payload)
 		return rc;
 	}
 	case READ_RANGE:
-		return vlog_read_range(c->db, &p, c->offset, c->buf, c->len, c->nread);
+		return vlog_read_range(&c->db->vlog, &p, c->offset, c->buf, c->len, c->nread);
 	case READ_INFO:
 		c->info->value_len = p.value_len;
 		c->info->ts = ikey_ts(ikey);

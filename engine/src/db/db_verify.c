@@ -75,6 +75,6 @@ int wb_verify(wb_db *db, void (*progress)(void *arg, const char *file), void *ar
 	}
 	free(wals);
 	if (rc == WB_OK)
-		rc = vlog_verify(db, progress, arg);
+		rc = vlog_verify(&db->vlog, progress, arg);
 	return rc;
 }

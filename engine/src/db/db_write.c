@@ -154,7 +154,7 @@ static int make_room(wb_db *db, bool force)
 		 * otherwise a crash could keep later writes and lose earlier ones. */
 		bool sync_failed = false;
 		if (rc == WB_OK)
-			rc = vlog_sync(db);
+			rc = vlog_sync(&db->vlog);
 		if (rc == WB_OK) {
 			rc = log_writer_sync(db->wal);
 			STAT_ADD(db, wal_syncs, 1);
@@ -466,7 +466,7 @@ static int lead_group(wb_db *db, struct writer *lead, struct writer **last)
 	if (lead->batch->has_ptr)
 		rc = check_moved_pointers(db, rec);
 	if (rc == WB_OK)
-		rc = vlog_convert_record(db, rec, &converted, &rec);
+		rc = vlog_convert_record(&db->vlog, rec, &converted, &rec);
 	if (rc != WB_OK) {
 		free(buf);
 		free(filtered);
@@ -475,7 +475,7 @@ static int lead_group(wb_db *db, struct writer *lead, struct writer **last)
 		return rc;
 	}
 	if (sync) {
-		rc = vlog_sync(db);
+		rc = vlog_sync(&db->vlog);
 		sync_failed = rc != WB_OK;
 	}
 	if (rc == WB_OK)
@@ -602,7 +602,7 @@ static int enqueue(wb_db *db, struct writer *wp)
 	wb_batch *b = w.batch;
 	int rc = w.barrier ? WB_OK : make_room(db, b == NULL);
 	if (w.seal != 0)
-		vlog_seal_active(db, w.seal);
+		vlog_seal_active(&db->vlog, w.seal);
 	if (rc == WB_OK && b != NULL)
 		rc = lead_group(db, &w, &last);
 
@@ -734,7 +734,7 @@ static int sync_wal(wb_db *db)
 		uint64_t size = atomic_load(&db->wal_size);
 		if (size > atomic_load(&db->wal_synced_size)) {
 			/* The values the records point at first. */
-			rc = vlog_sync(db);
+			rc = vlog_sync(&db->vlog);
 			if (rc == WB_OK)
 				rc = log_writer_sync(db->wal);
 			STAT_ADD(db, wal_syncs, 1);

@@ -54,9 +54,9 @@ static int doom(doomed_t *d, slice_t tree_key)
 /* Checks the value the newest version of tree_key points at. */
 static int check_value(wb_db *db, slice_t tree_key, const vptr_t *p, doomed_t *d)
 {
-	vlog_seg_t *s = vlog_get(db, p->segment);
+	vlog_seg_t *s = vlog_get(&db->vlog, p->segment);
 	int rc = s == NULL ? err_set(WB_ECORRUPT, "%06llu.vlog is gone", (unsigned long long)p->segment)
-			   : vlog_check_entry(db, s, p);
+			   : vlog_check_entry(&db->vlog, s, p);
 	vlog_seg_unref(s);
 	if (rc != WB_ECORRUPT)
 		return rc;
@@ -146,7 +146,7 @@ static int reclaim_damaged_segments(wb_db *db)
 			pthread_mutex_unlock(&db->vlog.mu);
 			if (s == NULL)
 				break;
-			if (!skip && vlog_check_segment(db, s) == WB_ECORRUPT) {
+			if (!skip && vlog_check_segment(&db->vlog, s) == WB_ECORRUPT) {
 				if (pass == 0)
 					db_salvage_tell(db, "%s: its live values are moved and the file deleted",
 							err_message());

@@ -72,6 +72,19 @@ typedef struct counter {
 } counter_t;
 
 /* The counters in report order; returns how many. */
+/* The value log's discard counts, one segment a call (vlog_discard_each). */
+static void discard_text(void *arg, int i, uint64_t segment, uint64_t bytes)
+{
+	sb_printf(arg, "value-log segment %06llu: %llu bytes unreferenced\n",
+		  (unsigned long long)segment, (unsigned long long)bytes);
+}
+
+static void discard_json(void *arg, int i, uint64_t segment, uint64_t bytes)
+{
+	sb_printf(arg, "%s{\"segment\":%llu,\"bytes\":%llu}", i ? "," : "",
+		  (unsigned long long)segment, (unsigned long long)bytes);
+}
+
 static int collect(wb_db *db, counter_t *c)
 {
 	int n = 0;
@@ -174,13 +187,8 @@ int wb_stats_text(wb_db *db, char **out)
 		  100 * hit_rate(&s.cache), (unsigned long long)s.cache.hits,
 		  (unsigned long long)s.cache.misses);
 	sb_printf(&b, "write amplification: %.2f (table bytes written per user byte)\n", s.write_amp);
-	pthread_mutex_lock(&db->mu);
-	for (int i = 0; i < db->discard_totals.ndiscards; i++)
-		sb_printf(&b, "value-log segment %06llu: %llu bytes unreferenced\n",
-			  (unsigned long long)db->discard_totals.discards[i].segment,
-			  (unsigned long long)db->discard_totals.discards[i].bytes);
-	pthread_mutex_unlock(&db->mu);
-	vlog_stats(db, false, sb_sink, &b);
+	vlog_discard_each(&db->vlog, discard_text, &b);
+	vlog_stats(&db->vlog, false, sb_sink, &b);
 	bgerror_report(&db->bg, false, sb_sink, &b);
 	reserve_report(db, false, sb_sink, &b);
 	sb_printf(&b, "last commit ts: %llu\n", (unsigned long long)s.last_ts);
@@ -222,18 +230,13 @@ int wb_stats_json(wb_db *db, char **out)
 	sb_printf(&b, ",\"txn_checks\":%llu,\"txn_too_old\":%llu", (unsigned long long)s.txn_checks,
 		  (unsigned long long)s.txn_too_old);
 	sb_printf(&b, ",\"vlog_discards\":[");
-	pthread_mutex_lock(&db->mu);
-	for (int i = 0; i < db->discard_totals.ndiscards; i++)
-		sb_printf(&b, "%s{\"segment\":%llu,\"bytes\":%llu}", i ? "," : "",
-			  (unsigned long long)db->discard_totals.discards[i].segment,
-			  (unsigned long long)db->discard_totals.discards[i].bytes);
-	pthread_mutex_unlock(&db->mu);
+	vlog_discard_each(&db->vlog, discard_json, &b);
 	sb_printf(&b, "],\"background_error\":");
 	bgerror_report(&db->bg, true, sb_sink, &b);
 	sb_printf(&b, ",");
 	reserve_report(db, true, sb_sink, &b);
 	sb_printf(&b, ",");
-	vlog_stats(db, true, sb_sink, &b);
+	vlog_stats(&db->vlog, true, sb_sink, &b);
 	for (int i = 0; i < n; i++)
 		sb_printf(&b, ",\"%s\":%llu", c[i].name, (unsigned long long)c[i].value);
 	sb_printf(&b, "}");

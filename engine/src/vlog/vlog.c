@@ -1,7 +1,9 @@
 /*
  * vlog.c -- value-log segments: creating, appending, the leader's move of
  * large values out of a WAL record, syncing before the WAL, recovery and
- * verify (vlog.h; docs/format.md "Value log").
+ * verify (vlog.h; docs/format.md "Value log"). Everything here works on a
+ * vlog_t alone: file numbers and reclaim wake-ups come through the
+ * callbacks of its vlog_config_t.
  *
  * Segment = header (16 bytes) then entries back to back:
  *   header  u64 magic | u32 version (2) | u32 masked crc32c of the 12 bytes before
@@ -21,7 +23,6 @@
 
 #include "db/batch.h"
 #include "util/crc32c.h"
-#include "db/db_impl.h"
 #include "util/error.h"
 #include "table/ikey.h"
 #include "util/mapped.h"
@@ -30,10 +31,16 @@
 #define PREALLOC (1u << 20)
 #define MAP_MAX (16u << 10)   /* larger entries are appended, not stored */
 
-void vlog_init(vlog_t *v)
+void vlog_init(vlog_t *v, const vlog_config_t *cfg)
 {
 	memset(v, 0, sizeof(*v));
 	pthread_mutex_init(&v->mu, NULL);
+	v->cfg = *cfg;
+}
+
+void vlog_segment_path(char *buf, size_t len, const char *dir, uint64_t number)
+{
+	snprintf(buf, len, "%s/%06llu.vlog", dir, (unsigned long long)number);
 }
 
 void vlog_seg_unref(vlog_seg_t *s)
@@ -60,17 +67,18 @@ void vlog_destroy(vlog_t *v)
 	free(v->dead);
 	free(v->retired);
 	free(v->leader_buf);
+	discard_map_destroy(&v->discards);
 	pthread_mutex_destroy(&v->mu);
 }
 
 /* ---- the set of segments ---- */
 
-static vlog_seg_t *seg_new(wb_db *db, uint64_t number, wb_env_file *f)
+static vlog_seg_t *seg_new(vlog_t *v, uint64_t number, wb_env_file *f)
 {
 	vlog_seg_t *s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return NULL;
-	s->env = db->env;
+	s->env = v->cfg.env;
 	s->number = number;
 	s->file = f;
 	s->live = UINT64_MAX;
@@ -110,9 +118,8 @@ static int insert(vlog_t *v, vlog_seg_t *s)
 	return WB_OK;
 }
 
-vlog_seg_t *vlog_get(wb_db *db, uint64_t number)
+vlog_seg_t *vlog_get(vlog_t *v, uint64_t number)
 {
-	vlog_t *v = &db->vlog;
 	pthread_mutex_lock(&v->mu);
 	int i = find(v, number);
 	vlog_seg_t *s = NULL;
@@ -132,79 +139,83 @@ vlog_seg_t *vlog_get(wb_db *db, uint64_t number)
 	return s;
 }
 
-bool vlog_is_live(wb_db *db, uint64_t number)
+bool vlog_is_live(vlog_t *v, uint64_t number)
 {
-	vlog_seg_t *s = vlog_get(db, number);
+	vlog_seg_t *s = vlog_get(v, number);
 	vlog_seg_unref(s);
 	return s != NULL;
 }
 
-bool vlog_is_dead(wb_db *db, uint64_t number)
+/* Was `number` removed by reclaim? REQUIRES: vmu. */
+static bool is_dead(const vlog_t *v, uint64_t number)
 {
-	vlog_t *v = &db->vlog;
+	for (int i = 0; i < v->ndead; i++)
+		if (v->dead[i].segment == number)
+			return true;
+	return false;
+}
+
+bool vlog_is_dead(vlog_t *v, uint64_t number)
+{
 	pthread_mutex_lock(&v->mu);
-	bool dead = false;
-	for (int i = 0; i < v->ndead && !dead; i++)
-		dead = v->dead[i].segment == number;
+	bool dead = is_dead(v, number);
 	pthread_mutex_unlock(&v->mu);
 	return dead;
 }
 
-static void seg_path(wb_db *db, uint64_t number, char *path)
+static void seg_path(const vlog_t *v, uint64_t number, char *path)
 {
-	db_filename(path, PATH_MAX, db->dir, FILE_VLOG, number);
+	vlog_segment_path(path, PATH_MAX, v->cfg.dir, number);
 }
 
-int vlog_create(wb_db *db, bool streaming, vlog_seg_t **out)
+int vlog_create(vlog_t *v, bool streaming, vlog_seg_t **out)
 {
 	*out = NULL;
-	pthread_mutex_lock(&db->mu);
-	uint64_t number = vset_new_file_number(&db->vs);
-	pthread_mutex_unlock(&db->mu);
+	uint64_t number = v->cfg.new_file_number(v->cfg.arg);
 	char path[PATH_MAX];
-	seg_path(db, number, path);
+	seg_path(v, number, path);
 	wb_env_file *f;
-	int rc = db->env->open(db->env->ctx, path,
-			       WB_ENV_READ | WB_ENV_WRITE | WB_ENV_CREATE | WB_ENV_TRUNCATE, &f);
+	int rc = v->cfg.env->open(v->cfg.env->ctx, path,
+				  WB_ENV_READ | WB_ENV_WRITE | WB_ENV_CREATE | WB_ENV_TRUNCATE, &f);
 	if (rc != WB_OK)
 		return err_set(rc, "%s: cannot create: %s", path, wb_strerror(rc));
 	uint8_t h[VLOG_HEADER_SIZE];
 	put_u64(h, VLOG_MAGIC);
 	put_u32(h + 8, VLOG_FORMAT_VERSION);
 	put_u32(h + 12, crc32c_mask(crc32c(h, 12)));
-	rc = db->env->append(f, h, sizeof(h));
+	rc = v->cfg.env->append(f, h, sizeof(h));
 	/* The name must be durable before any WAL sync can promise a pointer
 	 * into the file. */
 	if (rc == WB_OK)
-		rc = db->env->sync_dir(db->env->ctx, db->dir);
-	vlog_seg_t *s = rc == WB_OK ? seg_new(db, number, f) : NULL;
+		rc = v->cfg.env->sync_dir(v->cfg.env->ctx, v->cfg.dir);
+	vlog_seg_t *s = rc == WB_OK ? seg_new(v, number, f) : NULL;
 	if (rc == WB_OK && s == NULL)
 		rc = WB_ENOMEM;
 	if (rc != WB_OK) {
-		db->env->close(f);
-		db->env->remove(db->env->ctx, path);
+		v->cfg.env->close(f);
+		v->cfg.env->remove(v->cfg.env->ctx, path);
 		return err_set(rc, "%s: cannot create: %s", path, wb_strerror(rc));
 	}
 	atomic_store(&s->size, VLOG_HEADER_SIZE);
 	s->writable = true;
 	s->streaming = streaming;
-	pthread_mutex_lock(&db->vlog.mu);
-	rc = insert(&db->vlog, s);
+	pthread_mutex_lock(&v->mu);
+	rc = insert(v, s);
 	if (rc == WB_OK)
 		atomic_fetch_add(&s->refs, 1);
-	pthread_mutex_unlock(&db->vlog.mu);
+	pthread_mutex_unlock(&v->mu);
 	if (rc != WB_OK) {
 		vlog_seg_unref(s);
-		db->env->remove(db->env->ctx, path);
+		v->cfg.env->remove(v->cfg.env->ctx, path);
 		return rc;
 	}
 	*out = s;
 	return WB_OK;
 }
 
-int vlog_append(wb_db *db, vlog_seg_t *s, const void *buf, size_t len)
+int vlog_append(vlog_t *v, vlog_seg_t *s, const void *buf, size_t len)
 {
-	int rc = db->env->append(s->file, buf, len);
+	int rc = v->cfg.env->append(s->file, buf, len);
 	if (rc != WB_OK) {
 		s->broken = true;
 		return err_set(rc, "%06llu.vlog offset %llu: append failed: %s",
@@ -218,7 +229,7 @@ int vlog_append(wb_db *db, vlog_seg_t *s, const void *buf, size_t len)
 /* ---- the leader's conversion of a record ---- */
 
 typedef struct conv {
-	wb_db *db;
+	vlog_t *v;
 	uint8_t *out; /* next byte of the new record */
 	uint8_t *wbuf; /* pending appends to the active segment */
 	size_t wlen;
@@ -233,13 +244,13 @@ typedef struct conv {
  * file stay as they are, so the format does too; a sealed segment ends
  * past vlog_segment_size and so has nothing allocated beyond its end, the
  * one active at close at most PREALLOC. A hint: failures are ignored. */
-static void preallocate(wb_db *db, vlog_seg_t *a, uint64_t end)
+static void preallocate(vlog_t *v, vlog_seg_t *a, uint64_t end)
 {
-	uint64_t limit = db->opts.vlog_segment_size;
-	if (end <= a->preallocated || end > limit || db->env->preallocate == NULL)
+	uint64_t limit = v->cfg.segment_size;
+	if (end <= a->preallocated || end > limit || v->cfg.env->preallocate == NULL)
 		return;
 	uint64_t want = end + PREALLOC < limit ? end + PREALLOC : limit;
-	if (db->env->preallocate(a->file, a->preallocated, want - a->preallocated) == WB_OK) {
+	if (v->cfg.env->preallocate(a->file, a->preallocated, want - a->preallocated) == WB_OK) {
 		a->preallocated = want;
 	} else {
 		a->preallocated = UINT64_MAX; /* not supported here: stop asking */
@@ -259,10 +270,10 @@ static void preallocate(wb_db *db, vlog_seg_t *a, uint64_t end)
  * care: nothing points at it until its WAL record is written. */
 
 /* Puts a fresh active segment in map mode when the env can map files. */
-static void start_map(wb_db *db, vlog_seg_t *a)
+static void start_map(vlog_t *v, vlog_seg_t *a)
 {
 	snprintf(a->name, sizeof(a->name), "%06llu.vlog", (unsigned long long)a->number);
-	mapped_start(&a->m, db->env, a->file, a->name, atomic_load(&a->size), db->opts.vlog_segment_size);
+	mapped_start(&a->m, v->cfg.env, a->file, a->name, atomic_load(&a->size), v->cfg.segment_size);
 }
 
 /* Ends map mode; the zeros stay if the trim fails (readers allow them). */
@@ -278,13 +289,13 @@ static int flush_wbuf(conv_t *c)
 {
 	if (c->wlen == 0)
 		return WB_OK;
-	vlog_seg_t *a = c->db->vlog.active;
+	vlog_seg_t *a = c->v->active;
 	int rc = WB_OK;
 	if (a->m.on) {
 		atomic_fetch_add(&a->size, c->wlen);
 	} else {
-		preallocate(c->db, a, atomic_load(&a->size) + c->wlen);
-		rc = vlog_append(c->db, a, c->wbuf, c->wlen);
+		preallocate(c->v, a, atomic_load(&a->size) + c->wlen);
+		rc = vlog_append(c->v, a, c->wbuf, c->wlen);
 	}
 	c->wlen = 0;
 	return rc;
@@ -377,52 +388,49 @@ static int write_entry(conv_t *c, vlog_seg_t *a, const vptr_t *ptr, slice_t tree
 
 /* Ends a's time as the active segment (vlog.active is left to the
  * caller). The set keeps its own reference. */
-static void seal(wb_db *db, vlog_seg_t *a)
+static void seal(vlog_t *v, vlog_seg_t *a)
 {
 	finish_map(a);
-	pthread_mutex_lock(&db->vlog.mu);
+	pthread_mutex_lock(&v->mu);
 	a->writable = false;
-	pthread_mutex_unlock(&db->vlog.mu);
+	pthread_mutex_unlock(&v->mu);
 	vlog_seg_unref(a); /* the leader's */
 }
 
-void vlog_seal_active(wb_db *db, uint64_t number)
+void vlog_seal_active(vlog_t *v, uint64_t number)
 {
-	vlog_seg_t *a = db->vlog.active;
+	vlog_seg_t *a = v->active;
 	if (a == NULL || a->number != number)
 		return;
-	pthread_mutex_lock(&db->vlog.mu);
-	db->vlog.active = NULL;
-	pthread_mutex_unlock(&db->vlog.mu);
-	seal(db, a);
+	pthread_mutex_lock(&v->mu);
+	v->active = NULL;
+	pthread_mutex_unlock(&v->mu);
+	seal(v, a);
 }
 
 /* The active segment with room, rotated when full or broken. */
 static int active_segment(conv_t *c)
 {
-	wb_db *db = c->db;
-	vlog_seg_t *a = db->vlog.active;
-	if (a != NULL && !a->broken && atomic_load(&a->size) < db->opts.vlog_segment_size)
+	vlog_t *v = c->v;
+	vlog_seg_t *a = v->active;
+	if (a != NULL && !a->broken && atomic_load(&a->size) < v->cfg.segment_size)
 		return WB_OK;
 	int rc = flush_wbuf(c);
 	if (rc != WB_OK)
 		return rc;
 	vlog_seg_t *n;
-	rc = vlog_create(db, false, &n);
+	rc = vlog_create(v, false, &n);
 	if (rc != WB_OK)
 		return rc;
-	start_map(db, n);
+	start_map(v, n);
 	if (a != NULL)
-		seal(db, a);
-	pthread_mutex_lock(&db->vlog.mu);
-	db->vlog.active = n;
-	pthread_mutex_unlock(&db->vlog.mu);
-	atomic_fetch_add(&db->vlog.sealed_since_gc, 1);
-	if (a != NULL) {
-		pthread_mutex_lock(&db->mu);
-		pthread_cond_signal(&db->gc_cv); /* a sealed segment to look at */
-		pthread_mutex_unlock(&db->mu);
-	}
+		seal(v, a);
+	pthread_mutex_lock(&v->mu);
+	v->active = n;
+	pthread_mutex_unlock(&v->mu);
+	atomic_fetch_add(&v->sealed_since_gc, 1);
+	if (a != NULL && v->cfg.wake_reclaim != NULL)
+		v->cfg.wake_reclaim(v->cfg.arg); /* a sealed segment to look at */
 	return WB_OK;
 }
 
@@ -436,7 +444,7 @@ static int convert_entry(void *arg, uint8_t meta, slice_t tree_key, slice_t valu
 	int rc = active_segment(c);
 	if (rc != WB_OK)
 		return rc;
-	vlog_seg_t *a = c->db->vlog.active;
+	vlog_seg_t *a = c->v->active;
 	if (a->m.on && mapped_synced_often(&a->m)) {
 		/* Synced often: append from here on (mapped.h). */
 		rc = flush_wbuf(c);
@@ -444,7 +452,7 @@ static int convert_entry(void *arg, uint8_t meta, slice_t tree_key, slice_t valu
 			a->broken = true; /* zeros past its entries: use a new one */
 			err_clear();
 			rc = active_segment(c);
-			a = c->db->vlog.active;
+			a = c->v->active;
 		}
 		if (rc != WB_OK)
 			return rc;
@@ -454,7 +462,7 @@ static int convert_entry(void *arg, uint8_t meta, slice_t tree_key, slice_t valu
 	rc = write_entry(c, a, &ptr, tree_key, value, ts);
 	if (rc != WB_OK)
 		return rc;
-	atomic_fetch_add(&c->db->vlog.appended, ptr.length);
+	atomic_fetch_add(&c->v->appended, ptr.length);
 	uint8_t enc[VPTR_MAX_LEN];
 	size_t n = vptr_encode(enc, &ptr);
 	c->out = batch_encode_entry(c->out, META_VALUE_PTR, tree_key, slice_make(enc, n));
@@ -468,11 +476,11 @@ static int find_big(void *arg, uint8_t meta, slice_t tree_key, slice_t value, ui
 	return meta == 0 && value.len >= c->threshold ? WB_EEXIST : WB_OK;
 }
 
-int vlog_convert_record(wb_db *db, slice_t rec, uint8_t **out, slice_t *out_rec)
+int vlog_convert_record(vlog_t *v, slice_t rec, uint8_t **out, slice_t *out_rec)
 {
 	*out = NULL;
 	*out_rec = rec;
-	conv_t c = { .db = db, .threshold = db->opts.value_threshold };
+	conv_t c = { .v = v, .threshold = v->cfg.value_threshold };
 	if (c.threshold == 0)
 		return WB_OK;
 	slice_t rest = rec, one;
@@ -487,9 +495,9 @@ int vlog_convert_record(wb_db *db, slice_t rec, uint8_t **out, slice_t *out_rec)
 	/* A pointer entry is never longer than the value it replaces (the
 	 * threshold is at least 64 bytes). */
 	uint8_t *buf = malloc(rec.len);
-	if (db->vlog.leader_buf == NULL)
-		db->vlog.leader_buf = malloc(CHUNK + WB_MAX_KEY_LEN + 64);
-	c.wbuf = db->vlog.leader_buf;
+	if (v->leader_buf == NULL)
+		v->leader_buf = malloc(CHUNK + WB_MAX_KEY_LEN + 64);
+	c.wbuf = v->leader_buf;
 	if (buf == NULL || c.wbuf == NULL) {
 		free(buf);
 		return WB_ENOMEM;
@@ -517,9 +525,8 @@ int vlog_convert_record(wb_db *db, slice_t rec, uint8_t **out, slice_t *out_rec)
 	return WB_OK;
 }
 
-int vlog_sync(wb_db *db)
+int vlog_sync(vlog_t *v)
 {
-	vlog_t *v = &db->vlog;
 	int rc = WB_OK;
 	for (;;) {
 		vlog_seg_t *s = NULL;
@@ -537,7 +544,7 @@ int vlog_sync(wb_db *db)
 		pthread_mutex_unlock(&v->mu);
 		if (s == NULL)
 			return WB_OK;
-		rc = db->env->sync(s->file);
+		rc = v->cfg.env->sync(s->file);
 		if (rc == WB_OK)
 			mapped_note_sync(&s->m, size);
 		if (rc == WB_OK) {
@@ -560,26 +567,26 @@ static vlog_source_t source(const vlog_seg_t *s)
 	return (vlog_source_t){ s->env, s->file, s->number, atomic_load(&s->size) };
 }
 
-int vlog_read_at(wb_db *db, vlog_seg_t *s, uint64_t off, void *buf, size_t len)
+int vlog_read_at(vlog_t *v, vlog_seg_t *s, uint64_t off, void *buf, size_t len)
 {
 	vlog_source_t src = source(s);
 	return vlog_entry_read_at(&src, off, buf, len);
 }
 
-static int get_seg(wb_db *db, const vptr_t *p, vlog_seg_t **out)
+static int get_seg(vlog_t *v, const vptr_t *p, vlog_seg_t **out)
 {
-	vlog_seg_t *s = *out = vlog_get(db, p->segment);
+	vlog_seg_t *s = *out = vlog_get(v, p->segment);
 	if (s == NULL)
 		return err_set(WB_ECORRUPT, "value pointer into %06llu.vlog, which does not exist",
 			       (unsigned long long)p->segment);
 	return WB_OK;
 }
 
-int vlog_read_range(wb_db *db, const vptr_t *p, uint64_t off, void *buf, size_t len, size_t *nread)
+int vlog_read_range(vlog_t *v, const vptr_t *p, uint64_t off, void *buf, size_t len, size_t *nread)
 {
 	*nread = 0;
 	vlog_seg_t *s;
-	int rc = get_seg(db, p, &s);
+	int rc = get_seg(v, p, &s);
 	if (rc != WB_OK)
 		return rc;
 	vlog_source_t src = source(s);
@@ -588,12 +595,12 @@ int vlog_read_range(wb_db *db, const vptr_t *p, uint64_t off, void *buf, size_t 
 	return rc;
 }
 
-int vlog_read_value(wb_db *db, const vptr_t *p, void **val, uint8_t **key, size_t *klen,
+int vlog_read_value(vlog_t *v, const vptr_t *p, void **val, uint8_t **key, size_t *klen,
 		    uint64_t *ts)
 {
 	*val = NULL;
 	vlog_seg_t *s;
-	int rc = get_seg(db, p, &s);
+	int rc = get_seg(v, p, &s);
 	if (rc != WB_OK)
 		return rc;
 	vlog_source_t src = source(s);
@@ -602,34 +609,76 @@ int vlog_read_value(wb_db *db, const vptr_t *p, void **val, uint8_t **key, size_
 	return rc;
 }
 
-int vlog_check_entry(wb_db *db, vlog_seg_t *s, const vptr_t *p)
+int vlog_check_entry(vlog_t *v, vlog_seg_t *s, const vptr_t *p)
 {
 	vlog_source_t src = source(s);
 	return vlog_entry_check(&src, p, NULL);
 }
 
+/* ---- discard accounting ---- */
+
+int vlog_discard_add(vlog_t *v, uint64_t segment, uint64_t bytes)
+{
+	pthread_mutex_lock(&v->mu);
+	int rc = discard_map_add(&v->discards, segment, bytes);
+	pthread_mutex_unlock(&v->mu);
+	return rc;
+}
+
+uint64_t vlog_discard_total(vlog_t *v)
+{
+	pthread_mutex_lock(&v->mu);
+	uint64_t t = discard_map_total(&v->discards);
+	pthread_mutex_unlock(&v->mu);
+	return t;
+}
+
+void vlog_discard_each(vlog_t *v, void (*fn)(void *arg, int i, uint64_t segment, uint64_t bytes),
+		       void *arg)
+{
+	pthread_mutex_lock(&v->mu);
+	for (int i = 0; i < discard_map_size(&v->discards); i++) {
+		discard_entry_t d = discard_map_at(&v->discards, i);
+		fn(arg, i, d.segment, d.bytes);
+	}
+	pthread_mutex_unlock(&v->mu);
+}
+
+int vlog_discard_snapshot(vlog_t *v, version_edit_t *e)
+{
+	int rc = WB_OK;
+	pthread_mutex_lock(&v->mu);
+	for (int i = 0; i < discard_map_size(&v->discards) && rc == WB_OK; i++) {
+		discard_entry_t d = discard_map_at(&v->discards, i);
+		if (!is_dead(v, d.segment))
+			rc = edit_add_discard(e, d.segment, d.bytes);
+	}
+	pthread_mutex_unlock(&v->mu);
+	return rc;
+}
+
 /* ---- open ---- */
 
 /* Opens segment `number` for reading and checks its header. */
-static int open_segment(wb_db *db, uint64_t number, vlog_seg_t **out)
+static int open_segment(vlog_t *v, uint64_t number, vlog_seg_t **out)
 {
 	char path[PATH_MAX];
-	seg_path(db, number, path);
+	seg_path(v, number, path);
 	wb_env_file *f;
-	int rc = db->env->open(db->env->ctx, path, WB_ENV_READ, &f);
+	int rc = v->cfg.env->open(v->cfg.env->ctx, path, WB_ENV_READ, &f);
 	if (rc != WB_OK)
 		return rc;
 	uint64_t size = 0;
-	rc = db->env->size(f, &size);
+	rc = v->cfg.env->size(f, &size);
 	if (rc == WB_OK) {
-		vlog_source_t src = { db->env, f, number, size };
+		vlog_source_t src = { v->cfg.env, f, number, size };
 		rc = vlog_segment_check_header(&src);
 	}
-	vlog_seg_t *s = rc == WB_OK ? seg_new(db, number, f) : NULL;
+	vlog_seg_t *s = rc == WB_OK ? seg_new(v, number, f) : NULL;
 	if (rc == WB_OK && s == NULL)
 		rc = WB_ENOMEM;
 	if (rc != WB_OK) {
-		db->env->close(f);
+		v->cfg.env->close(f);
 		return rc;
 	}
 	atomic_store(&s->size, size);
@@ -638,18 +687,17 @@ static int open_segment(wb_db *db, uint64_t number, vlog_seg_t **out)
 	return WB_OK;
 }
 
-int vlog_recover(wb_db *db, const version_edit_t *state)
+int vlog_recover(vlog_t *v, const version_edit_t *state, vlog_salvage_fn salvage, void *arg)
 {
-	vlog_t *v = &db->vlog;
 	for (int i = 0; i < state->nsegments; i++) {
 		vlog_seg_t *s;
-		int rc = open_segment(db, state->segments[i], &s);
+		int rc = open_segment(v, state->segments[i], &s);
 		if (rc == WB_ENOTFOUND)
 			rc = err_set(WB_ECORRUPT, "value-log segment %06llu.vlog listed in the MANIFEST is missing",
 				     (unsigned long long)state->segments[i]);
-		if ((rc == WB_ECORRUPT || rc == WB_EFORMAT) && db->salvage != NULL) {
+		if ((rc == WB_ECORRUPT || rc == WB_EFORMAT) && salvage != NULL) {
 			/* Its values fail their reads: wb_repair deletes their keys. */
-			db_salvage_note(db, "%s: dropped the segment", err_message());
+			salvage(arg, err_message());
 			continue;
 		}
 		if (rc != WB_OK)
@@ -677,15 +725,15 @@ int vlog_recover(wb_db *db, const version_edit_t *state)
 	return WB_OK;
 }
 
-int vlog_check_ptr(wb_db *db, const vptr_t *p)
+int vlog_check_ptr(vlog_t *v, const vptr_t *p)
 {
-	if (vlog_is_dead(db, p->segment))
+	if (vlog_is_dead(v, p->segment))
 		return WB_OK;
-	vlog_seg_t *s = vlog_get(db, p->segment);
+	vlog_seg_t *s = vlog_get(v, p->segment);
 	if (s == NULL) {
 		/* A segment no edit named yet (a streamed value, or the active
 		 * segment of the last run): live if the WAL points into it. */
-		int rc = open_segment(db, p->segment, &s);
+		int rc = open_segment(v, p->segment, &s);
 		if (rc == WB_ENOTFOUND)
 			return err_set(WB_ENOTFOUND, "%06llu.vlog, which the log points into, does not exist",
 				       (unsigned long long)p->segment);
@@ -693,11 +741,11 @@ int vlog_check_ptr(wb_db *db, const vptr_t *p)
 			return WB_ENOTFOUND; /* created, never made durable */
 		if (rc != WB_OK)
 			return rc;
-		pthread_mutex_lock(&db->vlog.mu);
-		rc = insert(&db->vlog, s);
+		pthread_mutex_lock(&v->mu);
+		rc = insert(v, s);
 		if (rc == WB_OK)
 			atomic_fetch_add(&s->refs, 1);
-		pthread_mutex_unlock(&db->vlog.mu);
+		pthread_mutex_unlock(&v->mu);
 		if (rc != WB_OK) {
 			vlog_seg_unref(s);
 			return rc;
@@ -705,17 +753,16 @@ int vlog_check_ptr(wb_db *db, const vptr_t *p)
 	}
 	/* Past the end of the file, or bytes that fail their checks: the
 	 * message says which, for a caller that cannot accept a lost value. */
-	int rc = vlog_check_entry(db, s, p);
+	int rc = vlog_check_entry(v, s, p);
 	vlog_seg_unref(s);
 	return rc == WB_ECORRUPT ? WB_ENOTFOUND : rc;
 }
 
 /* ---- MANIFEST ---- */
 
-int vlog_manifest_add(wb_db *db, version_edit_t *e, bool snapshot, uint64_t log_number,
+int vlog_manifest_add(vlog_t *v, version_edit_t *e, bool snapshot, uint64_t log_number,
 		      uint64_t **marked, int *nmarked)
 {
-	vlog_t *v = &db->vlog;
 	*marked = NULL;
 	*nmarked = 0;
 	int rc = WB_OK;
@@ -756,9 +803,8 @@ int vlog_manifest_add(wb_db *db, version_edit_t *e, bool snapshot, uint64_t log_
 	return WB_OK;
 }
 
-void vlog_mark_recorded(wb_db *db, const uint64_t *numbers, int n)
+void vlog_mark_recorded(vlog_t *v, const uint64_t *numbers, int n)
 {
-	vlog_t *v = &db->vlog;
 	pthread_mutex_lock(&v->mu);
 	for (int i = 0; i < n; i++) {
 		int j = find(v, numbers[i]);
@@ -768,9 +814,8 @@ void vlog_mark_recorded(wb_db *db, const uint64_t *numbers, int n)
 	pthread_mutex_unlock(&v->mu);
 }
 
-void vlog_drop(wb_db *db, vlog_seg_t *s)
+void vlog_drop(vlog_t *v, vlog_seg_t *s)
 {
-	vlog_t *v = &db->vlog;
 	pthread_mutex_lock(&v->mu);
 	int i = find(v, s->number);
 	bool found = i < v->nsegs && v->segs[i] == s;
@@ -780,23 +825,22 @@ void vlog_drop(wb_db *db, vlog_seg_t *s)
 	}
 	pthread_mutex_unlock(&v->mu);
 	char path[PATH_MAX];
-	seg_path(db, s->number, path);
-	db->env->remove(db->env->ctx, path);
+	seg_path(v, s->number, path);
+	v->cfg.env->remove(v->cfg.env->ctx, path);
 	if (found)
 		vlog_seg_unref(s);
 }
 
 /* ---- verify and statistics ---- */
 
-int vlog_check_segment(wb_db *db, vlog_seg_t *s)
+int vlog_check_segment(vlog_t *v, vlog_seg_t *s)
 {
 	vlog_source_t src = source(s);
 	return vlog_segment_check(&src);
 }
 
-int vlog_verify(wb_db *db, void (*progress)(void *arg, const char *file), void *arg)
+int vlog_verify(vlog_t *v, void (*progress)(void *arg, const char *file), void *arg)
 {
-	vlog_t *v = &db->vlog;
 	int rc = WB_OK;
 	for (int i = 0; rc == WB_OK; i++) {
 		pthread_mutex_lock(&v->mu);
@@ -813,19 +857,17 @@ int vlog_verify(wb_db *db, void (*progress)(void *arg, const char *file), void *
 		if (s == NULL)
 			break;
 		char path[PATH_MAX];
-		seg_path(db, s->number, path);
+		seg_path(v, s->number, path);
 		if (progress)
 			progress(arg, path);
-		rc = vlog_check_segment(db, s);
+		rc = vlog_check_segment(v, s);
 		vlog_seg_unref(s);
 	}
 	return rc;
 }
 
-void vlog_stats(wb_db *db, bool json, vlog_sink_fn sink, void *arg)
+void vlog_stats(vlog_t *v, bool json, vlog_sink_fn sink, void *arg)
 {
-	vlog_t *v = &db->vlog;
-	pthread_mutex_lock(&db->mu);
 	pthread_mutex_lock(&v->mu);
 	uint64_t total = 0;
 	for (int i = 0; i < v->nsegs; i++)
@@ -849,10 +891,7 @@ void vlog_stats(wb_db *db, bool json, vlog_sink_fn sink, void *arg)
 		     (unsigned long long)atomic_load(&v->gc_skipped));
 	for (int i = 0; i < v->nsegs; i++) {
 		vlog_seg_t *s = v->segs[i];
-		uint64_t discard = 0;
-		for (int j = 0; j < db->discard_totals.ndiscards; j++)
-			if (db->discard_totals.discards[j].segment == s->number)
-				discard = db->discard_totals.discards[j].bytes;
+		uint64_t discard = discard_map_get(&v->discards, s->number);
 		uint64_t size = atomic_load(&s->size);
 		const char *state = s == v->active ? "active" : s->streaming ? "streaming"
 							 : s->condemned ? "reclaiming" : "sealed";
@@ -876,5 +915,4 @@ void vlog_stats(wb_db *db, bool json, vlog_sink_fn sink, void *arg)
 	if (json)
 		sink(arg, "]}");
 	pthread_mutex_unlock(&v->mu);
-	pthread_mutex_unlock(&db->mu);
 }

@@ -192,14 +192,14 @@ static int scan_tree(wb_db *db, scan_t *s)
 static int copy_large(wb_db *db, const found_ptr_t *f, vptr_t *np, vlog_seg_t **out)
 {
 	*out = NULL;
-	vlog_seg_t *src = vlog_get(db, f->p.segment);
+	vlog_seg_t *src = vlog_get(&db->vlog, f->p.segment);
 	if (src == NULL)
 		return err_set(WB_ECORRUPT, "%06llu.vlog vanished during reclaim",
 			       (unsigned long long)f->p.segment);
-	int rc = vlog_check_entry(db, src, &f->p);
+	int rc = vlog_check_entry(&db->vlog, src, &f->p);
 	vlog_seg_t *dst = NULL;
 	if (rc == WB_OK)
-		rc = vlog_create(db, true, &dst);
+		rc = vlog_create(&db->vlog, true, &dst);
 	uint8_t *buf = rc == WB_OK ? malloc(INLINE_MAX) : NULL;
 	if (rc == WB_OK && buf == NULL)
 		rc = WB_ENOMEM;
@@ -212,7 +212,7 @@ static int copy_large(wb_db *db, const found_ptr_t *f, vptr_t *np, vlog_seg_t **
 			rc = err_set(WB_ECORRUPT, "%06llu.vlog: short read during reclaim",
 				     (unsigned long long)f->p.segment);
 		if (rc == WB_OK)
-			rc = vlog_append(db, dst, buf, n);
+			rc = vlog_append(&db->vlog, dst, buf, n);
 		rate_limiter_request(&db->gc_limiter, n);
 		off += n;
 	}
@@ -220,7 +220,7 @@ static int copy_large(wb_db *db, const found_ptr_t *f, vptr_t *np, vlog_seg_t **
 	vlog_seg_unref(src);
 	if (rc != WB_OK) {
 		if (dst != NULL) {
-			vlog_drop(db, dst);
+			vlog_drop(&db->vlog, dst);
 			vlog_seg_unref(dst);
 		}
 		return rc;
@@ -307,7 +307,7 @@ static int rewrite(wb_db *db, scan_t *s)
 			continue;
 		}
 		void *val;
-		rc = vlog_read_value(db, &f->p, &val, NULL, NULL, NULL);
+		rc = vlog_read_value(&db->vlog, &f->p, &val, NULL, NULL, NULL);
 		if (rc != WB_OK)
 			break;
 		rate_limiter_request(&db->gc_limiter, f->p.length);
@@ -407,10 +407,7 @@ static int retire_prepare(void *arg, version_edit_t *e)
 		s->c[i].picked = false;
 		/* Its discard count means nothing any more (compaction may still
 		 * add to it; snapshots leave dead segments out). */
-		version_edit_t *d = &db->discard_totals;
-		for (int x = 0; x < d->ndiscards; x++)
-			if (d->discards[x].segment == seg->number)
-				d->discards[x--] = d->discards[--d->ndiscards];
+		discard_map_remove(&v->discards, seg->number);
 	}
 	pthread_mutex_unlock(&v->mu);
 	pthread_mutex_unlock(&db->mu);
@@ -665,9 +662,7 @@ void *vlog_gc_thread(void *arg)
 		 * one, or once deletes have stopped coming (an `rm -r` in a
 		 * mount has finished), at most every DELETE_PASS_GAP
 		 * intervals. */
-		uint64_t discards = 0;
-		for (int i = 0; i < db->discard_totals.ndiscards; i++)
-			discards += db->discard_totals.discards[i].bytes;
+		uint64_t discards = vlog_discard_total(&db->vlog);
 		pthread_mutex_unlock(&db->mu);
 		uint64_t appended = atomic_load(&db->vlog.appended), step = db->opts.vlog_segment_size / 4;
 		uint64_t tombs = atomic_load(&db->vlog.tombstones), now = clock_now_micros();

@@ -64,7 +64,7 @@ static void writer_free(wb_writer *w, bool drop)
 {
 	if (w->seg != NULL) {
 		if (drop)
-			vlog_drop(w->db, w->seg);
+			vlog_drop(&w->db->vlog, w->seg);
 		vlog_seg_unref(w->seg);
 	}
 	free(w->tree_key);
@@ -98,7 +98,7 @@ int wb_writer_begin(wb_db *db, const void *key, size_t klen, wb_writer **out)
 	}
 	w->tree_key[0] = KS_USER;
 	memcpy(w->tree_key + 1, key, klen);
-	rc = vlog_create(db, true, &w->seg);
+	rc = vlog_create(&db->vlog, true, &w->seg);
 	if (rc != WB_OK) {
 		writer_free(w, false);
 		return rc;
@@ -109,7 +109,7 @@ int wb_writer_begin(wb_db *db, const void *key, size_t klen, wb_writer **out)
 	uint8_t h[VLOG_ENTRY_HEADER];
 	vlog_encode_header(h, (uint32_t)w->tk_len, VLOG_STREAMED, hlc_next(&db->clock));
 	vblock_enc_init(&w->enc, crc32c(h, sizeof(h)));
-	rc = vlog_append(db, w->seg, h, sizeof(h));
+	rc = vlog_append(&db->vlog, w->seg, h, sizeof(h));
 	if (rc != WB_OK) {
 		writer_free(w, true);
 		return rc;
@@ -146,7 +146,7 @@ static int flush_buf(wb_writer *w)
 {
 	if (w->blen == 0)
 		return WB_OK;
-	int rc = vlog_append(w->db, w->seg, w->buf, w->blen);
+	int rc = vlog_append(&w->db->vlog, w->seg, w->buf, w->blen);
 	w->blen = 0;
 	return rc == WB_OK ? write_behind(w) : rc;
 }
@@ -231,9 +231,9 @@ int wb_writer_commit(wb_writer *w, wb_batch *with)
 	uint8_t t[VLOG_ENTRY_TRAILER];
 	vlog_encode_trailer(t, w->vlen, crc32c_extend(w->enc.sum, w->tree_key, w->tk_len));
 	if (rc == WB_OK)
-		rc = vlog_append(db, w->seg, w->tree_key, w->tk_len);
+		rc = vlog_append(&db->vlog, w->seg, w->tree_key, w->tk_len);
 	if (rc == WB_OK)
-		rc = vlog_append(db, w->seg, t, sizeof(t));
+		rc = vlog_append(&db->vlog, w->seg, t, sizeof(t));
 	if (rc != WB_OK) {
 		writer_free(w, true);
 		return rc;
