@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 
 #include "attr.h"
+#include "errmap.h"
 #include "filebuf.h"
 #include "names.h"
 #include "wombat.h"
@@ -127,10 +128,6 @@ void store_fill_stat(fs_t *fs, const fs_entry *e, uint64_t ino, struct stat *st)
 int store_put_attr(fs_t *fs, wb_batch *b, const uint8_t *key, size_t klen, const fs_attr *a,
 		   const void *target, size_t tlen);
 int store_get_attr(fs_t *fs, const uint8_t *key, size_t klen, fs_attr *a, bool *found);
-
-/* ---- errmap.c ---- */
-/* errno for an engine result; logs EIO-class errors with context. */
-int errmap(int wb_rc, const char *what, const uint8_t *key, size_t klen);
 
 /* ---- ops_*.c ---- */
 void ops_dir_init(struct fuse_lowlevel_ops *ops);
