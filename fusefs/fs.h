@@ -38,7 +38,10 @@
 
 typedef struct fs_node {
 	uint64_t ino;
-	uint8_t *key; /* node key (attr.h): "a/b" file, "a/b/" directory, "" root */
+	/* The node key (attr.h): "a/b" file, "a/b/" directory, "" root. Only
+	 * a rename changes it, holding both ns_mu and tab_mu: read it under
+	 * either, or take a copy with inode_key(). */
+	uint8_t *key;
 	size_t klen;
 	bool dir;     /* a directory; a file's key ends in '/' only when its
 		       * name is empty ("t/" is the file %% in t) */
@@ -89,6 +92,11 @@ typedef struct fs_entry {
 int inode_init(fs_t *fs);
 void inode_destroy(fs_t *fs);
 fs_node *inode_get(fs_t *fs, fuse_ino_t ino);
+/* A copy of n's key (set *klen), safe against a concurrent rename: into
+ * buf when it fits in cap bytes, else into a new buffer (malloc). NULL
+ * when out of memory. The caller frees the result unless it is buf. Takes
+ * tab_mu. */
+uint8_t *inode_key(fs_t *fs, fs_node *n, uint8_t *buf, size_t cap, size_t *klen);
 /* Finds or makes the node of key (a directory or not) and adds one
  * kernel reference. */
 fs_node *inode_ref(fs_t *fs, const uint8_t *key, size_t klen, bool dir);

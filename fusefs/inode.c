@@ -165,6 +165,19 @@ fs_node *inode_get(fs_t *fs, fuse_ino_t ino)
 	return n;
 }
 
+uint8_t *inode_key(fs_t *fs, fs_node *n, uint8_t *buf, size_t cap, size_t *klen)
+{
+	pthread_mutex_lock(&fs->tab_mu);
+	size_t len = n->klen;
+	uint8_t *k = buf != NULL && len <= cap ? buf : malloc(len ? len : 1);
+	if (k != NULL) {
+		memcpy(k, n->key, len);
+		*klen = len;
+	}
+	pthread_mutex_unlock(&fs->tab_mu);
+	return k;
+}
+
 static fs_node *find_locked(fs_t *fs, const uint8_t *key, size_t klen, bool dir)
 {
 	fs_node *n = fs->by_key[key_slot(fs, key, klen)];

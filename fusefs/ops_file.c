@@ -328,12 +328,9 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		pthread_mutex_unlock(&n->mu);
 	} else {
 		pthread_mutex_unlock(&n->mu);
-		pthread_mutex_lock(&fs->tab_mu); /* a copy of the key: renames move it */
-		size_t klen = n->klen;
-		uint8_t stack[512], *key = klen <= sizeof(stack) ? stack : malloc(klen);
-		if (key)
-			memcpy(key, n->key, klen);
-		pthread_mutex_unlock(&fs->tab_mu);
+		uint8_t stack[512];
+		size_t klen;
+		uint8_t *key = inode_key(fs, n, stack, sizeof(stack), &klen);
 		if (key == NULL)
 			rc = -ENOMEM;
 		else
@@ -356,12 +353,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
  * temporary file as usual. n->mu held. */
 static void start_stream(fs_t *fs, fs_node *n)
 {
-	pthread_mutex_lock(&fs->tab_mu); /* a copy of the key: renames move it */
-	size_t klen = n->klen;
-	uint8_t *key = malloc(klen ? klen : 1);
-	if (key)
-		memcpy(key, n->key, klen);
-	pthread_mutex_unlock(&fs->tab_mu);
+	size_t klen;
+	uint8_t *key = inode_key(fs, n, NULL, 0, &klen);
 	wb_writer *w;
 	if (key && wb_writer_begin(fs->db, key, klen, &w) == WB_OK)
 		filebuf_stream(n->buf, w, key, klen); /* on failure: stays in memory */
