@@ -112,6 +112,7 @@ static fs_node *node_new(fs_t *fs, const uint8_t *key, size_t klen, bool dir)
 	n->klen = klen;
 	n->dir = dir;
 	n->ino = fs->next_ino++;
+	pthread_mutex_init(&n->commit_mu, NULL);
 	pthread_mutex_init(&n->mu, NULL);
 	return n;
 }
@@ -123,6 +124,7 @@ static void node_free(fs_node *n)
 		free(n->buf);
 	}
 	pthread_mutex_destroy(&n->mu);
+	pthread_mutex_destroy(&n->commit_mu);
 	free(n->key);
 	free(n);
 }
