@@ -142,6 +142,11 @@ int store_resolve(fs_t *fs, fs_node *parent, const char *name, uint8_t **key, si
 /* The child key for a name being created in parent (decoded, no lookup).
  * -EINVAL for names that map to no key. is_dir appends '/'. */
 int store_child_key(fs_node *parent, const char *name, bool is_dir, uint8_t **key, size_t *klen);
+/* The attributes of an entry with no record: a regular file 0644 or
+ * (type S_IFDIR) a directory 0755, owned by the user who mounted, every
+ * time t (a file's version, the mount's start for a directory). Can't
+ * fail. */
+fs_attr store_default_attr(const fs_t *fs, mode_t type, int64_t t);
 /* struct stat of an entry; ino from the node. */
 void store_fill_stat(fs_t *fs, const fs_entry *e, uint64_t ino, struct stat *st);
 /* Adds the entry's attribute record (or its removal) to batch b. */

@@ -116,10 +116,8 @@ static int node_entry(fs_t *fs, fs_node *n, fs_entry *e)
 		pthread_mutex_unlock(&n->mu);
 		if (!open)
 			return -ENOENT;
-		int64_t t = attr_now_ns();
 		e->type = S_IFREG;
-		e->attr = (fs_attr){ .mode = S_IFREG | 0644, .uid = fs->uid, .gid = fs->gid,
-				     .atime_ns = t, .mtime_ns = t, .ctime_ns = t };
+		e->attr = store_default_attr(fs, S_IFREG, attr_now_ns());
 	}
 	return rc;
 }
@@ -357,8 +355,7 @@ static int keep_parent(fs_t *fs, wb_batch *b, const uint8_t *pkey, size_t plen)
 	int rc = store_get_attr(fs, pkey, plen, &a, &found);
 	if (rc != 0 || found)
 		return rc;
-	a = (fs_attr){ .mode = S_IFDIR | 0755, .uid = fs->uid, .gid = fs->gid,
-		       .atime_ns = fs->mount_ns, .mtime_ns = fs->mount_ns, .ctime_ns = fs->mount_ns };
+	a = store_default_attr(fs, S_IFDIR, fs->mount_ns);
 	return store_put_attr(fs, b, pkey, plen, &a, NULL, 0);
 }
 

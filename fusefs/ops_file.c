@@ -663,10 +663,7 @@ static int setattr_unlinked(fs_t *fs, fs_node *n, fuse_ino_t ino, const struct s
 	pthread_mutex_unlock(&n->mu);
 	if (rc != 0)
 		return rc;
-	int64_t t = attr_now_ns();
-	fs_entry e = { .type = S_IFREG };
-	e.attr = (fs_attr){ .mode = S_IFREG | 0644, .uid = fs->uid, .gid = fs->gid,
-			    .atime_ns = t, .mtime_ns = t, .ctime_ns = t };
+	fs_entry e = { .type = S_IFREG, .attr = store_default_attr(fs, S_IFREG, attr_now_ns()) };
 	apply_attr(&e.attr, st, to_set);
 	store_fill_stat(fs, &e, ino, out);
 	out->st_nlink = 0;
