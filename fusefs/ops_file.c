@@ -123,8 +123,10 @@ int file_load(fs_t *fs, fs_node *n)
 		if (rc == 0 && !stale)
 			rc = key_version(fs, key, klen, &now);
 		stale = stale || (rc == 0 && now != ts);
+		/* (On the last try ns_mu was held throughout: a new version can
+		 * only be reclaim's copy of the same bytes.) */
 		pthread_mutex_lock(&n->mu);
-		if (rc == 0 && !stale && n->buf == NULL) {
+		if (rc == 0 && (!stale || last) && n->buf == NULL) {
 			n->buf = fb; /* (an unlink meanwhile gave it one: keep that) */
 			fb = NULL;
 		}
