@@ -317,9 +317,11 @@ bool file_is_busy(fs_t *fs, fuse_ino_t ino, bool first_write)
 	return busy;
 }
 
-/* Sets up an open handle on n. Called with n->mu held, and with
- * n->commit_mu too when it may truncate (writable, O_TRUNC, !created). */
-static int open_locked(fs_t *fs, fs_node *n, struct fuse_file_info *fi, bool created)
+/* Sets up an open handle on n, whose key (a copy) is key. Called with
+ * n->mu held, and with n->commit_mu too when it may truncate (writable,
+ * O_TRUNC, !created). */
+static int open_locked(fs_t *fs, fs_node *n, struct fuse_file_info *fi, bool created,
+		       const uint8_t *key, size_t klen)
 {
 	bool w = writable(fi->flags);
 	if (w && fs->ro)
@@ -340,15 +342,10 @@ static int open_locked(fs_t *fs, fs_node *n, struct fuse_file_info *fi, bool cre
 	if (!w && n->buf == NULL) {
 		/* Keep the kernel's cached pages while the version is the same. */
 		wb_key_info ki;
-		uint8_t stack[256];
-		size_t klen;
-		uint8_t *key = inode_key(fs, n, stack, sizeof(stack), &klen);
-		if (key != NULL && wb_stat_key(fs->db, key, klen, &ki) == WB_OK) {
+		if (wb_stat_key(fs->db, key, klen, &ki) == WB_OK) {
 			fi->keep_cache = n->cache_ts == ki.ts;
 			n->cache_ts = ki.ts;
 		}
-		if (key != stack)
-			free(key);
 	} else {
 		n->cache_ts = 0;
 	}
@@ -363,14 +360,23 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
+	uint8_t stack[256];
+	size_t klen;
+	uint8_t *key = inode_key(fs, n, stack, sizeof(stack), &klen);
+	if (key == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
 	bool trunc = writable(fi->flags) && (fi->flags & O_TRUNC);
 	if (trunc)
 		pthread_mutex_lock(&n->commit_mu);
 	pthread_mutex_lock(&n->mu);
-	int rc = open_locked(fs, n, fi, false);
+	int rc = open_locked(fs, n, fi, false, key, klen);
 	pthread_mutex_unlock(&n->mu);
 	if (trunc)
 		pthread_mutex_unlock(&n->commit_mu);
+	if (key != stack)
+		free(key);
 	if (rc != 0)
 		fuse_reply_err(req, -rc);
 	else if (fuse_reply_open(req, fi) != 0)
@@ -442,7 +448,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		if (created && n->buf == NULL && (n->buf = buf_new(fs)) == NULL)
 			rc = -ENOMEM;
 		if (rc == 0)
-			rc = open_locked(fs, n, fi, created);
+			rc = open_locked(fs, n, fi, created, key, klen);
 		pthread_mutex_unlock(&n->mu);
 		if (trunc)
 			pthread_mutex_unlock(&n->commit_mu);
@@ -505,14 +511,18 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 /* A file written front to back goes on straight into the value log
  * (filebuf.h). If the writer cannot start, the buffer spills to a
- * temporary file as usual. n->commit_mu and n->mu held. */
+ * temporary file as usual. n->commit_mu held (the buffer stays as it is),
+ * n->mu not: the key's copy takes tab_mu, which comes after it. */
 static void start_stream(fs_t *fs, fs_node *n)
 {
 	size_t klen;
 	uint8_t *key = inode_key(fs, n, NULL, 0, &klen);
 	wb_writer *w;
-	if (key && wb_writer_begin(fs->db, key, klen, &w) == WB_OK)
+	if (key && wb_writer_begin(fs->db, key, klen, &w) == WB_OK) {
+		pthread_mutex_lock(&n->mu);
 		filebuf_stream(n->buf, w, key, klen); /* on failure: stays in memory */
+		pthread_mutex_unlock(&n->mu);
+	}
 	free(key);
 }
 
@@ -529,8 +539,11 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
 	/* The first write since open starts from the committed contents. */
 	int rc = file_load(fs, n);
 	pthread_mutex_lock(&n->mu);
-	if (rc == 0 && fs->stream_ok && filebuf_wants_stream(n->buf, (uint64_t)off, size))
+	bool stream = rc == 0 && fs->stream_ok && filebuf_wants_stream(n->buf, (uint64_t)off, size);
+	pthread_mutex_unlock(&n->mu);
+	if (stream)
 		start_stream(fs, n);
+	pthread_mutex_lock(&n->mu);
 	if (rc == 0)
 		rc = filebuf_write(n->buf, (uint64_t)off, data, size);
 	if (rc == 0)
@@ -573,21 +586,23 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	 * the buffer's going. */
 	pthread_mutex_lock(&fs->ns_mu);
 	pthread_mutex_lock(&n->mu);
-	n->handles--;
 	if (fi->fh)
 		n->writers--;
 	/* Drop the buffer once nobody writes -- unless the file was unlinked:
 	 * then it is all that is left for the handles still reading. */
-	if (n->buf && ((n->writers == 0 && !n->unlinked && !n->dirty) || n->handles == 0)) {
+	if (n->buf && ((n->writers == 0 && !n->unlinked && !n->dirty) || n->handles == 1)) {
 		filebuf_free(n->buf);
 		free(n->buf);
 		n->buf = NULL;
 		n->dirty = false;
 	}
-	bool last = n->handles == 0;
 	pthread_mutex_unlock(&n->mu);
 	pthread_mutex_unlock(&fs->ns_mu);
 	pthread_mutex_unlock(&n->commit_mu);
+	/* The handle goes last: once it is gone a forget may free the node. */
+	pthread_mutex_lock(&n->mu);
+	bool last = --n->handles == 0;
+	pthread_mutex_unlock(&n->mu);
 	if (last)
 		inode_forget(fs, ino, 0); /* frees it if the kernel forgot it already */
 	fuse_reply_err(req, -rc);
