@@ -26,7 +26,9 @@
  * the one lock held across such long disk I/O, so it is taken before any
  * other and never by a thread holding one. `tab_mu` guards the inode
  * table; a node's `mu` guards its open-file state, briefly.
- * Order: commit_mu, then ns_mu, then a node's mu, then tab_mu.
+ * Order: commit_mu, then ns_mu, then tab_mu, then a node's mu (a forget
+ * looks at the node's handles under tab_mu): a thread holding a node's
+ * mu takes no other lock, so it copies the node's key before.
  */
 #ifndef WOMBATFS_FS_H
 #define WOMBATFS_FS_H
