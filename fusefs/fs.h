@@ -111,6 +111,9 @@ fs_node *inode_get(fs_t *fs, fuse_ino_t ino);
  * when out of memory. The caller frees the result unless it is buf. Takes
  * tab_mu. */
 uint8_t *inode_key(fs_t *fs, fs_node *n, uint8_t *buf, size_t cap, size_t *klen);
+/* Whether n was unlinked (or removed by rmdir, or replaced by a rename):
+ * once true, it stays so. Takes tab_mu. */
+bool inode_unlinked(fs_t *fs, fs_node *n);
 /* Finds or makes the node of key (a directory or not) and adds one
  * kernel reference. */
 fs_node *inode_ref(fs_t *fs, const uint8_t *key, size_t klen, bool dir);

@@ -180,6 +180,14 @@ uint8_t *inode_key(fs_t *fs, fs_node *n, uint8_t *buf, size_t cap, size_t *klen)
 	return k;
 }
 
+bool inode_unlinked(fs_t *fs, fs_node *n)
+{
+	pthread_mutex_lock(&fs->tab_mu);
+	bool gone = n->unlinked;
+	pthread_mutex_unlock(&fs->tab_mu);
+	return gone;
+}
+
 static fs_node *find_locked(fs_t *fs, const uint8_t *key, size_t klen, bool dir)
 {
 	fs_node *n = fs->by_key[key_slot(fs, key, klen)];

@@ -244,8 +244,10 @@ int file_commit(fs_t *fs, fs_node *n)
 		}
 		/* Only commit_mu holders change the buffer or dirty: what is
 		 * read here holds until the commit lands. */
+		/* (Unlinked already: nothing will be committed, copy nothing.) */
+		bool gone = inode_unlinked(fs, n);
 		pthread_mutex_lock(&n->mu);
-		filebuf *fb = n->dirty ? n->buf : NULL;
+		filebuf *fb = n->dirty && !gone ? n->buf : NULL;
 		bool copy = fb != NULL && needs_copy(fb, key, klen);
 		n->busy = copy;
 		pthread_mutex_unlock(&n->mu);
@@ -705,10 +707,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_s
 	/* commit_mu first: the contents change (a truncate) or are committed
 	 * (futimens) unlocked, then the record under ns_mu. */
 	pthread_mutex_lock(&n->commit_mu);
-	pthread_mutex_lock(&fs->ns_mu);
-	bool gone = n->unlinked;
-	pthread_mutex_unlock(&fs->ns_mu);
-	if (gone) {
+	if (inode_unlinked(fs, n)) {
 		struct stat out;
 		int rc = setattr_unlinked(fs, n, ino, st, to_set, &out);
 		pthread_mutex_unlock(&n->commit_mu);
