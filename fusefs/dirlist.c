@@ -192,10 +192,7 @@ int dirlist_next(dirlist *d, dirlist_entry *out)
 			if (rec && attr_decode(rec, rlen, &e->attr, NULL, NULL)) {
 				e->has_record = true;
 			} else {
-				int64_t t = d->fs->mount_ns;
-				e->attr = (fs_attr){ .mode = S_IFDIR | 0755, .uid = d->fs->uid,
-						     .gid = d->fs->gid, .atime_ns = t,
-						     .mtime_ns = t, .ctime_ns = t };
+				e->attr = store_default_attr(d->fs, S_IFDIR, d->fs->mount_ns);
 			}
 			e->attr.mode = (e->attr.mode & 07777) | S_IFDIR;
 			e->size = 4096;
@@ -219,12 +216,9 @@ int dirlist_next(dirlist *d, dirlist_entry *out)
 		if (from_user) {
 			e->has_value = true;
 			e->size = wb_iter_value_size(d->user.it); /* not the bytes */
-			if (!e->has_record) {
-				int64_t t = attr_ts_ns(wb_iter_ts(d->user.it));
-				e->attr = (fs_attr){ .mode = S_IFREG | 0644, .uid = d->fs->uid,
-						     .gid = d->fs->gid, .atime_ns = t,
-						     .mtime_ns = t, .ctime_ns = t };
-			}
+			if (!e->has_record)
+				e->attr = store_default_attr(d->fs, S_IFREG,
+							     attr_ts_ns(wb_iter_ts(d->user.it)));
 			wb_iter_next(d->user.it);
 		}
 		e->type = e->attr.mode & S_IFMT;

@@ -6,9 +6,13 @@
  * requests go to the pool (is_slow): fsync and fsyncdir (the disk's
  * flush), rename (a directory rename moves every key below it), reads and
  * writes of at least SLOW_IO bytes (big files: value-log I/O), truncating
- * setattrs (may load a whole file), and flush and release when the commit
- * has much to write or must sync (file_commit_is_slow). Everything else
- * runs inline.
+ * setattrs (may load a whole file), the first write to a file opened
+ * without O_TRUNC (loads it), flush and release when the commit has much
+ * to write or must sync (file_commit_is_slow), and open, write and setattr
+ * of a file whose commit or load is under way (file_is_busy): they would
+ * wait for its commit_mu. Everything else runs inline. (A request that
+ * comes in just as a worker takes a node's commit_mu may still wait for it
+ * on the receiving thread: the check and the lock are not one step.)
  *
  * Handlers are the same whichever thread runs them; they were written for
  * libfuse's multithreaded loop and lock accordingly. Order is safe too:
@@ -149,10 +153,12 @@ static bool is_slow(fs_t *fs, const struct fuse_buf *buf, size_t size)
 	case FUSE_WRITE:
 		/* The write_in the kernel sends may be the short old one. */
 		wr = request_arg(buf, size, FUSE_COMPAT_WRITE_IN_SIZE);
-		return wr != NULL && wr->size >= SLOW_IO;
+		return (wr != NULL && wr->size >= SLOW_IO) || file_is_busy(fs, in->nodeid, true);
 	case FUSE_SETATTR:
 		sa = request_arg(buf, size, sizeof(*sa));
-		return sa != NULL && (sa->valid & FATTR_SIZE);
+		return (sa != NULL && (sa->valid & FATTR_SIZE)) || file_is_busy(fs, in->nodeid, false);
+	case FUSE_OPEN:
+		return file_is_busy(fs, in->nodeid, false);
 	case FUSE_FLUSH:
 	case FUSE_RELEASE:
 		return file_commit_is_slow(fs, in->nodeid);

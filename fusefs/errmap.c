@@ -1,5 +1,5 @@
 /*
- * errmap.c -- engine results to errno, in one place (fs.h). Errors that
+ * errmap.c -- engine results to errno, in one place (errmap.h). Errors that
  * mean the data or the disk is in trouble are logged with what was being
  * done and to which key, since the caller only sees EIO.
  */
@@ -7,8 +7,9 @@
 #include <stdio.h>
 #include <syslog.h>
 
+#include "errmap.h"
 #include "util/error.h"
-#include "fs.h"
+#include "wombat.h"
 
 int errmap(int rc, const char *what, const uint8_t *key, size_t klen)
 {

@@ -3,6 +3,7 @@
  * (filebuf.h).
  */
 #include "filebuf.h"
+#include "errmap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,10 +34,10 @@ void filebuf_free(filebuf *fb)
 	fb->size = fb->cap = 0;
 }
 
-/* errno for an engine error of the writer. */
-static int writer_errno(int rc)
+/* errno for an engine error of the buffer's writer (errmap.h). */
+static int writer_errno(const filebuf *fb, int rc)
 {
-	return rc == WB_ENOSPC ? -ENOSPC : rc == WB_ENOMEM ? -ENOMEM : -EIO;
+	return errmap(rc, "stream", fb->wkey, fb->wklen);
 }
 
 bool filebuf_wants_stream(const filebuf *fb, uint64_t off, size_t len)
@@ -55,7 +56,7 @@ int filebuf_stream(filebuf *fb, wb_writer *w, const uint8_t *key, size_t klen)
 		wb_writer_abort(w);
 		free(fb->wkey);
 		fb->wkey = NULL;
-		return writer_errno(rc);
+		return errmap(rc, "stream", key, klen);
 	}
 	memcpy(fb->wkey, key, klen);
 	fb->wklen = klen;
@@ -105,7 +106,7 @@ int filebuf_unstream(filebuf *fb)
 		size_t got;
 		int wrc = wb_writer_read(fb->w, off, chunk, CHUNK, &got);
 		if (wrc != WB_OK || got == 0)
-			rc = wrc != WB_OK ? writer_errno(wrc) : -EIO;
+			rc = wrc != WB_OK ? writer_errno(fb, wrc) : -EIO;
 		else
 			rc = full_pwrite(fd, chunk, got, off);
 		off += got;
@@ -171,7 +172,7 @@ int filebuf_write(filebuf *fb, uint64_t off, const void *data, size_t len)
 	if (fb->w != NULL && off == fb->size) {
 		int wrc = wb_writer_write(fb->w, data, len);
 		if (wrc != WB_OK)
-			return writer_errno(wrc);
+			return writer_errno(fb, wrc);
 		fb->size = end;
 		return 0;
 	}
@@ -225,7 +226,7 @@ ssize_t filebuf_read(filebuf *fb, uint64_t off, void *buf, size_t len)
 	if (fb->w != NULL) {
 		size_t got;
 		int wrc = wb_writer_read(fb->w, off, buf, len, &got);
-		return wrc == WB_OK ? (ssize_t)got : writer_errno(wrc);
+		return wrc == WB_OK ? (ssize_t)got : writer_errno(fb, wrc);
 	}
 	if (fb->fd < 0) {
 		memcpy(buf, fb->mem + off, len);

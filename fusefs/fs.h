@@ -13,11 +13,22 @@
  *   ops_*.c     the FUSE low-level operations
  *   errmap.c    engine errors -> errno, in one place
  *
- * Locking: `ns_mu` serializes every change to the namespace and every
- * commit of file contents, so a check ("does the target exist?") and the
- * write that depends on it are one step; reads take no lock. `tab_mu`
- * guards the inode table; a node's own `mu` guards its open-file state.
- * Order: ns_mu, then a node's mu, then tab_mu.
+ * Locking (docs/fs.md, "Locks"): `ns_mu` serializes every change to the
+ * namespace and the final step of every commit of file contents, so a
+ * check ("does the target exist? is this still the node's key?") and the
+ * write that depends on it are one step; reads take no lock. It is held
+ * only across one engine write of bounded size (a namespace change, an
+ * attribute record, a file's contents when they are in memory, or the
+ * pointer to a value already streamed), never across a stream of a file's
+ * bytes, the loading of a file, or a sync: those run first, unlocked, and
+ * the step under ns_mu checks that nothing moved meanwhile. A node's
+ * `commit_mu` serializes the changes to its buffer and its commits, and is
+ * the one lock held across such long disk I/O, so it is taken before any
+ * other and never by a thread holding one. `tab_mu` guards the inode
+ * table; a node's `mu` guards its open-file state, briefly.
+ * Order: commit_mu, then ns_mu, then tab_mu, then a node's mu (a forget
+ * looks at the node's handles under tab_mu): a thread holding a node's
+ * mu takes no other lock, so it copies the node's key before.
  */
 #ifndef WOMBATFS_FS_H
 #define WOMBATFS_FS_H
@@ -31,13 +42,17 @@
 #include <sys/stat.h>
 
 #include "attr.h"
+#include "errmap.h"
 #include "filebuf.h"
 #include "names.h"
 #include "wombat.h"
 
 typedef struct fs_node {
 	uint64_t ino;
-	uint8_t *key; /* node key (attr.h): "a/b" file, "a/b/" directory, "" root */
+	/* The node key (attr.h): "a/b" file, "a/b/" directory, "" root. Only
+	 * a rename changes it, holding both ns_mu and tab_mu: read it under
+	 * either, or take a copy with inode_key(). */
+	uint8_t *key;
 	size_t klen;
 	bool dir;     /* a directory; a file's key ends in '/' only when its
 		       * name is empty ("t/" is the file %% in t) */
@@ -45,7 +60,10 @@ typedef struct fs_node {
 	bool unlinked;    /* (tab_mu) removed from the table by unlink/rmdir */
 	struct fs_node *ino_next, *key_next; /* (tab_mu) hash chains */
 
+	pthread_mutex_t commit_mu; /* changes of buf and commits; see Locking */
 	pthread_mutex_t mu;
+	bool busy;        /* (mu) commit_mu is held across long disk I/O: requests
+			   * that would wait for it go to the workers */
 	int writers;      /* (mu) open handles that may write */
 	int handles;      /* (mu) open handles */
 	filebuf *buf;     /* (mu) new contents, NULL until the first write */
@@ -88,6 +106,14 @@ typedef struct fs_entry {
 int inode_init(fs_t *fs);
 void inode_destroy(fs_t *fs);
 fs_node *inode_get(fs_t *fs, fuse_ino_t ino);
+/* A copy of n's key (set *klen), safe against a concurrent rename: into
+ * buf when it fits in cap bytes, else into a new buffer (malloc). NULL
+ * when out of memory. The caller frees the result unless it is buf. Takes
+ * tab_mu. */
+uint8_t *inode_key(fs_t *fs, fs_node *n, uint8_t *buf, size_t cap, size_t *klen);
+/* Whether n was unlinked (or removed by rmdir, or replaced by a rename):
+ * once true, it stays so. Takes tab_mu. */
+bool inode_unlinked(fs_t *fs, fs_node *n);
 /* Finds or makes the node of key (a directory or not) and adds one
  * kernel reference. */
 fs_node *inode_ref(fs_t *fs, const uint8_t *key, size_t klen, bool dir);
@@ -121,6 +147,11 @@ int store_resolve(fs_t *fs, fs_node *parent, const char *name, uint8_t **key, si
 /* The child key for a name being created in parent (decoded, no lookup).
  * -EINVAL for names that map to no key. is_dir appends '/'. */
 int store_child_key(fs_node *parent, const char *name, bool is_dir, uint8_t **key, size_t *klen);
+/* The attributes of an entry with no record: a regular file 0644 or
+ * (type S_IFDIR) a directory 0755, owned by the user who mounted, every
+ * time t (a file's version, the mount's start for a directory). Can't
+ * fail. */
+fs_attr store_default_attr(const fs_t *fs, mode_t type, int64_t t);
 /* struct stat of an entry; ino from the node. */
 void store_fill_stat(fs_t *fs, const fs_entry *e, uint64_t ino, struct stat *st);
 /* Adds the entry's attribute record (or its removal) to batch b. */
@@ -128,21 +159,33 @@ int store_put_attr(fs_t *fs, wb_batch *b, const uint8_t *key, size_t klen, const
 		   const void *target, size_t tlen);
 int store_get_attr(fs_t *fs, const uint8_t *key, size_t klen, fs_attr *a, bool *found);
 
-/* ---- errmap.c ---- */
-/* errno for an engine result; logs EIO-class errors with context. */
-int errmap(int wb_rc, const char *what, const uint8_t *key, size_t klen);
-
 /* ---- ops_*.c ---- */
 void ops_dir_init(struct fuse_lowlevel_ops *ops);
 void ops_file_init(struct fuse_lowlevel_ops *ops);
 void ops_xattr_init(struct fuse_lowlevel_ops *ops);
-/* Commits a node's buffered contents (caller holds ns_mu and n->mu). */
-int file_commit_locked(fs_t *fs, fs_node *n, bool sync);
+/* Commits n's buffered contents, when they differ from the store, to the
+ * key n has when the commit lands (a rename meanwhile is followed; an
+ * unlink meanwhile leaves nothing to commit). Not durable until a
+ * wb_sync, which the caller makes after unlocking. REQUIRES: n->commit_mu
+ * held, and no other lock. Returns 0 or a negative errno; on error the
+ * buffer stays dirty. */
+int file_commit(fs_t *fs, fs_node *n);
 /* Whether committing ino's buffer at flush or release may take long: a
- * big or spilled buffer, a stream, or sync=always. */
+ * big or spilled buffer, a stream, sync=always, or another request busy
+ * with the node (n->busy). */
 bool file_commit_is_slow(fs_t *fs, fuse_ino_t ino);
-/* Gives n a buffer holding the committed contents of key (n->mu held). */
+/* Whether a request that takes ino's commit_mu may wait for the disk: the
+ * node is busy or, with first_write, has no buffer yet (a write would
+ * load the whole file first). */
+bool file_is_busy(fs_t *fs, fuse_ino_t ino, bool first_write);
+/* Gives n a buffer holding the committed contents of key (REQUIRES: ns_mu
+ * and n->mu held, so the key cannot change; copies the whole file under
+ * them: only for an unlink of an open file, see ops_dir.c). */
 int file_load_locked(fs_t *fs, fs_node *n, const uint8_t *key, size_t klen);
+/* Gives n a buffer holding the committed contents of its key, read
+ * without ns_mu and checked unchanged under it. REQUIRES: n->commit_mu
+ * held, and no other lock. No-op when n has a buffer. */
+int file_load(fs_t *fs, fs_node *n);
 /* Replies to a lookup-like request with the entry of key. */
 void reply_entry(fuse_req_t req, fs_t *fs, const uint8_t *key, size_t klen, const fs_entry *e);
 

@@ -112,6 +112,7 @@ static fs_node *node_new(fs_t *fs, const uint8_t *key, size_t klen, bool dir)
 	n->klen = klen;
 	n->dir = dir;
 	n->ino = fs->next_ino++;
+	pthread_mutex_init(&n->commit_mu, NULL);
 	pthread_mutex_init(&n->mu, NULL);
 	return n;
 }
@@ -123,6 +124,7 @@ static void node_free(fs_node *n)
 		free(n->buf);
 	}
 	pthread_mutex_destroy(&n->mu);
+	pthread_mutex_destroy(&n->commit_mu);
 	free(n->key);
 	free(n);
 }
@@ -163,6 +165,27 @@ fs_node *inode_get(fs_t *fs, fuse_ino_t ino)
 		n = n->ino_next;
 	pthread_mutex_unlock(&fs->tab_mu);
 	return n;
+}
+
+uint8_t *inode_key(fs_t *fs, fs_node *n, uint8_t *buf, size_t cap, size_t *klen)
+{
+	pthread_mutex_lock(&fs->tab_mu);
+	size_t len = n->klen;
+	uint8_t *k = buf != NULL && len <= cap ? buf : malloc(len ? len : 1);
+	if (k != NULL) {
+		memcpy(k, n->key, len);
+		*klen = len;
+	}
+	pthread_mutex_unlock(&fs->tab_mu);
+	return k;
+}
+
+bool inode_unlinked(fs_t *fs, fs_node *n)
+{
+	pthread_mutex_lock(&fs->tab_mu);
+	bool gone = n->unlinked;
+	pthread_mutex_unlock(&fs->tab_mu);
+	return gone;
 }
 
 static fs_node *find_locked(fs_t *fs, const uint8_t *key, size_t klen, bool dir)

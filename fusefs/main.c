@@ -163,12 +163,10 @@ static int check_mountpoint(const char *mp)
 
 static void commit_open(fs_t *fs, fs_node *n)
 {
-	pthread_mutex_lock(&fs->ns_mu);
-	pthread_mutex_lock(&n->mu);
-	if (n->dirty && file_commit_locked(fs, n, false) != 0)
+	pthread_mutex_lock(&n->commit_mu);
+	if (file_commit(fs, n) != 0)
 		fprintf(stderr, "wombatfs: could not save an open file at unmount\n");
-	pthread_mutex_unlock(&n->mu);
-	pthread_mutex_unlock(&fs->ns_mu);
+	pthread_mutex_unlock(&n->commit_mu);
 }
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)

@@ -17,19 +17,6 @@
 #include "dirlist.h"
 #include "fs.h"
 
-/* A copy of the node's key, safe against a concurrent rename. */
-static uint8_t *node_key(fs_t *fs, fs_node *n, size_t *klen)
-{
-	pthread_mutex_lock(&fs->tab_mu);
-	uint8_t *k = malloc(n->klen ? n->klen : 1);
-	if (k) {
-		memcpy(k, n->key, n->klen);
-		*klen = n->klen;
-	}
-	pthread_mutex_unlock(&fs->tab_mu);
-	return k;
-}
-
 /* Size of a file some handle is writing: its buffer's. */
 static void apply_buffer(fs_node *n, struct stat *st)
 {
@@ -73,7 +60,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (p == NULL)
 		return;
 	size_t plen;
-	uint8_t *pkey = node_key(fs, p, &plen);
+	uint8_t *pkey = inode_key(fs, p, NULL, 0, &plen);
 	if (pkey == NULL) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -116,7 +103,7 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 static int node_entry(fs_t *fs, fs_node *n, fs_entry *e)
 {
 	size_t klen;
-	uint8_t *key = node_key(fs, n, &klen);
+	uint8_t *key = inode_key(fs, n, NULL, 0, &klen);
 	if (key == NULL)
 		return -ENOMEM;
 	int rc = n->unlinked ? 0 : store_entry(fs, key, klen, n->dir, e);
@@ -129,10 +116,8 @@ static int node_entry(fs_t *fs, fs_node *n, fs_entry *e)
 		pthread_mutex_unlock(&n->mu);
 		if (!open)
 			return -ENOENT;
-		int64_t t = attr_now_ns();
 		e->type = S_IFREG;
-		e->attr = (fs_attr){ .mode = S_IFREG | 0644, .uid = fs->uid, .gid = fs->gid,
-				     .atime_ns = t, .mtime_ns = t, .ctime_ns = t };
+		e->attr = store_default_attr(fs, S_IFREG, attr_now_ns());
 	}
 	return rc;
 }
@@ -184,7 +169,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	dir_handle *h = calloc(1, sizeof(*h));
-	if (h == NULL || (h->key = node_key(fs, n, &h->klen)) == NULL) {
+	if (h == NULL || (h->key = inode_key(fs, n, NULL, 0, &h->klen)) == NULL) {
 		free(h);
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -218,7 +203,7 @@ static int dir_next(fs_t *fs, dir_handle *h, dirlist_entry *out)
 	if (h->list == NULL) {
 		/* From the start: where the directory is now (it may have moved). */
 		size_t klen;
-		uint8_t *key = node_key(fs, h->node, &klen);
+		uint8_t *key = inode_key(fs, h->node, NULL, 0, &klen);
 		if (key == NULL)
 			return -ENOMEM;
 		free(h->key);
@@ -370,8 +355,7 @@ static int keep_parent(fs_t *fs, wb_batch *b, const uint8_t *pkey, size_t plen)
 	int rc = store_get_attr(fs, pkey, plen, &a, &found);
 	if (rc != 0 || found)
 		return rc;
-	a = (fs_attr){ .mode = S_IFDIR | 0755, .uid = fs->uid, .gid = fs->gid,
-		       .atime_ns = fs->mount_ns, .mtime_ns = fs->mount_ns, .ctime_ns = fs->mount_ns };
+	a = store_default_attr(fs, S_IFDIR, fs->mount_ns);
 	return store_put_attr(fs, b, pkey, plen, &a, NULL, 0);
 }
 

@@ -34,15 +34,28 @@ static filebuf *buf_new(fs_t *fs)
 	return fb;
 }
 
-int file_load_locked(fs_t *fs, fs_node *n, const uint8_t *key, size_t klen)
+/* The version of key in the store: its commit timestamp, 0 when missing. */
+static int key_version(fs_t *fs, const uint8_t *key, size_t klen, uint64_t *ts)
+{
+	wb_key_info ki;
+	int rc = wb_stat_key(fs->db, key, klen, &ki);
+	*ts = rc == WB_OK ? ki.ts : 0;
+	return rc == WB_ENOTFOUND ? 0 : errmap(rc, "stat", key, klen);
+}
+
+/* Reads the committed contents of key into a new buffer (*out) and tells
+ * which version it read (*ts, 0: none). Takes no lock: a version that
+ * changes meanwhile is the caller's to notice. */
+static int load_buf(fs_t *fs, const uint8_t *key, size_t klen, filebuf **out, uint64_t *ts)
 {
 	filebuf *fb = buf_new(fs);
 	if (fb == NULL)
 		return -ENOMEM;
-	wb_key_info ki;
+	wb_key_info ki = { 0 };
 	int rc = wb_stat_key(fs->db, key, klen, &ki);
 	if (rc == WB_ENOTFOUND)
-		ki.value_len = 0, rc = WB_OK;
+		rc = WB_OK;
+	*ts = ki.ts;
 	uint8_t *chunk = ki.value_len ? malloc(LOAD_CHUNK) : NULL;
 	if (rc == WB_OK && ki.value_len && chunk == NULL)
 		rc = WB_ENOMEM;
@@ -53,7 +66,7 @@ int file_load_locked(fs_t *fs, fs_node *n, const uint8_t *key, size_t klen)
 		if (rc != WB_OK)
 			err = errmap(rc, "read", key, klen);
 		else if (got == 0)
-			break; /* changed meanwhile: we hold ns_mu, so it cannot */
+			break; /* changed meanwhile: the version tells */
 		else
 			err = filebuf_write(fb, off, chunk, got);
 		off += got;
@@ -64,30 +77,102 @@ int file_load_locked(fs_t *fs, fs_node *n, const uint8_t *key, size_t klen)
 		free(fb);
 		return err;
 	}
-	n->buf = fb;
+	*out = fb;
 	return 0;
 }
 
-/* Streams a spilled buffer into a value-log writer and commits it with
- * batch b (the attribute record), as one atomic write: memory stays at one
- * chunk whatever the file's size, and the bytes go to the disk once more. */
-static int commit_streaming(fs_t *fs, fs_node *n, wb_batch *b)
+int file_load_locked(fs_t *fs, fs_node *n, const uint8_t *key, size_t klen)
+{
+	uint64_t ts;
+	return load_buf(fs, key, klen, &n->buf, &ts);
+}
+
+/* Whether n's key is key (ns_mu or tab_mu held). */
+static bool has_key(const fs_node *n, const uint8_t *key, size_t klen)
+{
+	return n->klen == klen && memcmp(n->key, key, klen) == 0;
+}
+
+/* How often a load or a commit runs unlocked and finds its key renamed or
+ * rewritten meanwhile before its last try holds ns_mu throughout, so that
+ * a stream of renames cannot starve it. */
+#define UNLOCKED_TRIES 3
+
+int file_load(fs_t *fs, fs_node *n)
+{
+	for (int attempt = 0;; attempt++) {
+		bool last = attempt + 1 == UNLOCKED_TRIES;
+		pthread_mutex_lock(&n->mu);
+		bool have = n->buf != NULL;
+		n->busy = !have;
+		pthread_mutex_unlock(&n->mu);
+		if (have)
+			return 0;
+		if (last)
+			pthread_mutex_lock(&fs->ns_mu);
+		size_t klen;
+		uint8_t *key = inode_key(fs, n, NULL, 0, &klen);
+		filebuf *fb = NULL;
+		uint64_t ts = 0, now = 0;
+		int rc = key ? load_buf(fs, key, klen, &fb, &ts) : -ENOMEM;
+		if (!last)
+			pthread_mutex_lock(&fs->ns_mu);
+		/* Renamed, replaced, removed or rewritten meanwhile? The store's
+		 * version of the key (only ns_mu holders change it) tells. */
+		bool stale = rc == 0 && !has_key(n, key, klen);
+		if (rc == 0 && !stale)
+			rc = key_version(fs, key, klen, &now);
+		stale = stale || (rc == 0 && now != ts);
+		/* (On the last try ns_mu was held throughout: a new version can
+		 * only be reclaim's copy of the same bytes.) */
+		pthread_mutex_lock(&n->mu);
+		if (rc == 0 && (!stale || last) && n->buf == NULL) {
+			n->buf = fb; /* (an unlink meanwhile gave it one: keep that) */
+			fb = NULL;
+		}
+		n->busy = false;
+		pthread_mutex_unlock(&n->mu);
+		pthread_mutex_unlock(&fs->ns_mu);
+		if (fb != NULL) {
+			filebuf_free(fb);
+			free(fb);
+		}
+		free(key);
+		if (rc != 0 || !stale || last)
+			return rc;
+	}
+}
+
+/* Whether committing fb to key means copying its bytes into a new
+ * value-log stream: it is in a temporary file, or streams to another key
+ * (the file was renamed while open). */
+static bool needs_copy(const filebuf *fb, const uint8_t *key, size_t klen)
+{
+	return fb->fd >= 0 ||
+	       (fb->w != NULL && (fb->wklen != klen || memcmp(fb->wkey, key, klen) != 0));
+}
+
+/* Copies fb into a new value-log writer for key (*out), a chunk at a
+ * time, so memory stays at one chunk whatever the file's size. Runs
+ * without ns_mu: the caller's commit_mu keeps fb from changing, and reads
+ * that share it only read. */
+static int copy_to_writer(fs_t *fs, filebuf *fb, const uint8_t *key, size_t klen, wb_writer **out)
 {
 	wb_writer *w;
-	int rc = wb_writer_begin(fs->db, n->key, n->klen, &w);
+	int rc = wb_writer_begin(fs->db, key, klen, &w);
 	if (rc != WB_OK)
-		return errmap(rc, "write", n->key, n->klen);
+		return errmap(rc, "write", key, klen);
 	uint8_t *chunk = malloc(LOAD_CHUNK);
 	int err = chunk ? 0 : -ENOMEM;
-	for (uint64_t off = 0; err == 0 && off < n->buf->size;) {
-		ssize_t got = filebuf_read(n->buf, off, chunk, LOAD_CHUNK);
+	for (uint64_t off = 0; err == 0 && off < fb->size;) {
+		ssize_t got = filebuf_read(fb, off, chunk, LOAD_CHUNK);
 		if (got <= 0) {
 			err = got < 0 ? (int)got : -EIO;
 			break;
 		}
 		rc = wb_writer_write(w, chunk, (size_t)got);
 		if (rc != WB_OK)
-			err = errmap(rc, "write", n->key, n->klen);
+			err = errmap(rc, "write", key, klen);
 		off += (uint64_t)got;
 	}
 	free(chunk);
@@ -95,68 +180,113 @@ static int commit_streaming(fs_t *fs, fs_node *n, wb_batch *b)
 		wb_writer_abort(w);
 		return err;
 	}
-	return errmap(wb_writer_commit(w, b), "write", n->key, n->klen);
+	*out = w;
+	return 0;
 }
 
-int file_commit_locked(fs_t *fs, fs_node *n, bool sync)
+/* The step of a commit under ns_mu and n->mu, at n->key: one atomic write
+ * of the contents with the attribute record (when the file has one) and
+ * its new times. The contents are *w when the caller copied them (taken
+ * whatever the result), else the buffer's own stream to this key (the
+ * buffer is spent either way), else the buffer in memory (at most
+ * spill_at bytes; the engine sends a large value to the value log). */
+static int commit_locked(fs_t *fs, fs_node *n, wb_writer **w)
 {
+	wb_batch *b;
+	if (wb_batch_new(&b) != WB_OK)
+		return -ENOMEM;
 	int rc = 0;
-	if (n->dirty && !n->unlinked && n->buf) {
-		wb_batch *b;
-		if (wb_batch_new(&b) != WB_OK)
-			return -ENOMEM;
-		fs_attr a;
-		bool found = false;
-		if (key_has_meta(n->key, n->klen, n->dir))
-			rc = store_get_attr(fs, n->key, n->klen, &a, &found);
-		if (rc == 0 && found) {
-			a.mtime_ns = a.ctime_ns = attr_now_ns();
-			rc = store_put_attr(fs, b, n->key, n->klen, &a, NULL, 0);
-		}
-		if (rc == 0 && n->buf->w != NULL && n->buf->wklen == n->klen &&
-		    memcmp(n->buf->wkey, n->key, n->klen) == 0) {
-			/* Streamed straight into the value log: commit that. The
-			 * buffer is spent either way. */
-			rc = errmap(wb_writer_commit(filebuf_take_writer(n->buf), b), "write", n->key,
-				    n->klen);
-			filebuf_free(n->buf);
-			free(n->buf);
-			n->buf = NULL;
-			n->dirty = false;
-		} else if (rc == 0 && (n->buf->w != NULL || n->buf->fd >= 0)) {
-			/* (A stream whose file was renamed meanwhile is copied to
-			 * the new key.) */
-			rc = filebuf_unstream(n->buf);
-			if (rc == 0)
-				rc = commit_streaming(fs, n, b);
-		} else if (rc == 0) {
-			/* In memory: one put; the engine sends a large value to the
-			 * value log itself. */
-			const void *data = n->buf->mem ? n->buf->mem : (const void *)"";
-			rc = errmap(wb_batch_put(b, n->key, n->klen, data, (size_t)n->buf->size),
-				    "write", n->key, n->klen);
-			if (rc == 0)
-				rc = errmap(wb_write(fs->db, b), "write", n->key, n->klen);
-		}
-		wb_batch_free(b);
-		if (rc == 0) {
-			n->dirty = false;
-			n->cache_ts = 0;
-		}
+	fs_attr a;
+	bool found = false;
+	if (key_has_meta(n->key, n->klen, n->dir))
+		rc = store_get_attr(fs, n->key, n->klen, &a, &found);
+	if (rc == 0 && found) {
+		a.mtime_ns = a.ctime_ns = attr_now_ns();
+		rc = store_put_attr(fs, b, n->key, n->klen, &a, NULL, 0);
 	}
-	if (rc == 0 && sync)
-		rc = errmap(wb_sync(fs->db), "sync", n->key, n->klen);
+	filebuf *fb = n->buf;
+	if (rc == 0 && *w != NULL) {
+		rc = errmap(wb_writer_commit(*w, b), "write", n->key, n->klen);
+		*w = NULL;
+	} else if (rc == 0 && fb->w != NULL) {
+		rc = errmap(wb_writer_commit(filebuf_take_writer(fb), b), "write", n->key, n->klen);
+		filebuf_free(fb);
+		free(fb);
+		n->buf = NULL;
+		n->dirty = false;
+	} else if (rc == 0) {
+		const void *data = fb->mem ? fb->mem : (const void *)"";
+		rc = errmap(wb_batch_put(b, n->key, n->klen, data, (size_t)fb->size), "write",
+			    n->key, n->klen);
+		if (rc == 0)
+			rc = errmap(wb_write(fs->db, b), "write", n->key, n->klen);
+	}
+	wb_batch_free(b);
+	if (rc == 0) {
+		n->dirty = false;
+		n->cache_ts = 0;
+	}
 	return rc;
 }
 
-/* Commits n's buffer: takes ns_mu (no rename moves the key meanwhile). */
+int file_commit(fs_t *fs, fs_node *n)
+{
+	for (int attempt = 0;; attempt++) {
+		bool last = attempt + 1 == UNLOCKED_TRIES;
+		if (last)
+			pthread_mutex_lock(&fs->ns_mu);
+		size_t klen;
+		uint8_t *key = inode_key(fs, n, NULL, 0, &klen);
+		if (key == NULL) {
+			if (last)
+				pthread_mutex_unlock(&fs->ns_mu);
+			return -ENOMEM;
+		}
+		/* Only commit_mu holders change the buffer or dirty: what is
+		 * read here holds until the commit lands. */
+		/* (Unlinked already: nothing will be committed, copy nothing.) */
+		bool gone = inode_unlinked(fs, n);
+		pthread_mutex_lock(&n->mu);
+		filebuf *fb = n->dirty && !gone ? n->buf : NULL;
+		bool copy = fb != NULL && needs_copy(fb, key, klen);
+		n->busy = copy;
+		pthread_mutex_unlock(&n->mu);
+		wb_writer *w = NULL;
+		int rc = copy ? copy_to_writer(fs, fb, key, klen, &w) : 0;
+		if (!last)
+			pthread_mutex_lock(&fs->ns_mu);
+		pthread_mutex_lock(&n->mu);
+		/* A rename meanwhile: copy again, to the new key. An unlink: the
+		 * buffer is all that is left, for the handles still open. */
+		bool moved = !has_key(n, key, klen);
+		if (rc == 0 && fb != NULL && !n->unlinked && !moved)
+			rc = commit_locked(fs, n, &w);
+		n->busy = false;
+		pthread_mutex_unlock(&n->mu);
+		pthread_mutex_unlock(&fs->ns_mu);
+		wb_writer_abort(w);
+		free(key);
+		if (rc != 0 || fb == NULL || !moved || last)
+			return rc;
+	}
+}
+
+/* Commits n's buffer; with sync also makes it durable (fsync). */
 static int commit_node(fs_t *fs, fs_node *n, bool sync)
 {
-	pthread_mutex_lock(&fs->ns_mu);
-	pthread_mutex_lock(&n->mu);
-	int rc = file_commit_locked(fs, n, sync);
-	pthread_mutex_unlock(&n->mu);
-	pthread_mutex_unlock(&fs->ns_mu);
+	pthread_mutex_lock(&n->commit_mu);
+	int rc = file_commit(fs, n);
+	pthread_mutex_unlock(&n->commit_mu);
+	/* Makes every write acknowledged so far durable, this file's commit
+	 * (or an earlier one) among them: no lock needed, and none held. */
+	if (rc == 0 && sync) {
+		uint8_t stack[256];
+		size_t klen = 0;
+		uint8_t *key = inode_key(fs, n, stack, sizeof(stack), &klen);
+		rc = errmap(wb_sync(fs->db), "sync", key, key ? klen : 0);
+		if (key != stack)
+			free(key);
+	}
 	return rc;
 }
 
@@ -172,13 +302,28 @@ bool file_commit_is_slow(fs_t *fs, fuse_ino_t ino)
 		return false;
 	pthread_mutex_lock(&n->mu);
 	const filebuf *fb = n->buf;
-	bool slow = n->dirty && fb != NULL && (fb->w != NULL || fb->fd >= 0 || fb->size > SLOW_COMMIT);
+	bool slow = n->busy ||
+		    (n->dirty && fb != NULL && (fb->w != NULL || fb->fd >= 0 || fb->size > SLOW_COMMIT));
 	pthread_mutex_unlock(&n->mu);
 	return slow;
 }
 
-/* Sets up an open handle on n. Called with n->mu held. */
-static int open_locked(fs_t *fs, fs_node *n, struct fuse_file_info *fi, bool created)
+bool file_is_busy(fs_t *fs, fuse_ino_t ino, bool first_write)
+{
+	fs_node *n = inode_get(fs, ino);
+	if (n == NULL)
+		return false;
+	pthread_mutex_lock(&n->mu);
+	bool busy = n->busy || (first_write && n->buf == NULL);
+	pthread_mutex_unlock(&n->mu);
+	return busy;
+}
+
+/* Sets up an open handle on n, whose key (a copy) is key. Called with
+ * n->mu held, and with n->commit_mu too when it may truncate (writable,
+ * O_TRUNC, !created). */
+static int open_locked(fs_t *fs, fs_node *n, struct fuse_file_info *fi, bool created,
+		       const uint8_t *key, size_t klen)
 {
 	bool w = writable(fi->flags);
 	if (w && fs->ro)
@@ -199,7 +344,7 @@ static int open_locked(fs_t *fs, fs_node *n, struct fuse_file_info *fi, bool cre
 	if (!w && n->buf == NULL) {
 		/* Keep the kernel's cached pages while the version is the same. */
 		wb_key_info ki;
-		if (wb_stat_key(fs->db, n->key, n->klen, &ki) == WB_OK) {
+		if (wb_stat_key(fs->db, key, klen, &ki) == WB_OK) {
 			fi->keep_cache = n->cache_ts == ki.ts;
 			n->cache_ts = ki.ts;
 		}
@@ -217,12 +362,23 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	/* The key must not move between here and the stat in open_locked. */
-	pthread_mutex_lock(&fs->ns_mu);
+	uint8_t stack[256];
+	size_t klen;
+	uint8_t *key = inode_key(fs, n, stack, sizeof(stack), &klen);
+	if (key == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	bool trunc = writable(fi->flags) && (fi->flags & O_TRUNC);
+	if (trunc)
+		pthread_mutex_lock(&n->commit_mu);
 	pthread_mutex_lock(&n->mu);
-	int rc = open_locked(fs, n, fi, false);
+	int rc = open_locked(fs, n, fi, false, key, klen);
 	pthread_mutex_unlock(&n->mu);
-	pthread_mutex_unlock(&fs->ns_mu);
+	if (trunc)
+		pthread_mutex_unlock(&n->commit_mu);
+	if (key != stack)
+		free(key);
 	if (rc != 0)
 		fuse_reply_err(req, -rc);
 	else if (fuse_reply_open(req, fi) != 0)
@@ -283,17 +439,24 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	fs_node *n = NULL;
 	if (rc == 0 && (n = inode_ref(fs, key, klen, false)) == NULL)
 		rc = -ENOMEM;
+	/* The entry is made (or was there): opening it needs no ns_mu, and
+	 * truncating an existing one takes its commit_mu, which comes first. */
+	pthread_mutex_unlock(&fs->ns_mu);
 	if (rc == 0) {
+		bool trunc = !created && writable(fi->flags) && (fi->flags & O_TRUNC);
+		if (trunc)
+			pthread_mutex_lock(&n->commit_mu);
 		pthread_mutex_lock(&n->mu);
 		if (created && n->buf == NULL && (n->buf = buf_new(fs)) == NULL)
 			rc = -ENOMEM;
 		if (rc == 0)
-			rc = open_locked(fs, n, fi, created);
+			rc = open_locked(fs, n, fi, created, key, klen);
 		pthread_mutex_unlock(&n->mu);
+		if (trunc)
+			pthread_mutex_unlock(&n->commit_mu);
 		if (rc != 0)
 			inode_forget(fs, n->ino, 1);
 	}
-	pthread_mutex_unlock(&fs->ns_mu);
 	if (rc == 0) {
 		struct fuse_entry_param ep = { .ino = n->ino, .attr_timeout = fs->timeout,
 					       .entry_timeout = fs->timeout };
@@ -328,12 +491,9 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		pthread_mutex_unlock(&n->mu);
 	} else {
 		pthread_mutex_unlock(&n->mu);
-		pthread_mutex_lock(&fs->tab_mu); /* a copy of the key: renames move it */
-		size_t klen = n->klen;
-		uint8_t stack[512], *key = klen <= sizeof(stack) ? stack : malloc(klen);
-		if (key)
-			memcpy(key, n->key, klen);
-		pthread_mutex_unlock(&fs->tab_mu);
+		uint8_t stack[512];
+		size_t klen;
+		uint8_t *key = inode_key(fs, n, stack, sizeof(stack), &klen);
 		if (key == NULL)
 			rc = -ENOMEM;
 		else
@@ -353,18 +513,18 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 /* A file written front to back goes on straight into the value log
  * (filebuf.h). If the writer cannot start, the buffer spills to a
- * temporary file as usual. n->mu held. */
+ * temporary file as usual. n->commit_mu held (the buffer stays as it is),
+ * n->mu not: the key's copy takes tab_mu, which comes after it. */
 static void start_stream(fs_t *fs, fs_node *n)
 {
-	pthread_mutex_lock(&fs->tab_mu); /* a copy of the key: renames move it */
-	size_t klen = n->klen;
-	uint8_t *key = malloc(klen ? klen : 1);
-	if (key)
-		memcpy(key, n->key, klen);
-	pthread_mutex_unlock(&fs->tab_mu);
+	size_t klen;
+	uint8_t *key = inode_key(fs, n, NULL, 0, &klen);
 	wb_writer *w;
-	if (key && wb_writer_begin(fs->db, key, klen, &w) == WB_OK)
+	if (key && wb_writer_begin(fs->db, key, klen, &w) == WB_OK) {
+		pthread_mutex_lock(&n->mu);
 		filebuf_stream(n->buf, w, key, klen); /* on failure: stays in memory */
+		pthread_mutex_unlock(&n->mu);
+	}
 	free(key);
 }
 
@@ -377,24 +537,21 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	int rc = 0;
+	pthread_mutex_lock(&n->commit_mu);
+	/* The first write since open starts from the committed contents. */
+	int rc = file_load(fs, n);
 	pthread_mutex_lock(&n->mu);
-	if (n->buf == NULL) {
-		/* First write since open: start from the committed contents. */
-		pthread_mutex_unlock(&n->mu);
-		pthread_mutex_lock(&fs->ns_mu);
-		pthread_mutex_lock(&n->mu);
-		if (n->buf == NULL)
-			rc = file_load_locked(fs, n, n->key, n->klen);
-		pthread_mutex_unlock(&fs->ns_mu);
-	}
-	if (rc == 0 && fs->stream_ok && filebuf_wants_stream(n->buf, (uint64_t)off, size))
+	bool stream = rc == 0 && fs->stream_ok && filebuf_wants_stream(n->buf, (uint64_t)off, size);
+	pthread_mutex_unlock(&n->mu);
+	if (stream)
 		start_stream(fs, n);
+	pthread_mutex_lock(&n->mu);
 	if (rc == 0)
 		rc = filebuf_write(n->buf, (uint64_t)off, data, size);
 	if (rc == 0)
 		n->dirty = true;
 	pthread_mutex_unlock(&n->mu);
+	pthread_mutex_unlock(&n->commit_mu);
 	if (rc != 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -425,23 +582,29 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, 0);
 		return;
 	}
+	pthread_mutex_lock(&n->commit_mu);
+	int rc = fi->fh ? file_commit(fs, n) : 0;
+	/* ns_mu: an unlink cannot come between the look at n->unlinked and
+	 * the buffer's going. */
 	pthread_mutex_lock(&fs->ns_mu);
 	pthread_mutex_lock(&n->mu);
-	int rc = fi->fh ? file_commit_locked(fs, n, false) : 0;
-	n->handles--;
 	if (fi->fh)
 		n->writers--;
 	/* Drop the buffer once nobody writes -- unless the file was unlinked:
 	 * then it is all that is left for the handles still reading. */
-	if (n->buf && ((n->writers == 0 && !n->unlinked && !n->dirty) || n->handles == 0)) {
+	if (n->buf && ((n->writers == 0 && !n->unlinked && !n->dirty) || n->handles == 1)) {
 		filebuf_free(n->buf);
 		free(n->buf);
 		n->buf = NULL;
 		n->dirty = false;
 	}
-	bool last = n->handles == 0;
 	pthread_mutex_unlock(&n->mu);
 	pthread_mutex_unlock(&fs->ns_mu);
+	pthread_mutex_unlock(&n->commit_mu);
+	/* The handle goes last: once it is gone a forget may free the node. */
+	pthread_mutex_lock(&n->mu);
+	bool last = --n->handles == 0;
+	pthread_mutex_unlock(&n->mu);
 	if (last)
 		inode_forget(fs, ino, 0); /* frees it if the kernel forgot it already */
 	fuse_reply_err(req, -rc);
@@ -473,25 +636,27 @@ static void apply_attr(fs_attr *a, const struct stat *st, int to_set)
 	 FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)
 
 /* Truncates (or extends) n to size: in its buffer when open for writing,
- * else committed at once. ns_mu held. */
+ * else committed at once. REQUIRES: n->commit_mu held, and no other lock. */
 static int truncate_node(fs_t *fs, fs_node *n, uint64_t size)
 {
 	pthread_mutex_lock(&n->mu);
 	int rc = 0;
 	bool had_buf = n->buf != NULL;
-	if (!had_buf) {
-		if (size == 0)
-			rc = (n->buf = buf_new(fs)) ? 0 : -ENOMEM;
-		else
-			rc = file_load_locked(fs, n, n->key, n->klen);
-	}
+	if (!had_buf && size == 0)
+		rc = (n->buf = buf_new(fs)) ? 0 : -ENOMEM;
+	pthread_mutex_unlock(&n->mu);
+	if (!had_buf && size > 0)
+		rc = file_load(fs, n);
+	pthread_mutex_lock(&n->mu);
 	if (rc == 0)
 		rc = filebuf_truncate(n->buf, size);
-	if (rc == 0) {
+	if (rc == 0)
 		n->dirty = true;
-		if (n->writers == 0)
-			rc = file_commit_locked(fs, n, false);
-	}
+	bool commit = rc == 0 && n->writers == 0;
+	pthread_mutex_unlock(&n->mu);
+	if (commit)
+		rc = file_commit(fs, n);
+	pthread_mutex_lock(&n->mu);
 	if (!had_buf && n->writers == 0 && n->buf) {
 		filebuf_free(n->buf);
 		free(n->buf);
@@ -505,7 +670,7 @@ static int truncate_node(fs_t *fs, fs_node *n, uint64_t size)
 /* setattr on a file unlinked while open: no name is left to store
  * attributes under, only the buffer its handles share, so a truncate
  * (ftruncate on a descriptor, which ext4 allows) changes the buffer, and
- * the other changes show in the reply only. n->mu not held. */
+ * the other changes show in the reply only. n->commit_mu held, n->mu not. */
 static int setattr_unlinked(fs_t *fs, fs_node *n, fuse_ino_t ino, const struct stat *st, int to_set,
 			    struct stat *out)
 {
@@ -517,10 +682,7 @@ static int setattr_unlinked(fs_t *fs, fs_node *n, fuse_ino_t ino, const struct s
 	pthread_mutex_unlock(&n->mu);
 	if (rc != 0)
 		return rc;
-	int64_t t = attr_now_ns();
-	fs_entry e = { .type = S_IFREG };
-	e.attr = (fs_attr){ .mode = S_IFREG | 0644, .uid = fs->uid, .gid = fs->gid,
-			    .atime_ns = t, .mtime_ns = t, .ctime_ns = t };
+	fs_entry e = { .type = S_IFREG, .attr = store_default_attr(fs, S_IFREG, attr_now_ns()) };
 	apply_attr(&e.attr, st, to_set);
 	store_fill_stat(fs, &e, ino, out);
 	out->st_nlink = 0;
@@ -542,11 +704,13 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_s
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	pthread_mutex_lock(&fs->ns_mu);
-	if (n->unlinked) {
+	/* commit_mu first: the contents change (a truncate) or are committed
+	 * (futimens) unlocked, then the record under ns_mu. */
+	pthread_mutex_lock(&n->commit_mu);
+	if (inode_unlinked(fs, n)) {
 		struct stat out;
 		int rc = setattr_unlinked(fs, n, ino, st, to_set, &out);
-		pthread_mutex_unlock(&fs->ns_mu);
+		pthread_mutex_unlock(&n->commit_mu);
 		if (rc == 0)
 			fuse_reply_attr(req, &out, fs->timeout);
 		else
@@ -554,34 +718,33 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_s
 		return;
 	}
 	fs_entry e = { 0 };
-	int rc = store_entry(fs, n->key, n->klen, n->dir, &e);
-	if (rc == 0 && e.type == 0)
-		rc = -ENOENT;
-	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
-		if (e.type == S_IFDIR)
+	int rc = 0;
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		size_t klen;
+		uint8_t *key = inode_key(fs, n, NULL, 0, &klen);
+		rc = key ? store_entry(fs, key, klen, n->dir, &e) : -ENOMEM;
+		free(key);
+		if (rc == 0 && e.type == 0)
+			rc = -ENOENT;
+		else if (rc == 0 && e.type == S_IFDIR)
 			rc = -EISDIR;
-		else if (e.type != S_IFREG)
+		else if (rc == 0 && e.type != S_IFREG)
 			rc = -EINVAL;
-		else
+		store_entry_free(&e);
+		if (rc == 0)
 			rc = truncate_node(fs, n, (uint64_t)st->st_size);
-		if (rc == 0) { /* the record's mtime may have moved */
-			store_entry_free(&e);
-			rc = store_entry(fs, n->key, n->klen, n->dir, &e);
-		}
 	}
 	if (rc == 0 && (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW))) {
 		/* futimens on a file open for writing (cp -p, tar): the writes
 		 * so far come before the new mtime, so commit them now -- the
 		 * commit at close would stamp its own time over it. */
-		pthread_mutex_lock(&n->mu);
-		bool was_dirty = n->dirty;
-		rc = file_commit_locked(fs, n, false); /* nothing to do when clean */
-		pthread_mutex_unlock(&n->mu);
-		if (rc == 0 && was_dirty) {
-			store_entry_free(&e);
-			rc = store_entry(fs, n->key, n->klen, n->dir, &e);
-		}
+		rc = file_commit(fs, n); /* nothing to do when clean */
 	}
+	pthread_mutex_lock(&fs->ns_mu);
+	if (rc == 0) /* after the commit: the record's mtime may have moved */
+		rc = store_entry(fs, n->key, n->klen, n->dir, &e);
+	if (rc == 0 && e.type == 0)
+		rc = -ENOENT;
 	if (rc == 0 && (to_set & ATTR_BITS) && !key_has_meta(n->key, n->klen, n->dir))
 		rc = -EPERM; /* the file with the empty name keeps default attributes */
 	if (rc == 0 && (to_set & ATTR_BITS)) {
@@ -604,6 +767,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_s
 		pthread_mutex_unlock(&n->mu);
 	}
 	pthread_mutex_unlock(&fs->ns_mu);
+	pthread_mutex_unlock(&n->commit_mu);
 	store_entry_free(&e);
 	if (rc == 0)
 		fuse_reply_attr(req, &out, fs->timeout);

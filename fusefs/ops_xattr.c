@@ -14,16 +14,21 @@
 
 #define XATTR_SIZE_MAX_ 65536 /* bytes in one value, as Linux allows */
 
-/* The record key of xattr name on node n (a copy under tab_mu). NULL
- * with *klen 0 for the file with the empty name, which has no records. */
+/* The record key of xattr name on node n (malloc). NULL with *klen 0 for
+ * the file with the empty name, which has no records. */
 static uint8_t *xattr_key(fs_t *fs, fs_node *n, const char *name, size_t *klen)
 {
-	pthread_mutex_lock(&fs->tab_mu);
+	uint8_t stack[256];
+	size_t nlen;
+	uint8_t *nk = inode_key(fs, n, stack, sizeof(stack), &nlen);
 	uint8_t *k = NULL;
-	*klen = 0;
-	if (key_has_meta(n->key, n->klen, n->dir))
-		k = attr_key(META_XATTR, n->key, n->klen, name, klen);
-	pthread_mutex_unlock(&fs->tab_mu);
+	*klen = 1; /* out of memory, unless the key has no records */
+	if (nk != NULL && !key_has_meta(nk, nlen, n->dir))
+		*klen = 0;
+	else if (nk != NULL)
+		k = attr_key(META_XATTR, nk, nlen, name, klen);
+	if (nk != stack)
+		free(nk);
 	return k;
 }
 

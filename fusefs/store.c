@@ -93,9 +93,7 @@ static int dir_entry(fs_t *fs, const uint8_t *key, size_t klen, fs_entry *e)
 		rc = klen == 0 ? 1 : store_dir_nonempty(fs, key, klen);
 		if (rc <= 0)
 			return rc;
-		e->attr = (fs_attr){ .mode = S_IFDIR | 0755, .uid = fs->uid, .gid = fs->gid,
-				     .atime_ns = fs->mount_ns, .mtime_ns = fs->mount_ns,
-				     .ctime_ns = fs->mount_ns };
+		e->attr = store_default_attr(fs, S_IFDIR, fs->mount_ns);
 	}
 	e->has_record = found;
 	e->type = S_IFDIR;
@@ -160,10 +158,8 @@ int store_entry(fs_t *fs, const uint8_t *key, size_t klen, bool dir, fs_entry *e
 	e->has_value = true;
 	e->size = ki.value_len;
 	if (!e->has_record) {
-		int64_t t = attr_ts_ns(ki.ts);
 		e->type = S_IFREG;
-		e->attr = (fs_attr){ .mode = S_IFREG | 0644, .uid = fs->uid, .gid = fs->gid,
-				     .atime_ns = t, .mtime_ns = t, .ctime_ns = t };
+		e->attr = store_default_attr(fs, S_IFREG, attr_ts_ns(ki.ts));
 	}
 	return 0;
 }
@@ -303,6 +299,12 @@ int store_resolve(fs_t *fs, fs_node *parent, const char *name, uint8_t **key, si
 		*key = NULL;
 	}
 	return rc;
+}
+
+fs_attr store_default_attr(const fs_t *fs, mode_t type, int64_t t)
+{
+	return (fs_attr){ .mode = type | (type == S_IFDIR ? 0755 : 0644), .uid = fs->uid,
+			  .gid = fs->gid, .atime_ns = t, .mtime_ns = t, .ctime_ns = t };
 }
 
 void store_fill_stat(fs_t *fs, const fs_entry *e, uint64_t ino, struct stat *st)

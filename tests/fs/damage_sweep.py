@@ -32,13 +32,33 @@ def mount(db):
     return p.returncode, err + (" [RAW BYTES]" if raw else "")
 
 
-def umount():
+def daemon_pid(db):
+    """The pid in db's LOCK file (the daemon holding it open), or None."""
+    try:
+        with open(os.path.join(db, "LOCK")) as f:
+            digits = "".join(c for c in f.read() if c.isdigit())
+        return int(digits) if digits else None
+    except OSError:
+        return None
+
+
+def umount(db):
+    pid = daemon_pid(db)
     for _ in range(50):
         if subprocess.run(["fusermount3", "-u", mnt], capture_output=True).returncode == 0:
             break
         time.sleep(0.1)
-    # wait for the daemon to close the database
-    time.sleep(0.2)
+    # The daemon closes the database after the unmount: wait until it is
+    # gone (a fixed pause lost the race on a busy machine, and the CLI's
+    # open that follows failed on the lock).
+    for _ in range(100):
+        if pid is None:
+            break
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
 
 
 def make_pristine(db, flush):
@@ -60,7 +80,7 @@ def make_pristine(db, flush):
         files[name] = b"overwritten " + name.encode()
         with open(os.path.join(mnt, name), "wb") as f:
             f.write(files[name])
-    umount()
+    umount(db)
     if flush:
         subprocess.run([W, db, "flush"], check=True, capture_output=True)
     return files
@@ -105,7 +125,7 @@ for r in range(rounds):
     except subprocess.TimeoutExpired:
         print("round %d: %s: FAIL mount hung" % (r, what))
         failures += 1
-        umount()
+        umount(db)
         continue
     if rc != 0:
         ok = ("corruption" in err or "format" in err or ".wal" in err or "MANIFEST" in err) and \
@@ -132,7 +152,7 @@ for r in range(rounds):
             else:
                 bad.append("%s: %s" % (name, e))
     alive = os.path.ismount(mnt)
-    umount()
+    umount(db)
     if bad or not alive:
         failures += 1
         print("round %d: %s: FAIL %s%s" % (r, what, "; ".join(bad[:5]), "" if alive else " (daemon died)"))
