@@ -198,6 +198,7 @@ void *db_flush_thread(void *arg)
 		db->flush_now = false;
 		db->flush_begun++;
 		memtable_t *m = db->imm[0];
+		uint64_t wal_number = m->wal_number; /* m may be gone once installed */
 		uint64_t number = vset_new_file_number(&db->vs);
 		db->flushing = true;
 		pthread_mutex_unlock(&db->mu);
@@ -223,16 +224,16 @@ void *db_flush_thread(void *arg)
 			STAT_ADD(db, flush_micros, us);
 			if (f != NULL)
 				info_log(db->info, "flushed %06llu.wal to %06llu.sst (%.1f MiB) in %llu ms",
-					 (unsigned long long)m->wal_number, (unsigned long long)number,
+					 (unsigned long long)wal_number, (unsigned long long)number,
 					 (double)f->size / 1048576.0, (unsigned long long)(us / 1000));
 			else
 				info_log(db->info, "flushed %06llu.wal: nothing left to write",
-					 (unsigned long long)m->wal_number);
+					 (unsigned long long)wal_number);
 		} else {
 			/* Before the broadcasts below: a woken writer must see it. */
 			STAT_ADD(db, bg_errors, 1);
 			bgerror_fail(&db->bg, BG_FLUSH, rc, "flush of %06llu.wal to %06llu.sst",
-				     (unsigned long long)m->wal_number, (unsigned long long)number);
+				     (unsigned long long)wal_number, (unsigned long long)number);
 			if (f != NULL && !logged) {
 				/* A table the MANIFEST may name stays; if it does not,
 				 * the next open removes it as unreferenced. */
