@@ -570,7 +570,7 @@ static int install(wb_db *db, version_edit_t *e, bool *logged)
 
 int compaction_run(wb_db *db, compaction_t *c)
 {
-	uint64_t start = clock_now_micros(), bytes_read = 0;
+	uint64_t start = clock_now_micros(db->env), bytes_read = 0;
 	version_edit_t e;
 	edit_init(&e);
 	outputs_t o = { 0 };
@@ -628,7 +628,7 @@ int compaction_run(wb_db *db, compaction_t *c)
 	STAT_ADD(db, compactions, 1);
 	STAT_ADD(db, compaction_bytes_read, bytes_read);
 	STAT_ADD(db, compaction_bytes_written, o.bytes);
-	STAT_ADD(db, compaction_micros, clock_now_micros() - start);
+	STAT_ADD(db, compaction_micros, clock_now_micros(db->env) - start);
 	return WB_OK;
 }
 

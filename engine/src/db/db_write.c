@@ -32,7 +32,6 @@
  */
 #include <limits.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "db/batch.h"
 #include "db/compaction.h"
@@ -111,10 +110,9 @@ static int make_room(wb_db *db, bool force)
 			slowed = true;
 			STAT_ADD(db, stalls, 1);
 			pthread_mutex_unlock(&db->mu);
-			uint64_t t0 = clock_now_micros();
-			struct timespec ms = { 0, 1000000 };
-			nanosleep(&ms, NULL);
-			STAT_ADD(db, stall_micros, clock_now_micros() - t0);
+			uint64_t t0 = clock_now_micros(db->env);
+			clock_sleep_micros(db->env, 1000);
+			STAT_ADD(db, stall_micros, clock_now_micros(db->env) - t0);
 			pthread_mutex_lock(&db->mu);
 			continue;
 		}
@@ -128,7 +126,7 @@ static int make_room(wb_db *db, bool force)
 			if ((rc = room_error(db, full, stop)) != WB_OK)
 				break;
 			if (stall_start == 0) {
-				stall_start = clock_now_micros();
+				stall_start = clock_now_micros(db->env);
 				STAT_ADD(db, stalls, 1);
 			}
 			pthread_cond_wait(&db->room_cv, &db->mu);
@@ -183,7 +181,7 @@ static int make_room(wb_db *db, bool force)
 			break;
 	}
 	if (stall_start != 0)
-		STAT_ADD(db, stall_micros, clock_now_micros() - stall_start);
+		STAT_ADD(db, stall_micros, clock_now_micros(db->env) - stall_start);
 	return rc;
 }
 
@@ -268,9 +266,9 @@ static int build_group(wb_db *db, struct writer *lead, struct writer **last, sli
 		w->reject = WB_OK;
 		bool conflict = false;
 		if (w->check != NULL) {
-			uint64_t t0 = clock_now_nanos();
+			uint64_t t0 = clock_now_nanos(db->env);
 			conflict = oracle_conflicts(&db->oracle, w->check);
-			STAT_ADD(db, txn_check_nanos, clock_now_nanos() - t0);
+			STAT_ADD(db, txn_check_nanos, clock_now_nanos(db->env) - t0);
 		}
 		if (conflict) {
 			w->reject = WB_ECONFLICT;
@@ -528,7 +526,7 @@ static void wait_for_reclaim(wb_db *db)
 	if (db->opts.value_threshold == 0 ||
 	    atomic_load(&db->vlog.sealed_since_gc) < VLOG_GC_STALL || !db->gc_started)
 		return;
-	uint64_t t0 = clock_now_micros();
+	uint64_t t0 = clock_now_micros(db->env);
 	pthread_mutex_lock(&db->mu);
 	pthread_cond_signal(&db->gc_cv);
 	/* Not for a failing reclaim: it would hold the writer until a retry
@@ -537,7 +535,7 @@ static void wait_for_reclaim(wb_db *db)
 	       atomic_load(&db->bg.rc) == WB_OK)
 		db_timed_wait(db, &db->gc_done_cv, 10 * 1000);
 	pthread_mutex_unlock(&db->mu);
-	atomic_fetch_add(&db->vlog.stall_micros, clock_now_micros() - t0);
+	atomic_fetch_add(&db->vlog.stall_micros, clock_now_micros(db->env) - t0);
 }
 
 /* Whether b may be written in the database's error state (bgerror.h): a

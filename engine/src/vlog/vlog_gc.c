@@ -32,7 +32,6 @@
  */
 #include <limits.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "db/batch.h"
 #include "util/clock.h"
@@ -133,9 +132,8 @@ static int scan_tree(wb_db *db, scan_t *s)
 	 * reclaimed until that version leaves the window. */
 	s->keep_ts = 0;
 	if (db->opts.retain_versions_ms > 0) {
-		struct timespec wall; /* timestamps are unix milliseconds << 16 */
-		clock_gettime(CLOCK_REALTIME, &wall);
-		uint64_t now_ms = (uint64_t)wall.tv_sec * 1000 + (uint64_t)wall.tv_nsec / 1000000;
+		/* timestamps are unix milliseconds << 16 */
+		uint64_t now_ms = clock_wall_micros(db->env) / 1000;
 		uint64_t from = now_ms > db->opts.retain_versions_ms ? now_ms - db->opts.retain_versions_ms : 0;
 		s->keep_ts = from << 16;
 	}
@@ -609,7 +607,7 @@ void *vlog_gc_thread(void *arg)
 {
 	wb_db *db = arg;
 	uint64_t seen = 0, seen_discards = 0, seen_tombs = 0, prev_tombs = 0;
-	uint64_t last_pass = clock_now_micros();
+	uint64_t last_pass = clock_now_micros(db->env);
 	/* The first interval after open always looks: what earlier runs left
 	 * (a crashed one never said how much it overwrote) is not in the
 	 * counters below. And a pass that reclaimed something looks again at
@@ -647,7 +645,7 @@ void *vlog_gc_thread(void *arg)
 			discards += db->discard_totals.discards[i].bytes;
 		pthread_mutex_unlock(&db->mu);
 		uint64_t appended = atomic_load(&db->vlog.appended), step = db->opts.vlog_segment_size / 4;
-		uint64_t tombs = atomic_load(&db->vlog.tombstones), now = clock_now_micros();
+		uint64_t tombs = atomic_load(&db->vlog.tombstones), now = clock_now_micros(db->env);
 		bool deleted = tombs != seen_tombs && tombs == prev_tombs &&
 			       now - last_pass >= (uint64_t)DELETE_PASS_GAP * db->opts.vlog_gc_interval_ms * 1000;
 		prev_tombs = tombs;
