@@ -4,12 +4,13 @@
  * Every thread in a sleep or a deadline wait is on the list `waiters`,
  * with its deadline and the epoch (count of advances) it last saw. A
  * sleeper waits on the clock's own condition variable, which an advance
- * broadcasts under the clock's mutex, so no wakeup is lost. A deadline
- * waiter waits on the caller's variable, under the caller's mutex, which
- * the clock never takes (the engine holds it around other work); an
- * advance broadcasts that variable, and to cover an advance that lands
- * between the waiter's check and its wait, the waiter also wakes every
- * SLICE_MS of real time to look at the clock again.
+ * broadcasts under the clock's mutex. A deadline waiter waits on the
+ * caller's variable under the caller's mutex, which it holds from its
+ * look at the clock until the wait releases it; so an advance broadcasts
+ * that variable holding that mutex, and no wakeup is lost. The advance
+ * takes it without the clock's mutex (waiters take the two the other
+ * way round) and pins the waiter meanwhile: a pinned waiter does not
+ * return, so its variable and mutex stay valid.
  */
 #include "test_clock.h"
 
@@ -18,12 +19,12 @@
 #include <stdlib.h>
 #include <time.h>
 
-#define SLICE_MS 20
-
 struct waiter {
-	uint64_t deadline;  /* nanoseconds of the monotonic clock */
-	uint64_t epoch;     /* the advance it last saw */
-	pthread_cond_t *cv; /* the caller's (deadline waits); NULL for a sleep */
+	uint64_t deadline;   /* nanoseconds of the monotonic clock */
+	uint64_t epoch;      /* the advance it last saw */
+	pthread_cond_t *cv;  /* the caller's (deadline waits); NULL for a sleep */
+	pthread_mutex_t *mu; /* and its mutex */
+	int pins;            /* advances about to broadcast cv: it must not return */
 	struct waiter *prev, *next;
 };
 
@@ -31,9 +32,10 @@ struct test_clock {
 	pthread_mutex_t mu;
 	pthread_cond_t tick_cv; /* an advance: sleepers look again */
 	pthread_cond_t idle_cv; /* a waiter saw the latest time: test_clock_wait_idle looks again */
-	uint64_t now, wall;     /* nanoseconds (mu) */
-	uint64_t epoch;         /* advances so far (mu) */
-	struct waiter waiters;  /* sentinel of a circular list (mu) */
+	pthread_cond_t unpin_cv; /* an advance let go of its pinned waiters */
+	uint64_t now, wall;      /* nanoseconds (mu) */
+	uint64_t epoch;          /* advances so far (mu) */
+	struct waiter waiters;   /* sentinel of a circular list (mu) */
 };
 
 static void fatal(const char *what)
@@ -101,10 +103,12 @@ static void tc_sleep_nanos(void *ctx, uint64_t ns)
 	pthread_mutex_unlock(&tc->mu);
 }
 
-static void tc_cond_wait_until(void *ctx, pthread_cond_t *cv, pthread_mutex_t *mu, uint64_t deadline)
+/* REQUIRES: mu (the caller's), as pthread_cond_timedwait. */
+static void tc_cond_wait_until(void *ctx, pthread_cond_t *cv, pthread_mutex_t *mu,
+			       uint64_t deadline)
 {
 	test_clock_t *tc = ctx;
-	struct waiter w = { .deadline = deadline, .cv = cv };
+	struct waiter w = { .deadline = deadline, .cv = cv, .mu = mu };
 	pthread_mutex_lock(&tc->mu);
 	if (tc->now >= deadline) {
 		pthread_mutex_unlock(&tc->mu);
@@ -112,19 +116,16 @@ static void tc_cond_wait_until(void *ctx, pthread_cond_t *cv, pthread_mutex_t *m
 	}
 	enlist(tc, &w);
 	pthread_mutex_unlock(&tc->mu);
-	for (;;) {
-		struct timespec t = real_deadline(SLICE_MS);
-		int rc = pthread_cond_clockwait(cv, mu, CLOCK_MONOTONIC, &t);
-		pthread_mutex_lock(&tc->mu);
-		/* Signalled (by the engine or by an advance), or due: return.
-		 * A slice that only ran out is not a reason to. */
-		if (rc != ETIMEDOUT || tc->now >= deadline)
-			break;
-		if (w.epoch != tc->epoch) {
-			w.epoch = tc->epoch;
-			pthread_cond_broadcast(&tc->idle_cv);
-		}
+	/* Signalled by the engine or by an advance that reached the deadline
+	 * (or a spurious wakeup, which the contract allows). */
+	pthread_cond_wait(cv, mu);
+	pthread_mutex_lock(&tc->mu);
+	while (w.pins > 0) { /* the advance needs mu to finish */
+		pthread_mutex_unlock(mu);
+		pthread_cond_wait(&tc->unpin_cv, &tc->mu);
 		pthread_mutex_unlock(&tc->mu);
+		pthread_mutex_lock(mu);
+		pthread_mutex_lock(&tc->mu);
 	}
 	delist(&w);
 	pthread_mutex_unlock(&tc->mu);
@@ -138,6 +139,7 @@ test_clock_t *test_clock_new(void)
 	pthread_mutex_init(&tc->mu, NULL);
 	pthread_cond_init(&tc->tick_cv, NULL);
 	pthread_cond_init(&tc->idle_cv, NULL);
+	pthread_cond_init(&tc->unpin_cv, NULL);
 	struct timespec t;
 	clock_gettime(CLOCK_REALTIME, &t);
 	tc->now = 1000000000;
@@ -152,6 +154,7 @@ void test_clock_free(test_clock_t *tc)
 		return;
 	if (tc->waiters.next != &tc->waiters)
 		fatal("freed while a thread waits on it");
+	pthread_cond_destroy(&tc->unpin_cv);
 	pthread_cond_destroy(&tc->idle_cv);
 	pthread_cond_destroy(&tc->tick_cv);
 	pthread_mutex_destroy(&tc->mu);
@@ -183,15 +186,37 @@ void test_clock_advance(test_clock_t *tc, uint64_t us)
 	tc->now += us * 1000;
 	tc->wall += us * 1000;
 	tc->epoch++;
+	int n = 0;
+	for (struct waiter *w = tc->waiters.next; w != &tc->waiters; w = w->next)
+		n++;
+	struct waiter **due = malloc(((size_t)n + 1) * sizeof(*due));
+	if (due == NULL)
+		fatal("out of memory");
+	n = 0;
 	for (struct waiter *w = tc->waiters.next; w != &tc->waiters; w = w->next) {
-		if (w->deadline > tc->now)
+		if (w->deadline > tc->now) {
 			w->epoch = tc->epoch; /* nothing to do yet: idle at the new time */
-		else if (w->cv != NULL)
-			pthread_cond_broadcast(w->cv);
+		} else if (w->cv != NULL) {
+			w->pins++;
+			due[n++] = w;
+		}
 	}
 	pthread_cond_broadcast(&tc->tick_cv);
 	pthread_cond_broadcast(&tc->idle_cv);
 	pthread_mutex_unlock(&tc->mu);
+	/* Each deadline waiter is woken under its own mutex, with the clock's
+	 * released (waiters take the caller's mutex first). */
+	for (int i = 0; i < n; i++) {
+		pthread_mutex_lock(due[i]->mu);
+		pthread_cond_broadcast(due[i]->cv);
+		pthread_mutex_unlock(due[i]->mu);
+	}
+	pthread_mutex_lock(&tc->mu);
+	for (int i = 0; i < n; i++)
+		due[i]->pins--;
+	pthread_cond_broadcast(&tc->unpin_cv);
+	pthread_mutex_unlock(&tc->mu);
+	free(due);
 }
 
 void test_clock_set_wall(test_clock_t *tc, uint64_t wall_us)

@@ -18,8 +18,9 @@
  *
  * Threads: any function and any env call, from any thread; one mutex
  * guards the state, and a wait on the engine's condition variable never
- * holds it. A wait started just as the clock advances may notice the
- * advance up to 20 ms (real) late; nothing is lost.
+ * holds it. test_clock_advance takes, one at a time, the mutex of each
+ * deadline wait it ends (the database's own), so no wakeup is lost; it
+ * must not be called holding one (from inside an env call, say).
  */
 #ifndef WB_TEST_CLOCK_H
 #define WB_TEST_CLOCK_H
