@@ -629,7 +629,13 @@ void *vlog_gc_thread(void *arg)
 			if (full_in < us)
 				us = full_in;
 		}
-		if (us > 0)
+		/* A writer held back (wait_for_reclaim, same test) signals gc_cv
+		 * once; one that did while a pass ran would wait a whole
+		 * interval, so the thread looks before it sleeps. */
+		if (atomic_load(&db->bg.rc) == WB_OK &&
+		    atomic_load(&db->vlog.sealed_since_gc) >= VLOG_GC_STALL)
+			again = true;
+		else if (us > 0)
 			db_timed_wait(db, &db->gc_cv, us);
 		if (db->closing)
 			break;
