@@ -170,6 +170,13 @@ void test_clock_install(test_clock_t *tc, wb_env *env)
 	env->cond_wait_until = tc_cond_wait_until;
 }
 
+wb_env test_clock_env(test_clock_t *tc, const wb_env *base)
+{
+	wb_env env = *(base != NULL ? base : wb_env_default());
+	test_clock_install(tc, &env);
+	return env;
+}
+
 uint64_t test_clock_now(test_clock_t *tc)
 {
 	return tc_now_nanos(tc) / 1000;

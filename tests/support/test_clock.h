@@ -40,11 +40,13 @@ test_clock_t *test_clock_new(void);
  * first). NULL is fine. */
 void test_clock_free(test_clock_t *tc);
 
-/* Makes env's clock tc: sets its clock fields, leaves the rest. Use it on
- * a copy of the env to put in wb_options.env, e.g.
- *   wb_env e = *wb_env_default(); test_clock_install(tc, &e);
- * or on the base of a fault env before fault_env_new(&e). */
+/* Makes env's clock tc: sets its clock fields, leaves the rest. */
 void test_clock_install(test_clock_t *tc, wb_env *env);
+
+/* A copy of base (NULL: wb_env_default()) with tc as its clock: for
+ * wb_options.env (keep it alive as long as the database), or as the base
+ * of a fault env. */
+wb_env test_clock_env(test_clock_t *tc, const wb_env *base);
 
 /* The monotonic and wall clocks, in microseconds. */
 uint64_t test_clock_now(test_clock_t *tc);

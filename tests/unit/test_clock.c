@@ -85,8 +85,7 @@ static void *wait_main(void *arg)
 
 static void start(struct sleeper *s, test_clock_t *tc, uint64_t us, void *(*fn)(void *), pthread_t *th)
 {
-	s->env = *wb_env_default();
-	test_clock_install(tc, &s->env);
+	s->env = test_clock_env(tc, NULL);
 	s->us = us;
 	atomic_init(&s->done, false);
 	pthread_mutex_init(&s->mu, NULL);
@@ -107,8 +106,7 @@ static void finish(struct sleeper *s, pthread_t th)
 static void test_manual_time(void **state)
 {
 	test_clock_t *tc = test_clock_new();
-	wb_env env = *wb_env_default();
-	test_clock_install(tc, &env);
+	wb_env env = test_clock_env(tc, NULL);
 	uint64_t now = clock_now_micros(&env), wall = clock_wall_micros(&env);
 	assert_int_equal(now, 1000000);
 	assert_int_equal(now, test_clock_now(tc));

@@ -141,8 +141,7 @@ static void test_stat_key(void **state)
 {
 	/* On a test clock, so the stamp's wall clock is known exactly. */
 	test_clock_t *tc = test_clock_new();
-	wb_env env = *wb_env_default();
-	test_clock_install(tc, &env);
+	wb_env env = test_clock_env(tc, NULL);
 	wb_options o = tu_options(1 << 20);
 	o.env = &env;
 	wb_db *db = tu_open(dir, &o);

@@ -34,8 +34,7 @@ static uint64_t wall_ms(test_clock_t *tc)
 static void test_follows_wall_clock(void **state)
 {
 	test_clock_t *tc = test_clock_new();
-	wb_env env = *wb_env_default();
-	test_clock_install(tc, &env);
+	wb_env env = test_clock_env(tc, NULL);
 	hlc_t c;
 	hlc_init(&c, &env);
 
@@ -67,8 +66,7 @@ static void test_follows_wall_clock(void **state)
 static void test_wall_clock_steps_back(void **state)
 {
 	test_clock_t *tc = test_clock_new();
-	wb_env env = *wb_env_default();
-	test_clock_install(tc, &env);
+	wb_env env = test_clock_env(tc, NULL);
 	hlc_t c;
 	hlc_init(&c, &env);
 
@@ -112,8 +110,7 @@ static void test_database_across_step_back(void **state)
 	char dir[96];
 	tu_mkdtemp(dir, "hlc");
 	test_clock_t *tc = test_clock_new();
-	wb_env env = *wb_env_default();
-	test_clock_install(tc, &env);
+	wb_env env = test_clock_env(tc, NULL);
 	wb_options o = tu_options(1 << 20);
 	o.env = &env;
 	wb_db *db = tu_open(dir, &o);

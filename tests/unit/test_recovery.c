@@ -649,8 +649,7 @@ static void test_replay_into_several_memtables(void **state)
 
 	/* On a test clock: the failed flush is not retried until it moves. */
 	test_clock_t *tc = test_clock_new();
-	wb_env base = *wb_env_default();
-	test_clock_install(tc, &base);
+	wb_env base = test_clock_env(tc, NULL);
 	fault_env_t *fe = fault_env_new(&base);
 	o = tu_options(256 << 10); /* about 4 memtables for the log */
 	o.env = fault_env_get(fe);

@@ -136,14 +136,6 @@ static bool vlog_within(void *arg)
 	return dir_bytes(l->dir, ".vlog") <= l->limit;
 }
 
-/* Puts tc into a copy of the default env, for wb_options.env. */
-static wb_env clock_env(test_clock_t *tc)
-{
-	wb_env env = *wb_env_default();
-	test_clock_install(tc, &env);
-	return env;
-}
-
 /* wb_verify says want; then the database closes cleanly. */
 static void verify_and_close(wb_db *db, int want)
 {
@@ -981,7 +973,7 @@ static void test_reclaim_catches_up_after_crashes(void **state)
 	uint64_t before = dir_bytes(dir, ".vlog");
 	assert_true(before > 3 * live); /* the garbage of every run is there */
 	test_clock_t *tc = test_clock_new();
-	wb_env env = clock_env(tc);
+	wb_env env = test_clock_env(tc, NULL);
 	o.env = &env;
 	wb_db *db = tu_open(dir, &o);
 	/* Only the reclaim thread waits on the clock (sync none, no compaction). */
@@ -1220,7 +1212,7 @@ static void test_background_reclaims_deletes(void **state)
 	o.vlog_segment_size = 64u << 10;
 	o.vlog_gc_interval_ms = 20;
 	test_clock_t *tc = test_clock_new();
-	wb_env env = clock_env(tc);
+	wb_env env = test_clock_env(tc, NULL);
 	o.env = &env;
 	wb_db *db = tu_open(dir, &o);
 	for (uint64_t i = 0; i < 60; i++)
@@ -1735,7 +1727,7 @@ static void test_deletes_in_active_segment_reclaimed(void **state)
 	o.vlog_segment_size = 16u << 20; /* everything stays in the active segment */
 	o.vlog_gc_interval_ms = 20;
 	test_clock_t *tc = test_clock_new();
-	wb_env env = clock_env(tc);
+	wb_env env = test_clock_env(tc, NULL);
 	o.env = &env;
 	wb_db *db = tu_open(dir, &o);
 	for (uint64_t i = 0; i < 40; i++)
