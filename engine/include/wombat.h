@@ -73,8 +73,9 @@ typedef struct wb_txn wb_txn;
 
 /* ------------------------------------------------------------------ */
 /* The environment: every file and directory operation the engine makes goes
- * through one of these tables, so tests can wrap it to simulate power loss
- * and I/O errors. wb_env_default() is the POSIX one. All functions return
+ * through one of these tables, and so does every reading of the clock, so
+ * tests can wrap it to simulate power loss and I/O errors, or drive time.
+ * wb_env_default() is the POSIX one. The file and directory functions return
  * WB_OK or a negative WB_E* code (EIO -> WB_EIO, ENOSPC -> WB_ENOSPC, ENOENT
  * -> WB_ENOTFOUND, other errno -> -errno). They may be called from any
  * thread; a single wb_env_file is used by one thread at a time, except that
