@@ -29,6 +29,7 @@
 #ifndef WOMBAT_H
 #define WOMBAT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -73,8 +74,9 @@ typedef struct wb_txn wb_txn;
 
 /* ------------------------------------------------------------------ */
 /* The environment: every file and directory operation the engine makes goes
- * through one of these tables, so tests can wrap it to simulate power loss
- * and I/O errors. wb_env_default() is the POSIX one. All functions return
+ * through one of these tables, and so does every reading of the clock, so
+ * tests can wrap it to simulate power loss and I/O errors, or drive time.
+ * wb_env_default() is the POSIX one. The file and directory functions return
  * WB_OK or a negative WB_E* code (EIO -> WB_EIO, ENOSPC -> WB_ENOSPC, ENOENT
  * -> WB_ENOTFOUND, other errno -> -errno). They may be called from any
  * thread; a single wb_env_file is used by one thread at a time, except that
@@ -138,6 +140,33 @@ typedef struct wb_env {
 	 * undoes it. */
 	int (*map)(wb_env_file *f, uint64_t off, size_t len, void **addr);
 	int (*unmap)(void *addr, size_t len);
+	/* The clock. Every timed thing the engine does goes through these: the
+	 * sync thread's interval, value-log reclaim's interval, background
+	 * retry pauses, write stalls, rate limits, transaction retry pauses,
+	 * the durations in the statistics, the wall clock of commit
+	 * timestamps and of the LOG's lines. So a test can drive time by hand
+	 * instead of sleeping. clock_ctx is their first argument (not ctx, so
+	 * a clock can be put into a copy of any env). Each one is optional:
+	 * NULL means the system's (CLOCK_MONOTONIC, CLOCK_REALTIME,
+	 * nanosleep), but an env that replaces now_nanos must replace
+	 * sleep_nanos and cond_wait_until too, whose deadlines are in its
+	 * time. Any thread may call them; none can fail. */
+	void *clock_ctx;
+	/* Nanoseconds since an arbitrary start; never goes back. */
+	uint64_t (*now_nanos)(void *clock_ctx);
+	/* Nanoseconds since the Unix epoch; may step back or forward. Commit
+	 * timestamps ((unix_ms << 16) | counter) stay increasing anyway: after
+	 * a step back they count up from the last one until the wall clock
+	 * passes it again. */
+	uint64_t (*wall_nanos)(void *clock_ctx);
+	/* Returns after at least ns nanoseconds of now_nanos have passed. */
+	void (*sleep_nanos)(void *clock_ctx, uint64_t ns);
+	/* As pthread_cond_timedwait with mu locked by the caller: unlocks mu,
+	 * waits until cv is signalled or now_nanos reaches deadline, locks mu
+	 * again. It may also return early for no reason, so the caller
+	 * checks its condition again. */
+	void (*cond_wait_until)(void *clock_ctx, pthread_cond_t *cv, pthread_mutex_t *mu,
+				uint64_t deadline);
 } wb_env;
 
 /* The POSIX environment. Static storage; never free it. */

@@ -536,6 +536,12 @@ fault_env_t *fault_env_new(const wb_env *base)
 		.unlock = fe_unlock,
 		.writeback = fe->base->writeback != NULL ? fe_writeback : NULL,
 		.preallocate = fe_preallocate,
+		/* The base's clock (a test clock put under it drives time). */
+		.clock_ctx = fe->base->clock_ctx,
+		.now_nanos = fe->base->now_nanos,
+		.wall_nanos = fe->base->wall_nanos,
+		.sleep_nanos = fe->base->sleep_nanos,
+		.cond_wait_until = fe->base->cond_wait_until,
 	};
 	return fe;
 }

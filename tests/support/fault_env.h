@@ -1,7 +1,9 @@
 /*
  * fault_env.h -- a wb_env for crash and error tests: it wraps another env
  * (normally wb_env_default()) and can simulate a power cut, fail chosen
- * calls, tear a write, or "kill the process" at a byte count.
+ * calls, tear a write, or "kill the process" at a byte count. Its clock
+ * is the wrapped env's, untouched (wrap a copy that has a test clock,
+ * test_clock.h, to drive time as well).
  *
  * Durability model. For every path opened for writing through it, the env
  * remembers the file's durable length: its length at the last successful

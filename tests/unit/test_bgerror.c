@@ -22,6 +22,8 @@
  *
  * No test measures time: each runs under a watchdog (alarm) that kills the
  * binary with a message if a call hangs, and waits for a retry by polling.
+ * The flush test runs on a test clock (tests/support/test_clock.h): no
+ * retry happens until the test moves the clock past the pause.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -35,7 +37,9 @@
 
 #include <cmocka.h>
 
+#include "db/bgerror.h"
 #include "fault_env.h"
+#include "test_clock.h"
 #include "testutil.h"
 #include "wombat.h"
 
@@ -110,12 +114,15 @@ static uint64_t put_until_refused(wb_db *db, tu_model_t *m, const char *p, uint6
 }
 
 /* Polls until writes are accepted again (the retry worked); the watchdog
- * bounds the wait. */
-static void wait_until_accepted(wb_db *db, tu_model_t *m)
+ * bounds the wait. With a test clock tc, each poll first moves it past
+ * the longest retry pause. */
+static void wait_until_accepted(wb_db *db, tu_model_t *m, test_clock_t *tc)
 {
 	uint64_t i = 0;
 	while (put_one(db, m, "probe/", i) != WB_OK) {
 		i++;
+		if (tc != NULL)
+			test_clock_advance(tc, BG_RETRY_MAX_MS * 1000);
 		usleep(10 * 1000);
 	}
 }
@@ -124,7 +131,9 @@ static void wait_until_accepted(wb_db *db, tu_model_t *m)
  * while the current WAL still has room. */
 static void test_flush_enospc(void **state)
 {
-	fault_env_t *fe = fault_env_new(NULL);
+	test_clock_t *tc = test_clock_new();
+	wb_env base = test_clock_env(tc, NULL);
+	fault_env_t *fe = fault_env_new(&base);
 	wb_options o = tu_options(4 << 20);
 	o.env = fault_env_get(fe);
 	o.value_threshold = 1024;
@@ -190,9 +199,11 @@ static void test_flush_enospc(void **state)
 	assert_int_equal(wb_flush(db), WB_ENOSPC);
 	tu_expect_db_equals(db, &m);
 
-	/* Room again: the background retry ends the state by itself. */
+	/* Room again: the background retry ends the state by itself, at its
+	 * time and not before. */
 	fault_env_clear_faults(fe);
-	wait_until_accepted(db, &m);
+	assert_int_equal(put_one(db, &m, "early/", 0), WB_ENOSPC);
+	wait_until_accepted(db, &m, tc);
 	expect_no_state(db);
 	assert_int_equal(put_one(db, &m, "after/", 0), WB_OK);
 	assert_int_equal(wb_flush(db), WB_OK);
@@ -214,6 +225,7 @@ static void test_flush_enospc(void **state)
 	wb_batch_free(b);
 	tu_model_free(&m);
 	fault_env_free(fe);
+	test_clock_free(tc);
 }
 
 /* A compaction whose output table cannot be created (EIO). */
@@ -308,7 +320,7 @@ static void test_reclaim_eio(void **state)
 
 	fault_env_clear_faults(fe);
 	tu_expect_db_equals(db, &m);
-	wait_until_accepted(db, &m);
+	wait_until_accepted(db, &m, NULL);
 	expect_no_state(db);
 	assert_int_equal(wb_close(db), WB_OK);
 	db = tu_open(dir, &o);

@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -469,7 +468,7 @@ struct bank {
 	atomic_bool stop;
 	atomic_int violations;
 	atomic_ullong transfers, checks;
-	int thread_error[4]; /* first error other than a conflict, per thread */
+	atomic_int thread_error[4]; /* first error other than a conflict, per thread */
 	unsigned flags;
 };
 
@@ -592,10 +591,39 @@ static void *checker_thread(void *arg)
 	return NULL;
 }
 
-/* Runs 4 transfer threads and a checker for ms milliseconds; when fe is
- * not NULL the process "dies" (every write fails) after ms/2 and the
- * threads run on for the rest, meeting errors. */
-static void bank_round(struct bank *b, int ms, fault_env_t *fe)
+/* Waits until done(b, arg), polling; a minute of real time bounds it. */
+static bool bank_wait(struct bank *b, bool (*done)(struct bank *b, unsigned long long *arg),
+		      unsigned long long *arg)
+{
+	for (int ms = 0; ms < 60000; ms += 5) {
+		if (done(b, arg))
+			return true;
+		usleep(5000);
+	}
+	return done(b, arg);
+}
+
+/* arg: the transfers and checks to reach. */
+static bool reached(struct bank *b, unsigned long long *arg)
+{
+	return atomic_load(&b->transfers) >= arg[0] && atomic_load(&b->checks) >= arg[1];
+}
+
+/* Every transfer thread met its error; arg: the checks to reach. */
+static bool all_failed(struct bank *b, unsigned long long *arg)
+{
+	for (int i = 0; i < 4; i++)
+		if (atomic_load(&b->thread_error[i]) == WB_OK)
+			return false;
+	return atomic_load(&b->checks) >= arg[0];
+}
+
+/* Runs 4 transfer threads and a checker until `transfers` more transfers
+ * committed and the checker looked 5 more times (by work, not time, so a
+ * slow machine does as much). When fe is not NULL the process then "dies"
+ * (every write fails) and the threads run on until each transfer thread
+ * met its error and the checker looked 5 more times. */
+static void bank_round(struct bank *b, unsigned long long transfers, fault_env_t *fe)
 {
 	pthread_t th[5];
 	struct worker w[4];
@@ -606,14 +634,18 @@ static void bank_round(struct bank *b, int ms, fault_env_t *fe)
 		assert_int_equal(pthread_create(&th[i], NULL, transfer_thread, &w[i]), 0);
 	}
 	assert_int_equal(pthread_create(&th[4], NULL, checker_thread, b), 0);
-	struct timespec half = { 0, (long)ms * 500000L };
-	nanosleep(&half, NULL);
-	if (fe != NULL)
+	unsigned long long want[2] = { atomic_load(&b->transfers) + transfers,
+				       atomic_load(&b->checks) + 5 };
+	bool done = bank_wait(b, reached, want);
+	if (done && fe != NULL) {
 		fault_env_kill_after_bytes(fe, 0);
-	nanosleep(&half, NULL);
+		unsigned long long checks = atomic_load(&b->checks) + 5;
+		done = bank_wait(b, all_failed, &checks);
+	}
 	atomic_store(&b->stop, true);
 	for (int i = 0; i < 5; i++)
 		pthread_join(th[i], NULL);
+	assert_true(done);
 	for (int i = 0; i < 4 && fe == NULL; i++)
 		assert_int_equal(b->thread_error[i], WB_OK);
 	assert_int_equal(atomic_load(&b->violations), 0);
@@ -644,10 +676,10 @@ static void bank_test(unsigned flags)
 	wb_batch_free(batch);
 
 	struct bank b = { .db = db, .flags = flags };
-	bank_round(&b, 800, NULL);
+	bank_round(&b, 2000, NULL);
 	unsigned long long before = atomic_load(&b.transfers);
 	assert_true(before > 100);
-	bank_round(&b, 800, fe); /* the process dies halfway */
+	bank_round(&b, 2000, fe); /* then the process dies */
 	wb_close(db);
 	assert_int_equal(fault_env_power_loss(fe), WB_OK);
 
@@ -657,7 +689,7 @@ static void bank_test(unsigned flags)
 	assert_int_equal(bank_total(db, &n), (long)ACCOUNTS * START_BALANCE);
 	assert_int_equal(n, ACCOUNTS);
 	unsigned long long at_crash = atomic_load(&b.transfers);
-	bank_round(&b, 600, NULL);
+	bank_round(&b, 1000, NULL);
 	assert_true(atomic_load(&b.transfers) > at_crash);
 	assert_true(atomic_load(&b.checks) > 10);
 	assert_int_equal(wb_close(db), WB_OK);

@@ -50,6 +50,7 @@
 #include <cmocka.h>
 
 #include "fault_env.h"
+#include "test_clock.h"
 #include "testutil.h"
 #include "wombat.h"
 
@@ -121,6 +122,18 @@ static uint64_t dir_sum(const char *d, const char *suffix, uint64_t (*measure)(c
 static uint64_t dir_bytes(const char *d, const char *suffix)
 {
 	return dir_sum(d, suffix, file_bytes);
+}
+
+/* For test_clock_step_until: the value log of dir holds at most limit bytes. */
+struct vlog_limit {
+	const char *dir;
+	uint64_t limit;
+};
+
+static bool vlog_within(void *arg)
+{
+	const struct vlog_limit *l = arg;
+	return dir_bytes(l->dir, ".vlog") <= l->limit;
 }
 
 /* wb_verify says want; then the database closes cleanly. */
@@ -962,7 +975,7 @@ static void test_overwrite_workload(void **state)
  * never enough in one run to start a reclaim pass by its own counters.
  * After the last reopen, with nothing else happening, the reclaim thread
  * catches up by itself: the value log shrinks under 1.5x the live bytes
- * well within a minute, and every key holds its newest value. */
+ * within a minute of its clock, and every key holds its newest value. */
 static void test_reclaim_catches_up_after_crashes(void **state)
 {
 	enum { KEYS = 200, LEN = 64 << 10, CYCLES = 30, PER_CYCLE = 60 };
@@ -995,12 +1008,15 @@ static void test_reclaim_catches_up_after_crashes(void **state)
 	}
 	uint64_t before = dir_bytes(dir, ".vlog");
 	assert_true(before > 3 * live); /* the garbage of every run is there */
+	test_clock_t *tc = test_clock_new();
+	wb_env env = test_clock_env(tc, NULL);
+	o.env = &env;
 	wb_db *db = tu_open(dir, &o);
-	uint64_t now = before;
-	for (int tick = 0; tick < 600 && now >= live * 3 / 2; tick++) {
-		usleep(100 * 1000);
-		now = dir_bytes(dir, ".vlog");
-	}
+	/* Only the reclaim thread waits on the clock (sync none, no compaction). */
+	struct vlog_limit l = { dir, live * 3 / 2 - 1 };
+	test_clock_step_until(tc, o.vlog_gc_interval_ms * 1000, 1, vlog_within, &l,
+			      60 * 1000 / (int)o.vlog_gc_interval_ms);
+	uint64_t now = dir_bytes(dir, ".vlog");
 	print_message("after %d crashes: value log %llu bytes before, %llu after (live %llu)\n", CYCLES,
 		      (unsigned long long)before, (unsigned long long)now, (unsigned long long)live);
 	assert_true(now < live * 3 / 2);
@@ -1013,6 +1029,7 @@ static void test_reclaim_catches_up_after_crashes(void **state)
 		tu_expect(db, k, kl, v, LEN);
 	}
 	verify_and_close(db, WB_OK);
+	test_clock_free(tc);
 	free(v);
 	free(last);
 }
@@ -1230,27 +1247,34 @@ static void test_background_reclaims_deletes(void **state)
 	wb_options o = vopts();
 	o.vlog_segment_size = 64u << 10;
 	o.vlog_gc_interval_ms = 20;
+	test_clock_t *tc = test_clock_new();
+	wb_env env = test_clock_env(tc, NULL);
+	o.env = &env;
 	wb_db *db = tu_open(dir, &o);
 	for (uint64_t i = 0; i < 60; i++)
 		put_big(db, i, 10000, 1);
 	put_big(db, 1000, 10000, 1); /* seals the last segment of the others */
 	assert_int_equal(wb_flush(db), WB_OK);
-	usleep(200 * 1000); /* let the thread see the appends first */
+	/* The thread sees the appends first: its pass after the first interval
+	 * (only it waits on the clock: sync none, no compaction). */
+	assert_true(test_clock_wait_idle(tc, 1, 30000));
+	test_clock_advance(tc, 20 * 1000);
+	assert_true(test_clock_wait_idle(tc, 1, 30000));
 	uint64_t before = dir_bytes(dir, ".vlog");
 	for (uint64_t i = 0; i < 60; i++) {
 		char k[32];
 		assert_int_equal(wb_delete(db, k, tu_key(k, "k", i)), WB_OK);
 	}
 	assert_int_equal(wb_compact_range(db, NULL, 0, NULL, 0), WB_OK);
-	for (int tries = 0; tries < 500 && dir_bytes(dir, ".vlog") > before / 4; tries++)
-		usleep(10 * 1000);
-	assert_true(dir_bytes(dir, ".vlog") <= before / 4);
+	struct vlog_limit l = { dir, before / 4 };
+	assert_true(test_clock_step_until(tc, 20 * 1000, 1, vlog_within, &l, 500));
 	for (uint64_t i = 0; i < 60; i++) {
 		char k[32];
 		tu_expect_missing(db, k, tu_key(k, "k", i));
 	}
 	expect_big(db, 1000, 10000, 1);
 	assert_int_equal(wb_close(db), WB_OK);
+	test_clock_free(tc);
 }
 
 typedef struct gc_loop {
@@ -1738,6 +1762,9 @@ static void test_deletes_in_active_segment_reclaimed(void **state)
 	wb_options o = vopts();
 	o.vlog_segment_size = 16u << 20; /* everything stays in the active segment */
 	o.vlog_gc_interval_ms = 20;
+	test_clock_t *tc = test_clock_new();
+	wb_env env = test_clock_env(tc, NULL);
+	o.env = &env;
 	wb_db *db = tu_open(dir, &o);
 	for (uint64_t i = 0; i < 40; i++)
 		put_big(db, i, 100000, 1);
@@ -1751,9 +1778,8 @@ static void test_deletes_in_active_segment_reclaimed(void **state)
 	/* Left: the keeper, rewritten into a new active segment, whose file
 	 * holds up to 1 MiB of zeros prepared ahead (map mode). */
 	uint64_t want = before / 8 + (1u << 20);
-	for (int tries = 0; tries < 500 && dir_bytes(dir, ".vlog") > want; tries++)
-		usleep(10 * 1000);
-	assert_true(dir_bytes(dir, ".vlog") <= want);
+	struct vlog_limit l = { dir, want };
+	assert_true(test_clock_step_until(tc, 20 * 1000, 1, vlog_within, &l, 500));
 	for (uint64_t i = 0; i < 40; i++) {
 		char k[32];
 		tu_expect_missing(db, k, tu_key(k, "k", i));
@@ -1769,6 +1795,7 @@ static void test_deletes_in_active_segment_reclaimed(void **state)
 	expect_big(db, 1000, 10000, 1);
 	expect_big(db, 1001, 20000, 1);
 	verify_and_close(db, WB_OK);
+	test_clock_free(tc);
 }
 
 /* With every commit synced, the active segment goes back to appending

@@ -20,10 +20,11 @@ static const char *const source_names[BG_NSOURCES] = {
 	[BG_DISK_FULL] = "disk reserve",
 };
 
-void bgerror_init(bgerror_t *b)
+void bgerror_init(bgerror_t *b, const wb_env *env)
 {
 	memset(b, 0, sizeof(*b));
 	pthread_mutex_init(&b->mu, NULL);
+	b->env = env;
 }
 
 void bgerror_destroy(bgerror_t *b)
@@ -74,7 +75,7 @@ int bgerror_fail(bgerror_t *b, enum bg_source src, int rc, const char *what, ...
 	const char *why = err_message();
 	snprintf(msg, sizeof(msg), "%s: %s", context, *why ? why : wb_strerror(rc));
 
-	uint64_t now = clock_now_micros(), failures, delay;
+	uint64_t now = clock_now_micros(b->env), failures, delay;
 	pthread_mutex_lock(&b->mu);
 	bg_failure_t *f = &b->src[src];
 	if (src == BG_WAL && f->rc != WB_OK) { /* sticky: the first cause is the one to tell */
@@ -118,7 +119,7 @@ void bgerror_ok(bgerror_t *b, enum bg_source src)
 	pthread_mutex_lock(&b->mu);
 	bg_failure_t *f = &b->src[src];
 	uint64_t failures = f->failures;
-	double seconds = (double)(clock_now_micros() - f->since) / 1e6;
+	double seconds = (double)(clock_now_micros(b->env) - f->since) / 1e6;
 	bool was = f->rc != WB_OK;
 	if (was) {
 		b->recoveries++;
@@ -134,7 +135,7 @@ void bgerror_ok(bgerror_t *b, enum bg_source src)
 }
 
 /* Sets the calling thread's message for a write refused because of f. */
-static int refuse(const bg_failure_t *f, enum bg_source src, int rc)
+static int refuse(const bgerror_t *b, const bg_failure_t *f, enum bg_source src, int rc)
 {
 	if (src == BG_WAL)
 		return err_set(rc, "writes stopped until the database is reopened: %s", f->msg);
@@ -142,7 +143,7 @@ static int refuse(const bg_failure_t *f, enum bg_source src, int rc)
 		return err_set(rc, "writes refused: %s (deletes still work; writes do again once the reserve "
 				   "can be made again)",
 			       f->msg);
-	double seconds = (double)(clock_now_micros() - f->since) / 1e6;
+	double seconds = (double)(clock_now_micros(b->env) - f->since) / 1e6;
 	return err_set(rc, "writes refused: %s (%s failed %llu time%s in %.1f s; retried in the background)",
 		       f->msg, source_names[src], (unsigned long long)f->failures, f->failures == 1 ? "" : "s",
 		       seconds);
@@ -159,7 +160,7 @@ int bgerror_check(bgerror_t *b, bool removal)
 		if (b->src[i].rc != WB_OK && b->src[i].rc != WB_ENOSPC)
 			all_full = false;
 	if (s >= 0 && !(removal && all_full))
-		rc = refuse(&b->src[s], (enum bg_source)s, b->src[s].rc);
+		rc = refuse(b, &b->src[s], (enum bg_source)s, b->src[s].rc);
 	pthread_mutex_unlock(&b->mu);
 	return rc;
 }
@@ -171,7 +172,7 @@ int bgerror_source(bgerror_t *b, enum bg_source src)
 	pthread_mutex_lock(&b->mu);
 	int rc = b->src[src].rc;
 	if (rc != WB_OK)
-		refuse(&b->src[src], src, rc);
+		refuse(b, &b->src[src], src, rc);
 	pthread_mutex_unlock(&b->mu);
 	return rc;
 }
@@ -195,7 +196,7 @@ uint64_t bgerror_retry_wait(bgerror_t *b, enum bg_source src)
 {
 	if (atomic_load(&b->rc) == WB_OK)
 		return 0;
-	uint64_t now = clock_now_micros(), wait = 0;
+	uint64_t now = clock_now_micros(b->env), wait = 0;
 	pthread_mutex_lock(&b->mu);
 	const bg_failure_t *f = &b->src[src];
 	if (f->rc != WB_OK && f->retry_at > now)
@@ -224,7 +225,7 @@ static void json_escape(char *out, size_t cap, const char *s)
 
 void bgerror_report(bgerror_t *b, bool json, bgerror_sink_fn sink, void *arg)
 {
-	uint64_t now = clock_now_micros();
+	uint64_t now = clock_now_micros(b->env);
 	pthread_mutex_lock(&b->mu);
 	int s = current(b);
 	if (s < 0) {

@@ -53,9 +53,9 @@ enum bg_source { BG_WAL, BG_FLUSH, BG_COMPACTION, BG_RECLAIM, BG_DISK_FULL, BG_N
 typedef struct bg_failure {
 	int rc;            /* WB_OK: this source works */
 	char msg[480];     /* what failed: the failing thread's message */
-	uint64_t since;    /* clock_now_micros() of the first failure in this run */
+	uint64_t since;    /* clock_now_micros(env) of the first failure in this run */
 	uint64_t failures; /* failures in a row */
-	uint64_t retry_at; /* clock_now_micros() when the next attempt is due */
+	uint64_t retry_at; /* clock_now_micros(env) when the next attempt is due */
 } bg_failure_t;
 
 typedef struct bgerror {
@@ -66,9 +66,11 @@ typedef struct bgerror {
 	bg_failure_t src[BG_NSOURCES]; /* (mu) */
 	uint64_t recoveries;           /* (mu) times a retried source worked again */
 	info_log_t *log;               /* where failures are told (may be NULL); set before threads start */
+	const wb_env *env;             /* whose clock times failures and retries; set by bgerror_init */
 } bgerror_t;
 
-void bgerror_init(bgerror_t *b);
+/* env: whose monotonic clock to use (NULL: the system's). */
+void bgerror_init(bgerror_t *b, const wb_env *env);
 void bgerror_destroy(bgerror_t *b);
 
 /* Records that src failed with rc (not WB_OK): the message is

@@ -553,7 +553,7 @@ static int merge_inputs(wb_db *db, compaction_t *c, outputs_t *o, version_edit_t
 
 int compaction_run(wb_db *db, compaction_t *c)
 {
-	uint64_t start = clock_now_micros(), bytes_read = 0;
+	uint64_t start = clock_now_micros(db->env), bytes_read = 0;
 	version_edit_t e;
 	edit_init(&e);
 	outputs_t o = { 0 };
@@ -608,7 +608,7 @@ int compaction_run(wb_db *db, compaction_t *c)
 			db_add_obsolete(db, c->in[w][i]);
 	pthread_mutex_unlock(&db->mu);
 
-	uint64_t us = clock_now_micros() - start;
+	uint64_t us = clock_now_micros(db->env) - start;
 	STAT_ADD(db, compactions, 1);
 	STAT_ADD(db, compaction_bytes_read, bytes_read);
 	STAT_ADD(db, compaction_bytes_written, o.bytes);

@@ -14,7 +14,6 @@
  */
 #include <limits.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "util/clock.h"
 #include "db/db_impl.h"
@@ -170,12 +169,7 @@ static int install_flush(wb_db *db, file_meta_t *f, uint64_t *wals_below, bool *
 /* Sleeps on cv for up to us microseconds. REQUIRES: mu. */
 void db_timed_wait(wb_db *db, pthread_cond_t *cv, uint64_t us)
 {
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	uint64_t ns = (uint64_t)t.tv_nsec + us * 1000;
-	t.tv_sec += (time_t)(ns / 1000000000);
-	t.tv_nsec = (long)(ns % 1000000000);
-	pthread_cond_timedwait(cv, &db->mu, &t);
+	clock_cond_wait_until(db->env, cv, &db->mu, clock_now_micros(db->env) + us);
 }
 
 void *db_flush_thread(void *arg)
@@ -204,7 +198,7 @@ void *db_flush_thread(void *arg)
 		pthread_mutex_unlock(&db->mu);
 
 		err_clear(); /* the message of a failure below is this attempt's own */
-		uint64_t start = clock_now_micros(), wals_below = 0;
+		uint64_t start = clock_now_micros(db->env), wals_below = 0;
 		file_meta_t *f = NULL;
 		bool logged = false;
 		int rc = db_build_table(db, m, number, &f);
@@ -218,7 +212,7 @@ void *db_flush_thread(void *arg)
 			bgerror_ok(&db->bg, BG_FLUSH);
 			if (wals_below != 0)
 				remove_old_wals(db, wals_below);
-			uint64_t us = clock_now_micros() - start;
+			uint64_t us = clock_now_micros(db->env) - start;
 			STAT_ADD(db, flushes, 1);
 			STAT_ADD(db, flush_bytes, f ? f->size : 0);
 			STAT_ADD(db, flush_micros, us);

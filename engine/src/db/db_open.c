@@ -1043,14 +1043,14 @@ int db_open_with(const char *dir, const wb_options *opts, salvage_t *salvage, wb
 				     .wake_reclaim = vlog_wake_hook,
 				     .arg = db };
 	vlog_init(&db->vlog, &vcfg);
-	bgerror_init(&db->bg);
+	bgerror_init(&db->bg, db->env);
 	reserve_init(&db->reserve);
 	pthread_cond_init(&db->visible_cv, NULL);
-	oracle_init(&db->oracle, db->opts.retain_versions_ms, 0);
-	rate_limiter_init(&db->limiter, db->opts.compaction_rate_limit);
-	rate_limiter_init(&db->gc_limiter, db->opts.vlog_gc_rate_limit);
+	oracle_init(&db->oracle, db->env, db->opts.retain_versions_ms, 0);
+	rate_limiter_init(&db->limiter, db->env, db->opts.compaction_rate_limit);
+	rate_limiter_init(&db->gc_limiter, db->env, db->opts.vlog_gc_rate_limit);
 	db->cache = block_cache_new(db->opts.block_cache_size);
-	hlc_init(&db->clock);
+	hlc_init(&db->clock, db->env);
 	if (db->dir == NULL || db->cache == NULL) {
 		db_free(db);
 		return WB_ENOMEM;

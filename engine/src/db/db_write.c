@@ -32,7 +32,6 @@
  */
 #include <limits.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "db/batch.h"
 #include "db/compaction.h"
@@ -112,10 +111,9 @@ static int make_room(wb_db *db, bool force)
 			slowed = true;
 			STAT_ADD(db, stalls, 1);
 			pthread_mutex_unlock(&db->mu);
-			uint64_t t0 = clock_now_micros();
-			struct timespec ms = { 0, 1000000 };
-			nanosleep(&ms, NULL);
-			STAT_ADD(db, stall_micros, clock_now_micros() - t0);
+			uint64_t t0 = clock_now_micros(db->env);
+			clock_sleep_micros(db->env, 1000);
+			STAT_ADD(db, stall_micros, clock_now_micros(db->env) - t0);
 			pthread_mutex_lock(&db->mu);
 			continue;
 		}
@@ -129,7 +127,7 @@ static int make_room(wb_db *db, bool force)
 			if ((rc = room_error(db, full, stop)) != WB_OK)
 				break;
 			if (stall_start == 0) {
-				stall_start = clock_now_micros();
+				stall_start = clock_now_micros(db->env);
 				STAT_ADD(db, stalls, 1);
 				stall_reason = full ? "every memtable is full, waiting for a flush"
 					       : l0 >= db->opts.l0_stop_trigger ? "too many L0 tables, waiting for compaction"
@@ -187,7 +185,7 @@ static int make_room(wb_db *db, bool force)
 			break;
 	}
 	if (stall_start != 0) {
-		uint64_t us = clock_now_micros() - stall_start;
+		uint64_t us = clock_now_micros(db->env) - stall_start;
 		STAT_ADD(db, stall_micros, us);
 		info_log(db->info, "writes stopped for %llu ms: %s", (unsigned long long)(us / 1000),
 			 stall_reason);
@@ -276,9 +274,9 @@ static int build_group(wb_db *db, struct writer *lead, struct writer **last, sli
 		w->reject = WB_OK;
 		bool conflict = false;
 		if (w->check != NULL) {
-			uint64_t t0 = clock_now_nanos();
+			uint64_t t0 = clock_now_nanos(db->env);
 			conflict = oracle_conflicts(&db->oracle, w->check);
-			STAT_ADD(db, txn_check_nanos, clock_now_nanos() - t0);
+			STAT_ADD(db, txn_check_nanos, clock_now_nanos(db->env) - t0);
 		}
 		if (conflict) {
 			w->reject = WB_ECONFLICT;
@@ -529,7 +527,7 @@ static void wait_for_reclaim(wb_db *db)
 	if (db->opts.value_threshold == 0 ||
 	    atomic_load(&db->vlog.sealed_since_gc) < VLOG_GC_STALL || !db->gc_started)
 		return;
-	uint64_t t0 = clock_now_micros();
+	uint64_t t0 = clock_now_micros(db->env);
 	pthread_mutex_lock(&db->mu);
 	pthread_cond_signal(&db->gc_cv);
 	/* Not for a failing reclaim: it would hold the writer until a retry
@@ -538,7 +536,7 @@ static void wait_for_reclaim(wb_db *db)
 	       atomic_load(&db->bg.rc) == WB_OK)
 		db_timed_wait(db, &db->gc_done_cv, 10 * 1000);
 	pthread_mutex_unlock(&db->mu);
-	atomic_fetch_add(&db->vlog.stall_micros, clock_now_micros() - t0);
+	atomic_fetch_add(&db->vlog.stall_micros, clock_now_micros(db->env) - t0);
 }
 
 /* Whether b may be written in the database's error state (bgerror.h): a

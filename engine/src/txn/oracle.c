@@ -10,9 +10,9 @@
 #include "txn/oracle.h"
 
 #include <stdlib.h>
-#include <time.h>
 
 #include "db/batch.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/grow.h"
 
@@ -118,11 +118,12 @@ void oracle_rec_free(commit_rec_t *rec)
 	free(rec);
 }
 
-void oracle_init(oracle_t *o, uint64_t retain_ms, uint64_t discard_ts)
+void oracle_init(oracle_t *o, const wb_env *env, uint64_t retain_ms, uint64_t discard_ts)
 {
 	memset(o, 0, sizeof(*o));
 	o->readers.next = o->readers.prev = &o->readers;
 	o->retain_ms = retain_ms;
+	o->env = env;
 	o->discard_ts = discard_ts;
 }
 
@@ -169,9 +170,7 @@ int oracle_horizon(oracle_t *o, uint64_t visible, uint64_t **snaps, int *n)
 {
 	uint64_t h = visible;
 	if (o->retain_ms > 0) {
-		struct timespec t;
-		clock_gettime(CLOCK_REALTIME, &t);
-		uint64_t ms = (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+		uint64_t ms = clock_wall_micros(o->env) / 1000;
 		uint64_t cutoff = ms > o->retain_ms ? (ms - o->retain_ms) << 16 : 0;
 		if (cutoff < h)
 			h = cutoff;

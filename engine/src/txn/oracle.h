@@ -43,6 +43,7 @@
 #include <stdint.h>
 
 #include "util/coding.h"
+#include "wombat.h"
 
 /* One registered reader; embedded in the transaction or iterator. */
 typedef struct oracle_reader {
@@ -83,6 +84,7 @@ typedef struct oracle {
 	size_t first, nrecs, cap;
 	uint64_t rec_bytes;
 	uint64_t retain_ms;  /* wb_options.retain_versions_ms */
+	const wb_env *env;   /* whose wall clock measures retain_ms */
 	/* Versions below this may have been dropped: the largest horizon ever
 	 * handed to a compaction (or, at open, the last timestamp recovered). */
 	uint64_t discard_ts;
@@ -98,8 +100,9 @@ typedef struct oracle {
  * log is then dropped and such transactions fail with WB_ECONFLICT. */
 #define ORACLE_LOG_MAX_BYTES ((uint64_t)64 << 20)
 
-/* An empty oracle. This function can't fail. */
-void oracle_init(oracle_t *o, uint64_t retain_ms, uint64_t discard_ts);
+/* An empty oracle; env's wall clock (NULL: the system's) places the
+ * retention window. This function can't fail. */
+void oracle_init(oracle_t *o, const wb_env *env, uint64_t retain_ms, uint64_t discard_ts);
 /* Frees the commit log. REQUIRES: no reader registered. */
 void oracle_destroy(oracle_t *o);
 

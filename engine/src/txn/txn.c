@@ -23,10 +23,10 @@
  * from dropping the versions at the read timestamp.
  */
 #include <stdlib.h>
-#include <time.h>
 
 #include "db/batch.h"
 #include "db/db_impl.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/grow.h"
 #include "table/ikey.h"
@@ -414,18 +414,17 @@ void wb_txn_abort(wb_txn *t)
 	txn_free(t);
 }
 
-/* A pause of a random length in [us/2, us]. */
-static void backoff(unsigned us)
+/* A pause of a random length in [us/2, us] on db's clock. */
+static void backoff(wb_db *db, unsigned us)
 {
 	static _Thread_local uint64_t state;
 	if (state == 0)
-		state = (uint64_t)(uintptr_t)&state ^ (uint64_t)time(NULL) ^ 0x9e3779b97f4a7c15ull;
+		state = (uint64_t)(uintptr_t)&state ^ clock_wall_micros(db->env) ^ 0x9e3779b97f4a7c15ull;
 	state ^= state << 13;
 	state ^= state >> 7;
 	state ^= state << 17;
 	unsigned d = us / 2 + (unsigned)(state % (us / 2 + 1));
-	struct timespec ts = { (time_t)(d / 1000000), (long)(d % 1000000) * 1000 };
-	nanosleep(&ts, NULL);
+	clock_sleep_micros(db->env, d);
 }
 
 int wb_txn_run(wb_db *db, unsigned flags, int (*fn)(wb_txn *t, void *arg), void *arg)
@@ -445,7 +444,7 @@ int wb_txn_run(wb_db *db, unsigned flags, int (*fn)(wb_txn *t, void *arg), void 
 		if (rc != WB_ECONFLICT || attempt == TXN_RUN_ATTEMPTS)
 			return rc;
 		STAT_ADD(db, txn_retries, 1);
-		backoff(delay);
+		backoff(db, delay);
 		if (delay < 10000)
 			delay *= 2;
 	}

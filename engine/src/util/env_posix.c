@@ -1,6 +1,7 @@
 /*
  * env_posix.c -- the default wb_env: files and directories through POSIX
- * calls. See the wb_env contract in wombat.h.
+ * calls, and the system's clock (clock.c). See the wb_env contract in
+ * wombat.h.
  *
  * Any thread may call any function. A wb_env_file is used by one thread at a
  * time, except read_at (pread has no shared file offset, so concurrent reads
@@ -24,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/error.h"
 
 struct wb_env_file {
@@ -425,6 +427,10 @@ static const wb_env posix_env = {
 	.preallocate = posix_preallocate,
 	.map = posix_map,
 	.unmap = posix_unmap,
+	.now_nanos = clock_system_now_nanos,
+	.wall_nanos = clock_system_wall_nanos,
+	.sleep_nanos = clock_system_sleep_nanos,
+	.cond_wait_until = clock_system_cond_wait_until,
 };
 
 const wb_env *wb_env_default(void)

@@ -3,24 +3,22 @@
  */
 #include "util/hlc.h"
 
-#include <time.h>
+#include "util/clock.h"
 
-static uint64_t wall_stamp(void)
+static uint64_t wall_stamp(const hlc_t *c)
 {
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	uint64_t ms = (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
-	return ms << 16;
+	return (clock_wall_micros(c->env) / 1000) << 16;
 }
 
-void hlc_init(hlc_t *c)
+void hlc_init(hlc_t *c, const wb_env *env)
 {
 	atomic_init(&c->last, 0);
+	c->env = env;
 }
 
 uint64_t hlc_next(hlc_t *c)
 {
-	uint64_t wall = wall_stamp();
+	uint64_t wall = wall_stamp(c);
 	uint64_t last = atomic_load_explicit(&c->last, memory_order_relaxed);
 	for (;;) {
 		uint64_t next = wall > last ? wall : last + 1;

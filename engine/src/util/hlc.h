@@ -4,8 +4,11 @@
  *   ts = (unix_ms << 16) | counter
  *
  * Strictly increasing, even when the wall clock steps back: a new stamp is
- * max(last + 1, now << 16). Recovery feeds the largest stamp found on disk to
- * hlc_observe() so a restart continues above it. Lock-free; any thread.
+ * max(last + 1, now << 16), so after a step back the stamps count up from
+ * the last one until the wall clock passes it again (tests/unit/test_hlc.c).
+ * Recovery feeds the largest stamp found on disk to hlc_observe() so a
+ * restart continues above it. The wall clock is the env's (clock.h).
+ * Lock-free; any thread.
  */
 #ifndef WB_HLC_H
 #define WB_HLC_H
@@ -13,11 +16,15 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "wombat.h"
+
 typedef struct hlc {
 	_Atomic uint64_t last;
+	const wb_env *env; /* whose wall clock; set by hlc_init, then read-only */
 } hlc_t;
 
-void hlc_init(hlc_t *c);
+/* env: whose wall clock to read (NULL: the system's). */
+void hlc_init(hlc_t *c, const wb_env *env);
 /* A new timestamp, greater than every one handed out or observed before. */
 uint64_t hlc_next(hlc_t *c);
 /* Makes every later stamp greater than ts. */

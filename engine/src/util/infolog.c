@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/error.h"
 
 struct info_log {
@@ -100,14 +100,14 @@ void info_log(info_log_t *l, const char *fmt, ...)
 	if (l == NULL)
 		return;
 	char line[1024];
-	struct timeval tv;
+	uint64_t wall = clock_wall_micros(l->env);
+	time_t secs = (time_t)(wall / 1000000);
 	struct tm tm;
-	gettimeofday(&tv, NULL);
-	localtime_r(&tv.tv_sec, &tm);
+	localtime_r(&secs, &tm);
 	char thread[16] = "";
 	pthread_getname_np(pthread_self(), thread, sizeof(thread));
 	int n = (int)strftime(line, sizeof(line), "%Y-%m-%d %H:%M:%S", &tm);
-	n += snprintf(line + n, sizeof(line) - (size_t)n, ".%06ld %-12s ", (long)tv.tv_usec, thread);
+	n += snprintf(line + n, sizeof(line) - (size_t)n, ".%06ld %-12s ", (long)(wall % 1000000), thread);
 	va_list ap;
 	va_start(ap, fmt);
 	int m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);

@@ -7,16 +7,15 @@
  */
 #include "util/ratelimit.h"
 
-#include <time.h>
-
 #include "util/clock.h"
 
-void rate_limiter_init(rate_limiter_t *rl, uint64_t bytes_per_second)
+void rate_limiter_init(rate_limiter_t *rl, const wb_env *env, uint64_t bytes_per_second)
 {
 	pthread_mutex_init(&rl->mu, NULL);
+	rl->env = env;
 	rl->rate = bytes_per_second;
 	rl->available = (double)bytes_per_second;
-	rl->last_us = clock_now_micros();
+	rl->last_us = clock_now_micros(env);
 	rl->waited_us = 0;
 }
 
@@ -30,7 +29,7 @@ void rate_limiter_request(rate_limiter_t *rl, uint64_t bytes)
 	if (rl->rate == 0)
 		return;
 	pthread_mutex_lock(&rl->mu);
-	uint64_t now = clock_now_micros();
+	uint64_t now = clock_now_micros(rl->env);
 	rl->available += (double)(now - rl->last_us) * (double)rl->rate / 1e6;
 	if (rl->available > (double)rl->rate)
 		rl->available = (double)rl->rate;
@@ -39,8 +38,6 @@ void rate_limiter_request(rate_limiter_t *rl, uint64_t bytes)
 	double debt_us = rl->available < 0 ? -rl->available * 1e6 / (double)rl->rate : 0;
 	rl->waited_us += (uint64_t)debt_us;
 	pthread_mutex_unlock(&rl->mu);
-	if (debt_us > 0) {
-		struct timespec t = { (time_t)(debt_us / 1e6), (long)((uint64_t)debt_us % 1000000) * 1000 };
-		nanosleep(&t, NULL);
-	}
+	if (debt_us > 0)
+		clock_sleep_micros(rl->env, (uint64_t)debt_us);
 }

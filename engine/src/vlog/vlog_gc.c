@@ -32,7 +32,6 @@
  */
 #include <limits.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "db/batch.h"
 #include "util/clock.h"
@@ -133,9 +132,8 @@ static int scan_tree(wb_db *db, scan_t *s)
 	 * reclaimed until that version leaves the window. */
 	s->keep_ts = 0;
 	if (db->opts.retain_versions_ms > 0) {
-		struct timespec wall; /* timestamps are unix milliseconds << 16 */
-		clock_gettime(CLOCK_REALTIME, &wall);
-		uint64_t now_ms = (uint64_t)wall.tv_sec * 1000 + (uint64_t)wall.tv_nsec / 1000000;
+		/* timestamps are unix milliseconds << 16 */
+		uint64_t now_ms = clock_wall_micros(db->env) / 1000;
 		uint64_t from = now_ms > db->opts.retain_versions_ms ? now_ms - db->opts.retain_versions_ms : 0;
 		s->keep_ts = from << 16;
 	}
@@ -590,7 +588,7 @@ static int pass(wb_db *db)
 int vlog_gc_run(wb_db *db, bool force, uint64_t *reclaimed)
 {
 	pthread_mutex_lock(&db->gc_mu);
-	uint64_t start = clock_now_micros(), bytes = vlog_delete_retired(db);
+	uint64_t start = clock_now_micros(db->env), bytes = vlog_delete_retired(db);
 	int rc = pass(db);
 	/* Moving the live values needs room before the segments give theirs
 	 * back: on a full disk that is what the reserve is for. */
@@ -600,7 +598,7 @@ int vlog_gc_run(wb_db *db, bool force, uint64_t *reclaimed)
 	pthread_mutex_unlock(&db->gc_mu);
 	if (bytes > 0)
 		info_log(db->info, "value-log reclaim: %.1f MiB of segments removed in %llu ms",
-			 (double)bytes / 1048576.0, (unsigned long long)((clock_now_micros() - start) / 1000));
+			 (double)bytes / 1048576.0, (unsigned long long)((clock_now_micros(db->env) - start) / 1000));
 	if (reclaimed != NULL)
 		*reclaimed = bytes;
 	return rc;
@@ -629,7 +627,7 @@ void *vlog_gc_thread(void *arg)
 {
 	wb_db *db = arg;
 	uint64_t seen = 0, seen_discards = 0, seen_tombs = 0, prev_tombs = 0;
-	uint64_t last_pass = clock_now_micros();
+	uint64_t last_pass = clock_now_micros(db->env);
 	/* The first interval after open always looks: what earlier runs left
 	 * (a crashed one never said how much it overwrote) is not in the
 	 * counters below. And a pass that reclaimed something looks again at
@@ -651,7 +649,13 @@ void *vlog_gc_thread(void *arg)
 			if (full_in < us)
 				us = full_in;
 		}
-		if (us > 0)
+		/* A writer held back (wait_for_reclaim, same test) signals gc_cv
+		 * once; one that did while a pass ran would wait a whole
+		 * interval, so the thread looks before it sleeps. */
+		if (atomic_load(&db->bg.rc) == WB_OK &&
+		    atomic_load(&db->vlog.sealed_since_gc) >= VLOG_GC_STALL)
+			again = true;
+		else if (us > 0)
 			db_timed_wait(db, &db->gc_cv, us);
 		if (db->closing)
 			break;
@@ -665,7 +669,7 @@ void *vlog_gc_thread(void *arg)
 		uint64_t discards = vlog_discard_total(&db->vlog);
 		pthread_mutex_unlock(&db->mu);
 		uint64_t appended = atomic_load(&db->vlog.appended), step = db->opts.vlog_segment_size / 4;
-		uint64_t tombs = atomic_load(&db->vlog.tombstones), now = clock_now_micros();
+		uint64_t tombs = atomic_load(&db->vlog.tombstones), now = clock_now_micros(db->env);
 		bool deleted = tombs != seen_tombs && tombs == prev_tombs &&
 			       now - last_pass >= (uint64_t)DELETE_PASS_GAP * db->opts.vlog_gc_interval_ms * 1000;
 		prev_tombs = tombs;
