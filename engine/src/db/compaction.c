@@ -20,6 +20,7 @@
 #include "table/ikey.h"
 #include "table/merge_iter.h"
 #include "table/vptr.h"
+#include "util/grow.h"
 
 struct compaction {
 	int level, output_level;
@@ -751,14 +752,8 @@ int wb_compact_range(wb_db *db, const void *begin, size_t blen, const void *end,
 
 void db_add_obsolete(wb_db *db, file_meta_t *f)
 {
-	if (db->nobsolete == db->obsolete_cap) {
-		int cap = db->obsolete_cap ? db->obsolete_cap * 2 : 16;
-		file_meta_t **n = realloc(db->obsolete, (size_t)cap * sizeof(*n));
-		if (n == NULL)
-			return; /* the file stays until the next open removes it */
-		db->obsolete = n;
-		db->obsolete_cap = cap;
-	}
+	if (!GROW_ONE(db->obsolete, db->nobsolete, db->obsolete_cap))
+		return; /* the file stays until the next open removes it */
 	file_meta_ref(f);
 	db->obsolete[db->nobsolete++] = f;
 	atomic_store(&db->obsolete_pending, db->nobsolete);

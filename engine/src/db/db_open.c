@@ -31,6 +31,7 @@
 #include "db/db_impl.h"
 #include "util/error.h"
 #include "table/ikey.h"
+#include "util/grow.h"
 
 void db_filename(char *buf, size_t len, const char *dir, enum file_type type, uint64_t number)
 {
@@ -247,14 +248,8 @@ static int collect_wal(void *arg, const char *name)
 		d->max_number = number;
 	if (type != FILE_WAL)
 		return WB_OK;
-	if (d->nwals == d->cap) {
-		int cap = d->cap ? d->cap * 2 : 8;
-		uint64_t *n = realloc(d->wals, (size_t)cap * sizeof(*n));
-		if (n == NULL)
-			return WB_ENOMEM;
-		d->wals = n;
-		d->cap = cap;
-	}
+	if (!GROW_ONE(d->wals, d->nwals, d->cap))
+		return WB_ENOMEM;
 	d->wals[d->nwals++] = number;
 	return WB_OK;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "util/error.h"
+#include "util/grow.h"
 #include "table/ikey.h"
 
 enum edit_tag {
@@ -342,14 +343,8 @@ void edit_destroy(version_edit_t *e)
 
 int edit_add_file(version_edit_t *e, int level, file_meta_t *f)
 {
-	if (e->nadded == e->added_cap) {
-		int cap = e->added_cap ? e->added_cap * 2 : 4;
-		new_file_t *n = realloc(e->added, (size_t)cap * sizeof(*n));
-		if (n == NULL)
-			return WB_ENOMEM;
-		e->added = n;
-		e->added_cap = cap;
-	}
+	if (!GROW_ONE(e->added, e->nadded, e->added_cap))
+		return WB_ENOMEM;
 	file_meta_ref(f);
 	e->added[e->nadded++] = (new_file_t){ level, f };
 	return WB_OK;
@@ -357,14 +352,8 @@ int edit_add_file(version_edit_t *e, int level, file_meta_t *f)
 
 int edit_delete_file(version_edit_t *e, int level, uint64_t number)
 {
-	if (e->ndeleted == e->deleted_cap) {
-		int cap = e->deleted_cap ? e->deleted_cap * 2 : 4;
-		deleted_file_t *n = realloc(e->deleted, (size_t)cap * sizeof(*n));
-		if (n == NULL)
-			return WB_ENOMEM;
-		e->deleted = n;
-		e->deleted_cap = cap;
-	}
+	if (!GROW_ONE(e->deleted, e->ndeleted, e->deleted_cap))
+		return WB_ENOMEM;
 	e->deleted[e->ndeleted++] = (deleted_file_t){ level, number };
 	return WB_OK;
 }
@@ -377,42 +366,24 @@ int edit_add_discard(version_edit_t *e, uint64_t segment, uint64_t bytes)
 			return WB_OK;
 		}
 	}
-	if (e->ndiscards == e->discards_cap) {
-		int cap = e->discards_cap ? e->discards_cap * 2 : 4;
-		vlog_discard_t *n = realloc(e->discards, (size_t)cap * sizeof(*n));
-		if (n == NULL)
-			return WB_ENOMEM;
-		e->discards = n;
-		e->discards_cap = cap;
-	}
+	if (!GROW_ONE(e->discards, e->ndiscards, e->discards_cap))
+		return WB_ENOMEM;
 	e->discards[e->ndiscards++] = (vlog_discard_t){ segment, bytes };
 	return WB_OK;
 }
 
 int edit_add_segment(version_edit_t *e, uint64_t segment)
 {
-	if (e->nsegments == e->segments_cap) {
-		int cap = e->segments_cap ? e->segments_cap * 2 : 4;
-		uint64_t *n = realloc(e->segments, (size_t)cap * sizeof(*n));
-		if (n == NULL)
-			return WB_ENOMEM;
-		e->segments = n;
-		e->segments_cap = cap;
-	}
+	if (!GROW_ONE(e->segments, e->nsegments, e->segments_cap))
+		return WB_ENOMEM;
 	e->segments[e->nsegments++] = segment;
 	return WB_OK;
 }
 
 int edit_delete_segment(version_edit_t *e, uint64_t segment, uint64_t wal)
 {
-	if (e->ndead_segments == e->dead_segments_cap) {
-		int cap = e->dead_segments_cap ? e->dead_segments_cap * 2 : 4;
-		vlog_deleted_t *n = realloc(e->dead_segments, (size_t)cap * sizeof(*n));
-		if (n == NULL)
-			return WB_ENOMEM;
-		e->dead_segments = n;
-		e->dead_segments_cap = cap;
-	}
+	if (!GROW_ONE(e->dead_segments, e->ndead_segments, e->dead_segments_cap))
+		return WB_ENOMEM;
 	e->dead_segments[e->ndead_segments++] = (vlog_deleted_t){ segment, wal };
 	return WB_OK;
 }

@@ -13,4 +13,16 @@
  * and *cap are then unchanged. */
 bool grow_array(void **buf, size_t *cap, size_t need, size_t elem);
 
+/* Makes room for one more element in the array arr, which has n elements
+ * in use and room for cap (lvalues of any integer types), by grow_array.
+ * Evaluates to false when memory runs out (then nothing changed). */
+#define GROW_ONE(arr, n, cap)                                                                   \
+	({                                                                                      \
+		size_t grow_cap_ = (size_t)(cap);                                               \
+		bool grow_ok_ = grow_array((void **)&(arr), &grow_cap_, (size_t)(n) + 1, sizeof(*(arr))); \
+		if (grow_ok_)                                                                   \
+			(cap) = grow_cap_;                                                      \
+		grow_ok_;                                                                       \
+	})
+
 #endif /* WB_GROW_H */

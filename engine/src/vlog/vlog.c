@@ -26,6 +26,7 @@
 #include "util/error.h"
 #include "table/ikey.h"
 #include "util/mapped.h"
+#include "util/grow.h"
 
 #define CHUNK (1u << 20)
 #define PREALLOC (1u << 20)
@@ -103,14 +104,8 @@ static int find(const vlog_t *v, uint64_t number)
 /* Adds s (taking over the caller's reference). REQUIRES: vmu. */
 static int insert(vlog_t *v, vlog_seg_t *s)
 {
-	if (v->nsegs == v->cap) {
-		int cap = v->cap ? v->cap * 2 : 16;
-		vlog_seg_t **n = realloc(v->segs, (size_t)cap * sizeof(*n));
-		if (n == NULL)
-			return WB_ENOMEM;
-		v->segs = n;
-		v->cap = cap;
-	}
+	if (!GROW_ONE(v->segs, v->nsegs, v->cap))
+		return WB_ENOMEM;
 	int i = find(v, s->number);
 	memmove(v->segs + i + 1, v->segs + i, (size_t)(v->nsegs - i) * sizeof(*v->segs));
 	v->segs[i] = s;
@@ -712,14 +707,8 @@ int vlog_recover(vlog_t *v, const version_edit_t *state, vlog_salvage_fn salvage
 		}
 	}
 	for (int i = 0; i < state->ndead_segments; i++) {
-		if (v->ndead == v->dead_cap) {
-			int cap = v->dead_cap ? v->dead_cap * 2 : 8;
-			vlog_deleted_t *n = realloc(v->dead, (size_t)cap * sizeof(*n));
-			if (n == NULL)
-				return WB_ENOMEM;
-			v->dead = n;
-			v->dead_cap = cap;
-		}
+		if (!GROW_ONE(v->dead, v->ndead, v->dead_cap))
+			return WB_ENOMEM;
 		v->dead[v->ndead++] = state->dead_segments[i];
 	}
 	return WB_OK;

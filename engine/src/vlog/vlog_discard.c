@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "wombat.h"
+#include "util/grow.h"
 
 void discard_map_init(discard_map_t *m)
 {
@@ -43,14 +44,8 @@ int discard_map_add(discard_map_t *m, uint64_t segment, uint64_t bytes)
 		m->e[i].bytes += bytes;
 		return WB_OK;
 	}
-	if (m->n == m->cap) {
-		int cap = m->cap ? m->cap * 2 : 8;
-		discard_entry_t *n = realloc(m->e, (size_t)cap * sizeof(*n));
-		if (n == NULL)
-			return WB_ENOMEM;
-		m->e = n;
-		m->cap = cap;
-	}
+	if (!GROW_ONE(m->e, m->n, m->cap))
+		return WB_ENOMEM;
 	memmove(m->e + i + 1, m->e + i, (size_t)(m->n - i) * sizeof(*m->e));
 	m->e[i] = (discard_entry_t){ segment, bytes };
 	m->n++;

@@ -39,6 +39,7 @@
 #include "util/error.h"
 #include "table/ikey.h"
 #include "table/merge_iter.h"
+#include "util/grow.h"
 
 #define MAX_PICK 16
 #define MAX_ROUNDS 4
@@ -93,14 +94,8 @@ static int note_ptr(scan_t *s, slice_t tree_key, const vptr_t *p)
 	c->live += p->length;
 	if (!s->collect || !c->picked)
 		return WB_OK;
-	if (s->nfound == s->cap) {
-		int cap = s->cap ? s->cap * 2 : 64;
-		found_ptr_t *n = realloc(s->found, (size_t)cap * sizeof(*n));
-		if (n == NULL)
-			return WB_ENOMEM;
-		s->found = n;
-		s->cap = cap;
-	}
+	if (!GROW_ONE(s->found, s->nfound, s->cap))
+		return WB_ENOMEM;
 	found_ptr_t *f = &s->found[s->nfound];
 	f->tree_key = malloc(tree_key.len);
 	if (f->tree_key == NULL)
