@@ -380,16 +380,8 @@ static int finish_output(wb_db *db, outputs_t *o)
 		rc = WB_ENOMEM;
 	if (rc == WB_OK)
 		rc = sst_reader_open(db->env, path, &f->reader);
-	if (rc == WB_OK && o->n == o->cap) {
-		int cap = o->cap ? o->cap * 2 : 8;
-		file_meta_t **n = realloc(o->files, (size_t)cap * sizeof(*n));
-		if (n == NULL)
-			rc = WB_ENOMEM;
-		else {
-			o->files = n;
-			o->cap = cap;
-		}
-	}
+	if (rc == WB_OK && !GROW_ONE(o->files, o->n, o->cap))
+		rc = WB_ENOMEM;
 	if (rc != WB_OK) {
 		file_meta_unref(f);
 		db->env->remove(db->env->ctx, path);

@@ -365,26 +365,9 @@ static int retire_prepare(void *arg, version_edit_t *e)
 			continue;
 		vlog_seg_t *seg = s->c[i].seg;
 		rc = edit_delete_segment(e, seg->number, wal);
-		if (rc == WB_OK && v->nretired == v->retired_cap) {
-			int cap = v->retired_cap ? v->retired_cap * 2 : 8;
-			vlog_retired_t *n = realloc(v->retired, (size_t)cap * sizeof(*n));
-			if (n == NULL)
-				rc = WB_ENOMEM;
-			else {
-				v->retired = n;
-				v->retired_cap = cap;
-			}
-		}
-		if (rc == WB_OK && v->ndead == v->dead_cap) {
-			int cap = v->dead_cap ? v->dead_cap * 2 : 8;
-			vlog_deleted_t *n = realloc(v->dead, (size_t)cap * sizeof(*n));
-			if (n == NULL)
-				rc = WB_ENOMEM;
-			else {
-				v->dead = n;
-				v->dead_cap = cap;
-			}
-		}
+		if (rc == WB_OK && (!GROW_ONE(v->retired, v->nretired, v->retired_cap) ||
+				    !GROW_ONE(v->dead, v->ndead, v->dead_cap)))
+			rc = WB_ENOMEM;
 		if (rc != WB_OK)
 			break;
 		/* Out of the live set: the set's reference moves to the list. */
