@@ -491,14 +491,9 @@ static int merge_inputs(wb_db *db, compaction_t *c, outputs_t *o, version_edit_t
 			if (o->builder != NULL && sst_builder_file_size(o->builder) >= db->opts.sst_target_size &&
 			    (rc = finish_output(db, o)) != WB_OK)
 				break;
-			if (tk.len > last_cap) {
-				uint8_t *p = realloc(last, tk.len * 2);
-				if (p == NULL) {
-					rc = WB_ENOMEM;
-					break;
-				}
-				last = p;
-				last_cap = tk.len * 2;
+			if (!grow_array((void **)&last, &last_cap, tk.len, 1)) {
+				rc = WB_ENOMEM;
+				break;
 			}
 			memcpy(last, tk.data, tk.len);
 			last_len = tk.len;

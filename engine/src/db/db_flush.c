@@ -19,6 +19,7 @@
 #include "db/db_impl.h"
 #include "util/error.h"
 #include "table/ikey.h"
+#include "util/grow.h"
 
 int db_build_table(wb_db *db, memtable_t *mem, uint64_t number, file_meta_t **out_meta)
 {
@@ -50,14 +51,9 @@ int db_build_table(wb_db *db, memtable_t *mem, uint64_t number, file_meta_t **ou
 		if (prev != NULL && ikey_compare(k, slice_make(prev, prev_len)) == 0)
 			continue;
 		rc = sst_builder_add(b, k, iter_value(it));
-		if (k.len > prev_cap) {
-			prev_cap = k.len * 2;
-			uint8_t *n = realloc(prev, prev_cap);
-			if (n == NULL) {
-				rc = WB_ENOMEM;
-				break;
-			}
-			prev = n;
+		if (!grow_array((void **)&prev, &prev_cap, k.len, 1)) {
+			rc = WB_ENOMEM;
+			break;
 		}
 		memcpy(prev, k.data, k.len);
 		prev_len = k.len;

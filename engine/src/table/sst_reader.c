@@ -723,13 +723,8 @@ struct verify_state {
 
 static int remember_key(struct verify_state *vs, slice_t k)
 {
-	if (k.len > vs->prev_cap) {
-		uint8_t *p = realloc(vs->prev, k.len);
-		if (p == NULL)
-			return WB_ENOMEM;
-		vs->prev = p;
-		vs->prev_cap = k.len;
-	}
+	if (!grow_array((void **)&vs->prev, &vs->prev_cap, k.len, 1))
+		return WB_ENOMEM;
 	memcpy(vs->prev, k.data, k.len);
 	vs->prev_len = k.len;
 	return WB_OK;

@@ -154,14 +154,9 @@ static int scan_tree(wb_db *db, scan_t *s)
 			iter_next(m);
 			continue;
 		}
-		if (tk.len > prev_cap) {
-			prev_cap = tk.len * 2;
-			uint8_t *np = realloc(prev, prev_cap);
-			if (np == NULL) {
-				rc = WB_ENOMEM;
-				break;
-			}
-			prev = np;
+		if (!grow_array((void **)&prev, &prev_cap, tk.len, 1)) {
+			rc = WB_ENOMEM;
+			break;
 		}
 		memcpy(prev, tk.data, tk.len);
 		prev_len = tk.len;
