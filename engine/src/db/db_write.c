@@ -324,8 +324,7 @@ typedef struct newest {
 static int on_newest(void *arg, slice_t ikey, slice_t value)
 {
 	newest_t *n = arg;
-	n->found = value.len > 0 && (value.data[0] & META_VALUE_PTR) &&
-		   vptr_decode(slice_make(value.data + 1, value.len - 1), &n->p);
+	n->found = vptr_of_entry(value, &n->p);
 	return WB_OK;
 }
 

@@ -92,8 +92,7 @@ static int find_damaged_values(wb_db *db, doomed_t *d)
 			prev_len = tk.len;
 			slice_t v = iter_value(m);
 			vptr_t p;
-			if (v.len > 0 && (v.data[0] & META_VALUE_PTR) && !(v.data[0] & META_TOMBSTONE) &&
-			    vptr_decode(slice_make(v.data + 1, v.len - 1), &p))
+			if (vptr_of_entry(v, &p))
 				rc = check_value(db, tk, &p, d);
 		}
 		iter_next(m);

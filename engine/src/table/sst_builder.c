@@ -287,8 +287,7 @@ int sst_builder_add(sst_builder_t *b, slice_t ikey, slice_t value)
 	b->props.raw_key_bytes += ikey.len;
 	b->props.raw_value_bytes += value.len;
 	vptr_t p;
-	if ((value.data[0] & META_VALUE_PTR) && !(value.data[0] & META_TOMBSTONE) &&
-	    vptr_decode(slice_make(value.data + 1, value.len - 1), &p))
+	if (vptr_of_entry(value, &p))
 		b->props.vlog_bytes += p.length;
 
 	if (block_builder_size(&b->data) >= b->opts.block_size)

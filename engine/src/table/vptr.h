@@ -15,6 +15,7 @@
 #ifndef WB_VPTR_H
 #define WB_VPTR_H
 
+#include "table/ikey.h"
 #include "util/coding.h"
 
 #define VPTR_MAX_LEN (4 * VARINT64_MAX)
@@ -58,6 +59,14 @@ static inline bool vptr_equal(const vptr_t *a, const vptr_t *b)
 {
 	return a->segment == b->segment && a->offset == b->offset && a->length == b->length &&
 	       a->value_len == b->value_len;
+}
+
+/* The pointer in a tree entry's value (its meta byte, then the payload):
+ * true, with *p, when the entry is a live value pointer that decodes. */
+static inline bool vptr_of_entry(slice_t value, vptr_t *p)
+{
+	return value.len > 0 && (value.data[0] & META_VALUE_PTR) && !(value.data[0] & META_TOMBSTONE) &&
+	       vptr_decode(slice_make(value.data + 1, value.len - 1), p);
 }
 
 #endif /* WB_VPTR_H */

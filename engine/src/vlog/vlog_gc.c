@@ -146,9 +146,7 @@ static int scan_tree(wb_db *db, scan_t *s)
 			slice_t ov = iter_value(m);
 			vptr_t op;
 			cand_t *oc;
-			if (s->keep_ts != 0 && ikey_ts(k) >= s->keep_ts && ov.len > 0 &&
-			    (ov.data[0] & META_VALUE_PTR) && !(ov.data[0] & META_TOMBSTONE) &&
-			    vptr_decode(slice_make(ov.data + 1, ov.len - 1), &op) &&
+			if (s->keep_ts != 0 && ikey_ts(k) >= s->keep_ts && vptr_of_entry(ov, &op) &&
 			    (oc = cand_of(s, op.segment)) != NULL)
 				oc->pinned = true;
 			iter_next(m);
@@ -162,8 +160,7 @@ static int scan_tree(wb_db *db, scan_t *s)
 		prev_len = tk.len;
 		slice_t v = iter_value(m);
 		vptr_t p;
-		if (v.len > 0 && (v.data[0] & META_VALUE_PTR) && !(v.data[0] & META_TOMBSTONE) &&
-		    vptr_decode(slice_make(v.data + 1, v.len - 1), &p))
+		if (vptr_of_entry(v, &p))
 			rc = note_ptr(s, tk, &p);
 		iter_next(m);
 	}
