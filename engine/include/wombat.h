@@ -214,6 +214,11 @@ typedef struct wb_options {
 	 * reclaim space, one every interval. 0: no reclaim thread, only
 	 * wb_vlog_gc (and writers never wait for reclaim). */
 	unsigned vlog_gc_interval_ms;
+	/* Bytes per chunk of a value changed in place (wb_txn_write_at and the
+	 * rest of "Values changed in place"): a power of two from 4 KiB to
+	 * 1 MiB (0 or default: 64 KiB). A write costs the chunks it touches; values
+	 * made earlier keep the chunk size they were made with. */
+	uint32_t object_chunk_size;
 	/* Milliseconds of history compaction keeps, so that wb_txn_begin_at can
 	 * read as of any moment in that window; 0 keeps only what open
 	 * transactions and iterators need (default 0). */
@@ -345,6 +350,7 @@ int wb_get_range(wb_db *db, const void *key, size_t klen, uint64_t offset, void 
 typedef struct wb_key_info {
 	uint64_t value_len; /* bytes in the value */
 	uint64_t ts;        /* commit timestamp of this version: (unix_ms << 16) | counter */
+	uint32_t links;     /* keys sharing this value (wb_txn_link): 1 unless linked */
 } wb_key_info;
 
 /* Tells whether key exists, its value length (64 bits: value-log values may
@@ -560,6 +566,59 @@ int wb_txn_commit(wb_txn *t);
 
 /* Discards t's writes and frees it. NULL is fine. */
 void wb_txn_abort(wb_txn *t);
+
+/* As wb_get_range and wb_stat_key, at t's read timestamp, seeing t's own
+ * writes (info->ts is 0 for a key t wrote). */
+int wb_txn_get_range(wb_txn *t, const void *key, size_t klen, uint64_t offset, void *buf,
+		     size_t len, size_t *nread);
+int wb_txn_stat_key(wb_txn *t, const void *key, size_t klen, wb_key_info *info);
+int wb_txn_stat_key_ks(wb_txn *t, unsigned ks, const void *key, size_t klen, wb_key_info *info);
+
+/* ---- Values changed in place (files). A value can be written at an
+ * offset, cut or extended, given a second key that shares it, and moved
+ * to another key, each at the cost of what changes rather than of the
+ * value's size: a value that outgrows one chunk (wb_options.
+ * object_chunk_size) becomes an object whose bytes live in chunks
+ * (docs/format.md, "Objects"). Every read (wb_get, wb_get_range,
+ * wb_stat_key, iterators, transactions, time travel) gives the value's
+ * bytes whatever its layout. These calls work on user keys in a
+ * read-write transaction, so that several of them (a file's dirty ranges,
+ * its attributes) commit as one atomic write; wb_write_at and wb_truncate
+ * are single calls that retry on conflicts. A plain wb_put or wb_delete of
+ * a key replaces or removes its value; when that value was an object,
+ * use wb_txn_unlink (or wb_txn_move onto it) instead, which also gives
+ * the object's chunks back once no key refers to it -- wb_put and
+ * wb_delete leave them behind (a known gap, see docs/design.md).
+ * Errors of each: WB_EREADONLY (read-only transaction), WB_EINVAL (key,
+ * or a length past WB_MAX_STREAM_LEN), WB_ECORRUPT, WB_EIO, WB_ENOMEM;
+ * any error but WB_ENOTFOUND and WB_EINVAL makes the commit fail. */
+
+/* Writes len bytes of data at offset into key's value, creating the key
+ * when missing; bytes between the old end and offset read as zeros. */
+int wb_txn_write_at(wb_txn *t, const void *key, size_t klen, uint64_t offset, const void *data,
+		    size_t len);
+/* Sets the length of key's value: cuts it or extends it with zeros.
+ * WB_ENOTFOUND when key has no value. */
+int wb_txn_truncate(wb_txn *t, const void *key, size_t klen, uint64_t size);
+/* Makes `to` a second key for the value of `from` (hard link): a write
+ * through either is read through both, wb_key_info.links counts them.
+ * Whatever `to` held is removed. WB_ENOTFOUND when from has no value,
+ * WB_EINVAL when from == to. */
+int wb_txn_link(wb_txn *t, const void *from, size_t flen, const void *to, size_t tlen);
+/* Deletes key; its value's space is given back once no other key links
+ * to it (and no snapshot reads it). Not an error when key is missing. */
+int wb_txn_unlink(wb_txn *t, const void *key, size_t klen);
+/* Renames from to to without copying the value (whatever to held is
+ * removed as by wb_txn_unlink); nothing changes when both are links of
+ * one value. WB_ENOTFOUND when from has no value. */
+int wb_txn_move(wb_txn *t, const void *from, size_t flen, const void *to, size_t tlen);
+
+/* One wb_txn_write_at / wb_txn_truncate committed on its own (snapshot
+ * isolation, retried on WB_ECONFLICT as wb_txn_run does). Errors as those
+ * and wb_txn_commit. */
+int wb_write_at(wb_db *db, const void *key, size_t klen, uint64_t offset, const void *data,
+		size_t len);
+int wb_truncate(wb_db *db, const void *key, size_t klen, uint64_t size);
 
 /* Runs fn in a new transaction (flags as wb_txn_begin) and commits it;
  * on WB_ECONFLICT (from the commit, or returned by fn) starts over after

@@ -8,15 +8,15 @@
 #
 #   util    (arena, clock, coding, crc32c, env, error, ...)  nothing else
 #   table   blocks, filters, the cache, tables, iterators     util
-#   db vlog txn  the database, the value log, transactions    util table,
-#                and each other (the value log and transactions still
-#                share the database's state)
+#   db vlog txn obj  the database, the value log, transactions,   util table,
+#                values changed in place (objects), and each other
+#                (they still share the database's state)
 cd "$(dirname "$0")/../.." || exit 1
 allowed() { # allowed FOLDER: the folders FOLDER may include from
 	case $1 in
 	util) echo "util" ;;
 	table) echo "util table" ;;
-	db | vlog | txn) echo "util table db vlog txn" ;;
+	db | vlog | txn | obj) echo "util table db vlog txn obj" ;;
 	fusefs) echo "util/error.h" ;;
 	*) echo "" ;;
 	esac

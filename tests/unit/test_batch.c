@@ -398,7 +398,9 @@ static void test_entries_no_writer_makes(void **state)
 		size_t n;
 	} bad[] = {
 		{ { META_TOMBSTONE, 2, 0, 'a', 1, 'x' }, 6 },        /* tombstone with a value */
-		{ { 0x04, 2, 0, 'a', 1, 'x' }, 6 },                  /* unknown meta bit */
+		{ { 0x08, 2, 0, 'a', 1, 'x' }, 6 },                  /* unknown meta bit */
+		{ { META_OBJECT, 2, KS_META, 'a', 1, 1 }, 6 },       /* a reference outside KS_USER */
+		{ { META_OBJECT | META_VALUE_PTR, 2, 0, 'a', 1, 1 }, 6 },
 		{ { META_TOMBSTONE | META_VALUE_PTR, 2, 0, 'a', 0 }, 5 },
 		{ { 0, 2, KS_LAST + 1, 'a', 1, 'x' }, 6 },            /* unknown keyspace */
 		{ { 0, 2, 0xff, 'a', 1, 'x' }, 6 },

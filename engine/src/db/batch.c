@@ -85,8 +85,10 @@ uint32_t batch_count_rep(slice_t rep)
  * looks at or with a value no reader expects. */
 static bool entry_ok(uint8_t meta, slice_t tree_key, slice_t value)
 {
-	if (meta != 0 && meta != META_TOMBSTONE && meta != META_VALUE_PTR)
+	if (meta != 0 && meta != META_TOMBSTONE && meta != META_VALUE_PTR && meta != META_OBJECT)
 		return false;
+	if (meta == META_OBJECT && tree_key.len > 0 && tree_key.data[0] != KS_USER)
+		return false; /* only a user key refers to an object */
 	if (tree_key.len < 2 || tree_key.data[0] > KS_LAST ||
 	    batch_check_key(tree_key.len - 1) != WB_OK)
 		return false;
@@ -212,14 +214,14 @@ int wb_batch_delete(wb_batch *b, const void *key, size_t klen)
 int wb_batch_put_ks(wb_batch *b, unsigned ks, const void *key, size_t klen, const void *val,
 		    size_t vlen)
 {
-	if (ks > KS_LAST)
+	if (ks > KS_PUBLIC_LAST)
 		return err_set(WB_EINVAL, "unknown keyspace %u", ks);
 	return batch_add(b, 0, (uint8_t)ks, slice_make(key, klen), slice_make(val, vlen));
 }
 
 int wb_batch_delete_ks(wb_batch *b, unsigned ks, const void *key, size_t klen)
 {
-	if (ks > KS_LAST)
+	if (ks > KS_PUBLIC_LAST)
 		return err_set(WB_EINVAL, "unknown keyspace %u", ks);
 	return batch_add(b, META_TOMBSTONE, (uint8_t)ks, slice_make(key, klen), slice_make(NULL, 0));
 }

@@ -281,6 +281,35 @@ uint64_t db_oldest_snapshot(wb_db *db);
 /* db_read.c: the newest version of tree_key in s at or below read_ts;
  * found() as in memtable_get. WB_ENOTFOUND when there is none. */
 int db_snapshot_get(db_snapshot_t *s, slice_t tree_key, uint64_t read_ts, found_fn found, void *arg);
+/* db_read.c: what a read sees -- a snapshot and, over it when own is not
+ * NULL, a transaction's own writes (timestamps >= TXN_TS_BASE, read first).
+ * Every read below resolves what it finds: a value-log pointer is read
+ * through the value log, an object reference (obj/object.h) through the
+ * object's header, base and chunks, all in the same view. WB_ENOTFOUND
+ * when tree_key has no value (missing or deleted). */
+typedef struct db_view {
+	db_snapshot_t *snap;
+	memtable_t *own;
+	/* When not NULL, told each object header key an object read depends
+	 * on (a serializable transaction records it as read). */
+	int (*note)(void *arg, slice_t tree_key);
+	void *note_arg;
+} db_view_t;
+
+/* The newest version of tree_key in v; found() as in memtable_get. */
+int db_view_get(const db_view_t *v, slice_t tree_key, found_fn found, void *arg);
+/* As wb_get: the whole value, with a NUL after it. */
+int db_view_read_all(const db_view_t *v, slice_t tree_key, void **val, size_t *vlen);
+/* As wb_get_range. */
+int db_view_read_range(const db_view_t *v, slice_t tree_key, uint64_t off, void *buf, size_t len,
+		       size_t *nread);
+/* As wb_stat_key (info->ts is 0 for an own write). */
+int db_view_stat(const db_view_t *v, slice_t tree_key, wb_key_info *info);
+/* The stored entry, unresolved: its meta byte and a malloc'ed copy of its
+ * payload (*raw, *raw_len; free it). */
+int db_view_read_raw(const db_view_t *v, slice_t tree_key, uint8_t *meta, uint8_t **raw,
+		     size_t *raw_len);
+
 /* Takes mu and removes r from the oracle's readers. */
 void db_reader_remove(wb_db *db, oracle_reader_t *r);
 

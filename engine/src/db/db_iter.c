@@ -22,6 +22,7 @@
 #include "util/error.h"
 #include "table/ikey.h"
 #include "table/merge_iter.h"
+#include "obj/object.h"
 
 enum { DIR_FORWARD, DIR_REVERSE };
 
@@ -62,6 +63,8 @@ struct wb_iter {
 	buf_t key;          /* tree key of the current entry */
 	buf_t value;        /* payload of the current entry */
 	bool is_ptr;        /* value is a value-log pointer, not yet read */
+	bool is_obj;        /* value is an object reference, not yet read */
+	memtable_t *own_mem; /* the transaction's writes it merges (own) */
 	void *loaded;       /* the value it points at, once read (malloc'ed) */
 	size_t loaded_len;
 	buf_t target;       /* scratch internal key for seeks */
@@ -142,6 +145,7 @@ static void find_next(wb_iter *it, bool skipping)
 		}
 		it->ts = ikey_ts(k);
 		it->is_ptr = v.data[0] & META_VALUE_PTR;
+		it->is_obj = v.data[0] & META_OBJECT;
 		free(it->loaded);
 		it->loaded = NULL;
 		it->valid = true;
@@ -182,6 +186,7 @@ static void find_prev(wb_iter *it)
 			deleted = v.data[0] & META_TOMBSTONE;
 			it->ts = ikey_ts(k);
 			it->is_ptr = v.data[0] & META_VALUE_PTR;
+			it->is_obj = v.data[0] & META_OBJECT;
 			free(it->loaded);
 			it->loaded = NULL;
 			if (!deleted && buf_set(&it->value, v.data + 1, v.len - 1, NULL, 0) != WB_OK) {
@@ -314,21 +319,38 @@ const void *wb_iter_key(const wb_iter *it, size_t *klen)
 	return it->key.p + 1;
 }
 
+/* The object the current entry refers to, read in the iterator's view. */
+static int read_object(const wb_iter *it, bool whole, obj_header_t *h, void **val, size_t *vlen)
+{
+	db_view_t v = { .snap = (db_snapshot_t *)&it->snap, .own = it->own_mem };
+	uint64_t id, ts;
+	if (!obj_ref_decode(bslice(&it->value), &id))
+		return err_set(WB_ECORRUPT, "malformed object reference");
+	int rc = obj_header_read(&v, id, h, &ts);
+	if (rc == WB_OK && whole)
+		rc = obj_read_all(&v, id, h, val, vlen);
+	return rc;
+}
+
 const void *wb_iter_value(const wb_iter *cit, size_t *vlen)
 {
 	wb_iter *it = (wb_iter *)cit; /* reading a pointed-at value is a cache fill */
-	if (it->is_ptr) {
+	if (it->is_ptr || it->is_obj) {
 		*vlen = 0;
 		if (it->loaded == NULL) {
 			vptr_t p;
-			int rc = vptr_decode(bslice(&it->value), &p)
-					 ? db_value_read(it->db, &p, &it->loaded)
-					 : err_set(WB_ECORRUPT, "malformed value pointer");
+			obj_header_t h;
+			int rc;
+			if (it->is_obj)
+				rc = read_object(it, true, &h, &it->loaded, &it->loaded_len);
+			else if (!vptr_decode(bslice(&it->value), &p))
+				rc = err_set(WB_ECORRUPT, "malformed value pointer");
+			else if ((rc = db_value_read(it->db, &p, &it->loaded)) == WB_OK)
+				it->loaded_len = (size_t)p.value_len;
 			if (rc != WB_OK) {
 				it->status = rc;
 				return NULL;
 			}
-			it->loaded_len = (size_t)p.value_len;
 		}
 		*vlen = it->loaded_len;
 		return it->loaded;
@@ -340,6 +362,9 @@ const void *wb_iter_value(const wb_iter *cit, size_t *vlen)
 uint64_t wb_iter_value_size(const wb_iter *it)
 {
 	vptr_t p;
+	obj_header_t h;
+	if (it->is_obj)
+		return read_object(it, false, &h, NULL, NULL) == WB_OK ? h.size : 0;
 	if (!it->is_ptr)
 		return it->value.len;
 	return vptr_decode(bslice(&it->value), &p) ? p.value_len : 0;
@@ -405,6 +430,9 @@ static int set_bounds(wb_iter *it, const wb_iter_options *o)
 int wb_iter_new(wb_db *db, const wb_iter_options *opts, wb_iter **out)
 {
 	err_clear();
+	*out = NULL;
+	if (opts && opts->keyspace > KS_PUBLIC_LAST)
+		return err_set(WB_EINVAL, "unknown keyspace %u", opts->keyspace);
 	return db_iter_new(db, opts, 0, NULL, out);
 }
 
@@ -453,6 +481,7 @@ int db_iter_new(wb_db *db, const wb_iter_options *opts, uint64_t read_ts, memtab
 	 * the transaction keeps registered; a plain one registers its own, so
 	 * compaction keeps what it reads (and the value log what it points to). */
 	it->own = own != NULL;
+	it->own_mem = own;
 	it->registered = own == NULL;
 	db_snapshot_take_at(db, &it->snap, read_ts, it->registered ? &it->reader : NULL);
 	if (db_snapshot_iter(&it->snap, own, &it->merge) != WB_OK)

@@ -29,6 +29,7 @@
 #include "db/batch.h"
 #include "db/compaction.h"
 #include "db/db_impl.h"
+#include "obj/object.h" /* the chunk size limits */
 #include "util/error.h"
 #include "table/ikey.h"
 #include "util/grow.h"
@@ -114,6 +115,7 @@ void wb_options_init(wb_options *o)
 	o->pending_slowdown_bytes = (uint64_t)64 << 30;
 	o->pending_stop_bytes = (uint64_t)256 << 30;
 	o->value_threshold = 4096;
+	o->object_chunk_size = 64u << 10;
 	o->vlog_segment_size = (uint64_t)256 << 20;
 	o->vlog_gc_ratio = 0.5;
 	o->vlog_gc_interval_ms = 1000;
@@ -147,6 +149,11 @@ static int check_options(const wb_options *o)
 		return err_set(WB_EINVAL, "sst_target_size must be at least 4096");
 	if (o->value_threshold != 0 && o->value_threshold < 64)
 		return err_set(WB_EINVAL, "value_threshold must be 0 (off) or at least 64");
+	if (o->object_chunk_size != 0 && /* 0: the default */
+	    (o->object_chunk_size < (1u << OBJ_CHUNK_SHIFT_MIN) ||
+	     o->object_chunk_size > (1u << OBJ_CHUNK_SHIFT_MAX) ||
+	     (o->object_chunk_size & (o->object_chunk_size - 1)) != 0))
+		return err_set(WB_EINVAL, "object_chunk_size must be a power of two from 4 KiB to 1 MiB");
 	if (o->vlog_segment_size < (64u << 10))
 		return err_set(WB_EINVAL, "vlog_segment_size must be at least 64 KiB");
 	if (!(o->vlog_gc_ratio > 0.0 && o->vlog_gc_ratio <= 1.0))

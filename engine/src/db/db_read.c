@@ -11,7 +11,13 @@
  * A version holding a value-log pointer is resolved while the snapshot is
  * still held (so its segment cannot be reclaimed meanwhile): wb_get reads
  * and checks the whole entry, wb_get_range reads only the bytes asked for,
- * wb_stat_key reads nothing (the pointer carries the length).
+ * wb_stat_key reads nothing (the pointer carries the length). A version
+ * holding an object reference is resolved the same way, through the
+ * object's header and chunks in the same snapshot (obj/object.h).
+ *
+ * Every read goes through a view (db_view_t): the snapshot, and for a
+ * transaction its own writes over it, so the transaction's reads
+ * (txn.c) and the object layer's use this one resolver.
  */
 #include <stdlib.h>
 
@@ -20,6 +26,7 @@
 #include "db/batch.h"
 #include "table/ikey.h"
 #include "table/vptr.h"
+#include "obj/object.h"
 
 enum read_mode { READ_ALL, READ_RANGE, READ_INFO, READ_RAW };
 
@@ -37,7 +44,7 @@ typedef struct read_ctx {
 	/* READ_INFO */
 	wb_key_info *info;
 	/* READ_RAW: the stored meta byte and payload, copied */
-	wb_db *db;
+	const db_view_t *view;
 	uint8_t meta;
 	uint8_t *raw;
 	size_t raw_len;
@@ -68,6 +75,43 @@ int db_value_read(wb_db *db, const vptr_t *p, void **val)
 	return rc;
 }
 
+/* The timestamp a read reports for a version: 0 for a transaction's own. */
+static uint64_t shown_ts(slice_t ikey)
+{
+	uint64_t ts = ikey_ts(ikey);
+	return ts >= TXN_TS_BASE ? 0 : ts;
+}
+
+/* A reference resolves through the object's header, in the same view. */
+static int on_object(read_ctx_t *c, slice_t ikey, slice_t payload)
+{
+	uint64_t id, hts;
+	obj_header_t h;
+	if (ikey.data[0] != KS_USER || !obj_ref_decode(payload, &id))
+		return err_set(WB_ECORRUPT, "malformed object reference");
+	int rc = obj_header_read(c->view, id, &h, &hts);
+	if (rc != WB_OK)
+		return rc;
+	switch (c->mode) {
+	case READ_ALL:
+		return obj_read_all(c->view, id, &h, c->val, c->vlen);
+	case READ_RANGE:
+		return obj_read_range(c->view, id, &h, c->offset, c->buf, c->len, c->nread);
+	case READ_INFO: {
+		/* The header changes with every write: the newer of the two is
+		 * the version of the contents. */
+		uint64_t ts = shown_ts(ikey);
+		c->info->value_len = h.size;
+		c->info->ts = ts == 0 || hts == 0 ? 0 : ts > hts ? ts : hts;
+		c->info->links = h.links > UINT32_MAX ? UINT32_MAX : (uint32_t)h.links;
+		return WB_OK;
+	}
+	case READ_RAW:
+		break;
+	}
+	return WB_OK;
+}
+
 static int on_pointer(read_ctx_t *c, slice_t ikey, slice_t payload)
 {
 	vptr_t p;
@@ -77,16 +121,18 @@ static int on_pointer(read_ctx_t *c, slice_t ikey, slice_t payload)
 	case READ_ALL: {
 		if (p.value_len > SIZE_MAX)
 			return WB_ENOMEM;
-		int rc = db_value_read(c->db, &p, c->val);
+		int rc = db_value_read(c->view->snap->db, &p, c->val);
 		if (rc == WB_OK)
 			*c->vlen = (size_t)p.value_len;
 		return rc;
 	}
 	case READ_RANGE:
-		return vlog_read_range(&c->db->vlog, &p, c->offset, c->buf, c->len, c->nread);
+		return vlog_read_range(&c->view->snap->db->vlog, &p, c->offset, c->buf, c->len,
+				       c->nread);
 	case READ_INFO:
 		c->info->value_len = p.value_len;
-		c->info->ts = ikey_ts(ikey);
+		c->info->ts = shown_ts(ikey);
+		c->info->links = 1;
 		return WB_OK;
 	case READ_RAW:
 		break;
@@ -116,6 +162,8 @@ static int on_found(void *arg, slice_t ikey, slice_t value)
 	}
 	if (meta & META_VALUE_PTR)
 		return on_pointer(c, ikey, payload);
+	if (meta & META_OBJECT)
+		return on_object(c, ikey, payload);
 	switch (c->mode) {
 	case READ_RAW:
 		break;
@@ -134,7 +182,8 @@ static int on_found(void *arg, slice_t ikey, slice_t value)
 	}
 	case READ_INFO:
 		c->info->value_len = payload.len;
-		c->info->ts = ikey_ts(ikey);
+		c->info->ts = shown_ts(ikey);
+		c->info->links = 1;
 		break;
 	}
 	return WB_OK;
@@ -147,6 +196,64 @@ int db_snapshot_get(db_snapshot_t *s, slice_t tree_key, uint64_t read_ts, found_
 		rc = memtable_get(s->imm[i], tree_key, read_ts, found, arg);
 	if (rc == WB_ENOTFOUND)
 		rc = version_get(s->version, tree_key, read_ts, found, arg);
+	return rc;
+}
+
+int db_view_get(const db_view_t *v, slice_t tree_key, found_fn found, void *arg)
+{
+	int rc = WB_ENOTFOUND;
+	if (v->own != NULL)
+		rc = memtable_get(v->own, tree_key, TS_MAX, found, arg);
+	if (rc == WB_ENOTFOUND)
+		rc = db_snapshot_get(v->snap, tree_key, v->snap->read_ts, found, arg);
+	return rc;
+}
+
+static int view_read(const db_view_t *v, slice_t tree_key, read_ctx_t *c)
+{
+	c->view = v;
+	int rc = db_view_get(v, tree_key, on_found, c);
+	if (rc == WB_OK && c->deleted)
+		rc = WB_ENOTFOUND;
+	return rc;
+}
+
+int db_view_read_all(const db_view_t *v, slice_t tree_key, void **val, size_t *vlen)
+{
+	read_ctx_t c = { .mode = READ_ALL, .val = val, .vlen = vlen };
+	*val = NULL;
+	*vlen = 0;
+	return view_read(v, tree_key, &c);
+}
+
+int db_view_read_range(const db_view_t *v, slice_t tree_key, uint64_t off, void *buf, size_t len,
+		       size_t *nread)
+{
+	read_ctx_t c = { .mode = READ_RANGE, .offset = off, .buf = buf, .len = len, .nread = nread };
+	*nread = 0;
+	return view_read(v, tree_key, &c);
+}
+
+int db_view_stat(const db_view_t *v, slice_t tree_key, wb_key_info *info)
+{
+	read_ctx_t c = { .mode = READ_INFO, .info = info };
+	return view_read(v, tree_key, &c);
+}
+
+int db_view_read_raw(const db_view_t *v, slice_t tree_key, uint8_t *meta, uint8_t **raw,
+		     size_t *raw_len)
+{
+	read_ctx_t c = { .mode = READ_RAW };
+	*raw = NULL;
+	*raw_len = 0;
+	int rc = view_read(v, tree_key, &c);
+	if (rc == WB_OK) {
+		*meta = c.meta;
+		*raw = c.raw;
+		*raw_len = c.raw_len;
+	} else {
+		free(c.raw);
+	}
 	return rc;
 }
 
@@ -164,9 +271,9 @@ static int lookup(wb_db *db, uint8_t ks, const void *key, size_t klen, uint64_t 
 	slice_t tree_key = slice_make(tk, klen + 1);
 
 	db_snapshot_t s;
-	c->db = db;
 	db_snapshot_take_at(db, &s, read_ts, NULL);
-	int rc = db_snapshot_get(&s, tree_key, s.read_ts, on_found, c);
+	db_view_t v = { .snap = &s };
+	int rc = view_read(&v, tree_key, c);
 	db_snapshot_release(&s);
 	/* This read may have held the last reference to tables a compaction
 	 * replaced; one atomic load when there are none. */
@@ -174,8 +281,6 @@ static int lookup(wb_db *db, uint8_t ks, const void *key, size_t klen, uint64_t 
 		db_delete_obsolete_tables(db);
 	if (tk != stack)
 		free(tk);
-	if (rc == WB_OK && c->deleted)
-		rc = WB_ENOTFOUND;
 	return rc;
 }
 
@@ -187,7 +292,7 @@ int wb_get(wb_db *db, const void *key, size_t klen, void **val, size_t *vlen)
 int wb_get_ks(wb_db *db, unsigned ks, const void *key, size_t klen, void **val, size_t *vlen)
 {
 	err_clear();
-	if (ks > KS_LAST)
+	if (ks > KS_PUBLIC_LAST)
 		return err_set(WB_EINVAL, "unknown keyspace %u", ks);
 	return db_get_at(db, (uint8_t)ks, key, klen, 0, val, vlen);
 }
@@ -228,7 +333,7 @@ int wb_stat_key(wb_db *db, const void *key, size_t klen, wb_key_info *info)
 int wb_stat_key_ks(wb_db *db, unsigned ks, const void *key, size_t klen, wb_key_info *info)
 {
 	err_clear();
-	if (ks > KS_LAST)
+	if (ks > KS_PUBLIC_LAST)
 		return err_set(WB_EINVAL, "unknown keyspace %u", ks);
 	read_ctx_t c = { .mode = READ_INFO, .info = info };
 	STAT_ADD(db, stat_keys, 1);
@@ -244,7 +349,7 @@ int wb_batch_move_ks(wb_db *db, wb_batch *b, unsigned ks, const void *from, size
 		     const void *to, size_t tlen)
 {
 	err_clear();
-	if (ks > KS_LAST)
+	if (ks > KS_PUBLIC_LAST)
 		return err_set(WB_EINVAL, "unknown keyspace %u", ks);
 	if (batch_check_key(tlen) != WB_OK)
 		return err_set(WB_EINVAL, "key length %zu is outside 1..%u", tlen, WB_MAX_KEY_LEN);
@@ -256,7 +361,7 @@ int wb_batch_move_ks(wb_db *db, wb_batch *b, unsigned ks, const void *from, size
 		return WB_OK;
 	}
 	if (rc == WB_OK)
-		rc = batch_add(b, c.meta & META_VALUE_PTR, (uint8_t)ks, slice_make(to, tlen),
+		rc = batch_add(b, c.meta & (META_VALUE_PTR | META_OBJECT), (uint8_t)ks, slice_make(to, tlen),
 			       slice_make(c.raw, c.raw_len));
 	if (rc == WB_OK)
 		rc = batch_add(b, META_TOMBSTONE, (uint8_t)ks, slice_make(from, flen), slice_make(NULL, 0));

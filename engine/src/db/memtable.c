@@ -32,27 +32,27 @@ static int entry_cmp(const uint8_t *a, const uint8_t *b)
 	return ikey_compare(entry_key(a), entry_key(b));
 }
 
-/* The entry's tree key as a number: its keyspace byte as one bit (every
- * keyspace is 0 or 1; a larger first byte, which only a seek target can
+/* The entry's tree key as a number: its keyspace byte in two bits (every
+ * keyspace is 0, 1 or 2; a larger first byte, which only a seek target can
  * have, maps to the largest value), then the first 16 bytes of the user
- * key, zero-padded, less their very last bit. A key that is a prefix of
- * another never gets a larger value, and dropping a bit only makes more
- * values equal, so the order is kept. Keeping the whole first 16 bytes of
- * the user key rather than the keyspace byte and 15 settles by prefix alone
- * the comparisons of distinct 16-byte keys (kvbench's, hashes, UUIDs),
- * except those differing only in that last bit. */
-_Static_assert(KS_LAST <= 1, "entry_prefix keeps one bit of the keyspace");
+ * key, zero-padded, less their last two bits. A key that is a prefix of
+ * another never gets a larger value, and dropping bits only makes more
+ * values equal, so the order is kept. Keeping nearly the whole first 16
+ * bytes of the user key rather than the keyspace byte and 15 settles by
+ * prefix alone the comparisons of distinct 16-byte keys (kvbench's,
+ * hashes, UUIDs), except those differing only in those last two bits. */
+_Static_assert(KS_LAST <= 2, "entry_prefix keeps two bits of the keyspace");
 static skiplist_prefix_t entry_prefix(const uint8_t *e)
 {
 	slice_t k = ikey_tree_key(entry_key(e));
 	if (k.len == 0)
 		return (skiplist_prefix_t){ 0, 0 };
-	if (k.data[0] > 1)
+	if (k.data[0] > KS_LAST)
 		return (skiplist_prefix_t){ UINT64_MAX, UINT64_MAX };
 	uint8_t buf[16] = { 0 };
 	memcpy(buf, k.data + 1, k.len - 1 < 16 ? k.len - 1 : 16);
 	uint64_t ks = k.data[0], hi = get_be64(buf), lo = get_be64(buf + 8);
-	return (skiplist_prefix_t){ ks << 63 | hi >> 1, hi << 63 | lo >> 1 };
+	return (skiplist_prefix_t){ ks << 62 | hi >> 2, hi << 62 | lo >> 2 };
 }
 
 memtable_t *memtable_new(uint64_t wal_number, size_t capacity)

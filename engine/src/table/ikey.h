@@ -22,12 +22,15 @@
 enum keyspace {
 	KS_USER = 0x00, /* keys of wb_put / wb_get and the files of the mount */
 	KS_META = 0x01, /* the filesystem's attributes and markers (WB_KS_META) */
-	KS_LAST = KS_META,
+	KS_OBJ = 0x02,  /* objects: the chunks of values changed in place (obj/object.h) */
+	KS_PUBLIC_LAST = KS_META, /* the last keyspace the API names */
+	KS_LAST = KS_OBJ,
 };
 
 /* Meta byte flags. Never renumber: on-disk. */
 #define META_TOMBSTONE 0x01 /* the key was deleted at this ts; no payload */
 #define META_VALUE_PTR 0x02 /* payload is a pointer into the value log */
+#define META_OBJECT 0x04    /* payload is a reference to an object (obj/object.h) */
 
 /* The largest timestamp: seeking to (tree_key, TS_MAX) lands on its newest version. */
 #define TS_MAX UINT64_MAX

@@ -30,6 +30,7 @@
 #include "util/error.h"
 #include "util/grow.h"
 #include "table/ikey.h"
+#include "obj/object.h"
 
 #define TXN_RUN_ATTEMPTS 1000
 #define WRITE_BUFFER_SIZE (64u << 10) /* sizes the buffer's arena blocks (4 KiB) */
@@ -173,7 +174,7 @@ uint64_t wb_txn_read_ts(const wb_txn *t)
 static int make_tree_key(unsigned ks, const void *key, size_t klen, uint8_t *stack, size_t cap,
 			 uint8_t **out)
 {
-	if (ks > KS_LAST)
+	if (ks > KS_PUBLIC_LAST)
 		return err_set(WB_EINVAL, "unknown keyspace %u", ks);
 	if (batch_check_key(klen) != WB_OK)
 		return err_set(WB_EINVAL, "key length %zu is outside 1..%u", klen, WB_MAX_KEY_LEN);
@@ -186,22 +187,6 @@ static int make_tree_key(unsigned ks, const void *key, size_t klen, uint8_t *sta
 	return WB_OK;
 }
 
-typedef struct own_read {
-	void **val;
-	size_t *vlen;
-	bool deleted;
-} own_read_t;
-
-static int own_found(void *arg, slice_t ikey, slice_t value)
-{
-	own_read_t *r = arg;
-	if (value.data[0] & META_TOMBSTONE) {
-		r->deleted = true;
-		return WB_OK;
-	}
-	return db_value_copy(slice_make(value.data + 1, value.len - 1), r->val, r->vlen);
-}
-
 static int note_read(wb_txn *t, slice_t tk)
 {
 	if (!grow_array((void **)&t->reads, &t->reads_cap, t->nreads + 1, sizeof(*t->reads)))
@@ -210,37 +195,144 @@ static int note_read(wb_txn *t, slice_t tk)
 	return WB_OK;
 }
 
-int wb_txn_get_ks(wb_txn *t, unsigned ks, const void *key, size_t klen, void **val, size_t *vlen)
+static int found_any(void *arg, slice_t ikey, slice_t value)
 {
-	err_clear();
-	*val = NULL;
-	*vlen = 0;
+	return WB_OK;
+}
+
+/* Whether t's buffer holds a write of tk. */
+static bool own_write(wb_txn *t, slice_t tk)
+{
+	return t->writes != NULL && memtable_get(t->writes, tk, TS_MAX, found_any, NULL) == WB_OK;
+}
+
+static int view_note(void *arg, slice_t tk)
+{
+	return note_read(arg, tk);
+}
+
+/* What t sees: its snapshot at the read timestamp, its own writes over it
+ * (the buffer is made first when `writing`, so that what the call writes
+ * is seen by its own later reads). Release with view_close. */
+static int view_open(wb_txn *t, db_snapshot_t *s, db_view_t *v, bool writing)
+{
+	if (writing && t->writes == NULL && (t->writes = memtable_new(0, WRITE_BUFFER_SIZE)) == NULL)
+		return WB_ENOMEM;
+	db_snapshot_take_at(t->db, s, t->reader.read_ts, NULL);
+	*v = (db_view_t){ .snap = s, .own = t->writes };
+	if (tracks_reads(t)) {
+		v->note = view_note;
+		v->note_arg = t;
+	}
+	return WB_OK;
+}
+
+static void view_close(wb_txn *t, db_snapshot_t *s)
+{
+	db_snapshot_release(s);
+	if (atomic_load_explicit(&t->db->obsolete_pending, memory_order_relaxed) > 0)
+		db_delete_obsolete_tables(t->db);
+}
+
+enum txn_read { TXN_READ_ALL, TXN_READ_RANGE, TXN_READ_INFO };
+
+typedef struct txn_read_args {
+	enum txn_read mode;
+	void **val;
+	size_t *vlen;
+	uint64_t off;
+	void *buf;
+	size_t len;
+	size_t *nread;
+	wb_key_info *info;
+} txn_read_args_t;
+
+static int txn_read(wb_txn *t, unsigned ks, const void *key, size_t klen, txn_read_args_t *a)
+{
 	uint8_t stack[256], *tk;
 	int rc = make_tree_key(ks, key, klen, stack, sizeof(stack), &tk);
 	if (rc != WB_OK)
 		return rc;
 	slice_t tree_key = slice_make(tk, klen + 1);
-	bool ask_db = true; /* not written by this transaction */
-	if (t->writes != NULL) {
-		own_read_t r = { .val = val, .vlen = vlen };
-		rc = memtable_get(t->writes, tree_key, TS_MAX, own_found, &r);
-		ask_db = rc == WB_ENOTFOUND;
-		if (rc == WB_OK && r.deleted)
-			rc = WB_ENOTFOUND;
-	}
-	if (ask_db) {
-		rc = tracks_reads(t) ? note_read(t, tree_key) : WB_OK;
-		if (rc == WB_OK)
-			rc = db_get_at(t->db, (uint8_t)ks, key, klen, t->reader.read_ts, val, vlen);
+	/* A key this transaction wrote is no read of the database. */
+	rc = tracks_reads(t) && !own_write(t, tree_key) ? note_read(t, tree_key) : WB_OK;
+	db_snapshot_t s;
+	db_view_t v;
+	if (rc == WB_OK && (rc = view_open(t, &s, &v, false)) == WB_OK) {
+		switch (a->mode) {
+		case TXN_READ_ALL:
+			rc = db_view_read_all(&v, tree_key, a->val, a->vlen);
+			break;
+		case TXN_READ_RANGE:
+			rc = db_view_read_range(&v, tree_key, a->off, a->buf, a->len, a->nread);
+			break;
+		case TXN_READ_INFO:
+			rc = db_view_stat(&v, tree_key, a->info);
+			break;
+		}
+		view_close(t, &s);
 	}
 	if (tk != stack)
 		free(tk);
 	return rc;
 }
 
+int wb_txn_get_ks(wb_txn *t, unsigned ks, const void *key, size_t klen, void **val, size_t *vlen)
+{
+	err_clear();
+	*val = NULL;
+	*vlen = 0;
+	txn_read_args_t a = { .mode = TXN_READ_ALL, .val = val, .vlen = vlen };
+	int rc = txn_read(t, ks, key, klen, &a);
+	STAT_ADD(t->db, gets, 1);
+	if (rc == WB_OK) {
+		STAT_ADD(t->db, get_hits, 1);
+		STAT_ADD(t->db, bytes_read, *vlen);
+	}
+	return rc;
+}
+
+int wb_txn_get_range(wb_txn *t, const void *key, size_t klen, uint64_t offset, void *buf,
+		     size_t len, size_t *nread)
+{
+	err_clear();
+	*nread = 0;
+	txn_read_args_t a = { .mode = TXN_READ_RANGE, .off = offset, .buf = buf, .len = len,
+			      .nread = nread };
+	int rc = txn_read(t, WB_KS_USER, key, klen, &a);
+	STAT_ADD(t->db, range_reads, 1);
+	if (rc == WB_OK)
+		STAT_ADD(t->db, bytes_read, *nread);
+	return rc;
+}
+
+int wb_txn_stat_key(wb_txn *t, const void *key, size_t klen, wb_key_info *info)
+{
+	return wb_txn_stat_key_ks(t, WB_KS_USER, key, klen, info);
+}
+
+int wb_txn_stat_key_ks(wb_txn *t, unsigned ks, const void *key, size_t klen, wb_key_info *info)
+{
+	err_clear();
+	txn_read_args_t a = { .mode = TXN_READ_INFO, .info = info };
+	STAT_ADD(t->db, stat_keys, 1);
+	return txn_read(t, ks, key, klen, &a);
+}
+
 int wb_txn_get(wb_txn *t, const void *key, size_t klen, void **val, size_t *vlen)
 {
 	return wb_txn_get_ks(t, WB_KS_USER, key, klen, val, vlen);
+}
+
+/* Adds one entry under tree key tk to t's buffer. */
+static int txn_put_tree(wb_txn *t, slice_t tk, uint8_t meta, slice_t value)
+{
+	if (t->writes == NULL && (t->writes = memtable_new(0, WRITE_BUFFER_SIZE)) == NULL)
+		return WB_ENOMEM;
+	int rc = memtable_add(t->writes, tk, TXN_TS_BASE + t->seq, meta, value);
+	if (rc == WB_OK)
+		t->seq++;
+	return rc;
 }
 
 static int txn_write(wb_txn *t, unsigned ks, uint8_t meta, const void *key, size_t klen,
@@ -255,13 +347,7 @@ static int txn_write(wb_txn *t, unsigned ks, uint8_t meta, const void *key, size
 	int rc = make_tree_key(ks, key, klen, stack, sizeof(stack), &tk);
 	if (rc != WB_OK)
 		return rc;
-	if (t->writes == NULL && (t->writes = memtable_new(0, WRITE_BUFFER_SIZE)) == NULL)
-		rc = WB_ENOMEM;
-	if (rc == WB_OK)
-		rc = memtable_add(t->writes, slice_make(tk, klen + 1), TXN_TS_BASE + t->seq, meta,
-				  slice_make(val, vlen));
-	if (rc == WB_OK)
-		t->seq++;
+	rc = txn_put_tree(t, slice_make(tk, klen + 1), meta, slice_make(val, vlen));
 	if (tk != stack)
 		free(tk);
 	return rc;
@@ -286,6 +372,141 @@ int wb_txn_delete_ks(wb_txn *t, unsigned ks, const void *key, size_t klen)
 int wb_txn_delete(wb_txn *t, const void *key, size_t klen)
 {
 	return txn_write(t, WB_KS_USER, META_TOMBSTONE, key, klen, NULL, 0);
+}
+
+/* ---- Values changed in place (obj/object.h) ---- */
+
+/* The sink the object layer writes into: t's buffer. Under serializable
+ * isolation every key it writes counts as read too, since it wrote what
+ * it read there (a chunk patched, a header counted). */
+static int sink_put(void *arg, slice_t tk, uint8_t meta, slice_t value)
+{
+	wb_txn *t = arg;
+	int rc = tracks_reads(t) ? note_read(t, tk) : WB_OK;
+	return rc == WB_OK ? txn_put_tree(t, tk, meta, value) : rc;
+}
+
+enum obj_op { OP_WRITE_AT, OP_TRUNCATE, OP_LINK, OP_UNLINK, OP_MOVE };
+
+typedef struct obj_call {
+	enum obj_op op;
+	const void *key, *key2; /* key2: the second key of a link or move */
+	size_t klen, klen2;
+	uint64_t off; /* write_at: offset; truncate: size */
+	const void *data;
+	size_t len;
+} obj_call_t;
+
+static int txn_object_op(wb_txn *t, const obj_call_t *c)
+{
+	err_clear();
+	if (read_only(t))
+		return err_set(WB_EREADONLY, "write in a read-only transaction");
+	uint8_t s1[256], s2[256], *tk = NULL, *tk2 = NULL;
+	int rc = make_tree_key(WB_KS_USER, c->key, c->klen, s1, sizeof(s1), &tk);
+	if (rc != WB_OK)
+		return rc;
+	if (c->key2 != NULL && (rc = make_tree_key(WB_KS_USER, c->key2, c->klen2, s2, sizeof(s2), &tk2)) != WB_OK) {
+		if (tk != s1)
+			free(tk);
+		return rc;
+	}
+	slice_t k1 = slice_make(tk, c->klen + 1), k2 = slice_make(tk2, c->klen2 + 1);
+	db_snapshot_t s;
+	db_view_t v;
+	rc = tracks_reads(t) ? note_read(t, k1) : WB_OK;
+	if (rc == WB_OK && tk2 != NULL && tracks_reads(t))
+		rc = note_read(t, k2);
+	if (rc == WB_OK && (rc = view_open(t, &s, &v, true)) == WB_OK) {
+		obj_sink_t sink = { .put = sink_put, .arg = t, .view = &v, .db = t->db };
+		switch (c->op) {
+		case OP_WRITE_AT:
+			rc = obj_write_at(&sink, k1, c->off, c->data, c->len);
+			break;
+		case OP_TRUNCATE:
+			rc = obj_truncate(&sink, k1, c->off);
+			break;
+		case OP_LINK:
+			rc = obj_link(&sink, k1, k2);
+			break;
+		case OP_UNLINK:
+			rc = obj_unlink(&sink, k1);
+			break;
+		case OP_MOVE:
+			rc = obj_move(&sink, k1, k2);
+			break;
+		}
+		view_close(t, &s);
+	}
+	/* Half an operation in the buffer must never commit. */
+	if (rc != WB_OK && rc != WB_ENOTFOUND && rc != WB_EINVAL && t->error == WB_OK)
+		t->error = rc;
+	if (tk != s1)
+		free(tk);
+	if (tk2 != NULL && tk2 != s2)
+		free(tk2);
+	return rc;
+}
+
+int wb_txn_write_at(wb_txn *t, const void *key, size_t klen, uint64_t offset, const void *data,
+		    size_t len)
+{
+	obj_call_t c = { .op = OP_WRITE_AT, .key = key, .klen = klen, .off = offset, .data = data,
+			 .len = len };
+	return txn_object_op(t, &c);
+}
+
+int wb_txn_truncate(wb_txn *t, const void *key, size_t klen, uint64_t size)
+{
+	obj_call_t c = { .op = OP_TRUNCATE, .key = key, .klen = klen, .off = size };
+	return txn_object_op(t, &c);
+}
+
+int wb_txn_link(wb_txn *t, const void *from, size_t flen, const void *to, size_t tlen)
+{
+	obj_call_t c = { .op = OP_LINK, .key = from, .klen = flen, .key2 = to, .klen2 = tlen };
+	return txn_object_op(t, &c);
+}
+
+int wb_txn_unlink(wb_txn *t, const void *key, size_t klen)
+{
+	obj_call_t c = { .op = OP_UNLINK, .key = key, .klen = klen };
+	return txn_object_op(t, &c);
+}
+
+int wb_txn_move(wb_txn *t, const void *from, size_t flen, const void *to, size_t tlen)
+{
+	obj_call_t c = { .op = OP_MOVE, .key = from, .klen = flen, .key2 = to, .klen2 = tlen };
+	return txn_object_op(t, &c);
+}
+
+typedef struct range_call {
+	const void *key;
+	size_t klen;
+	uint64_t off;
+	const void *data;
+	size_t len;
+	bool truncate;
+} range_call_t;
+
+static int run_range_call(wb_txn *t, void *arg)
+{
+	range_call_t *c = arg;
+	return c->truncate ? wb_txn_truncate(t, c->key, c->klen, c->off)
+			   : wb_txn_write_at(t, c->key, c->klen, c->off, c->data, c->len);
+}
+
+int wb_write_at(wb_db *db, const void *key, size_t klen, uint64_t offset, const void *data,
+		size_t len)
+{
+	range_call_t c = { key, klen, offset, data, len, false };
+	return wb_txn_run(db, WB_TXN_SNAPSHOT, run_range_call, &c);
+}
+
+int wb_truncate(wb_db *db, const void *key, size_t klen, uint64_t size)
+{
+	range_call_t c = { key, klen, size, NULL, 0, true };
+	return wb_txn_run(db, WB_TXN_SNAPSHOT, run_range_call, &c);
 }
 
 static uint8_t *dup_bytes(slice_t s)
@@ -321,6 +542,8 @@ int wb_txn_iter_new(wb_txn *t, const wb_iter_options *opts, wb_iter **out)
 {
 	err_clear();
 	*out = NULL;
+	if (opts && opts->keyspace > KS_PUBLIC_LAST)
+		return err_set(WB_EINVAL, "unknown keyspace %u", opts->keyspace);
 	/* A read-write transaction iterates over its buffer too, also over
 	 * writes it makes while the iterator is open. */
 	if (!read_only(t) && t->writes == NULL &&
