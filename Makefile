@@ -40,7 +40,7 @@ FUSE_LIBS   := $(shell pkg-config --libs fuse3 2>/dev/null || echo -lfuse3 -lpth
 FS_SRC   := $(wildcard fusefs/*.c)
 FS_OBJ   := $(FS_SRC:%.c=$(BUILD)/obj/%.o)
 # The parts of wombatfs the unit tests link (no libfuse in them).
-FS_PURE_OBJ := $(BUILD)/obj/fusefs/names.o $(BUILD)/obj/fusefs/attr.o $(BUILD)/obj/fusefs/filebuf.o \
+FS_PURE_OBJ := $(BUILD)/obj/fusefs/names.o $(BUILD)/obj/fusefs/attr.o $(BUILD)/obj/fusefs/filebuf.o $(BUILD)/obj/fusefs/filepatch.o \
 	$(BUILD)/obj/fusefs/errmap.o
 
 # The crash loops (tests/crash/): cmocka-free programs on the public API.

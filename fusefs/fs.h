@@ -44,6 +44,7 @@
 #include "attr.h"
 #include "errmap.h"
 #include "filebuf.h"
+#include "filepatch.h"
 #include "names.h"
 #include "wombat.h"
 
@@ -66,8 +67,15 @@ typedef struct fs_node {
 			   * that would wait for it go to the workers */
 	int writers;      /* (mu) open handles that may write */
 	int handles;      /* (mu) open handles */
-	filebuf *buf;     /* (mu) new contents, NULL until the first write */
-	bool dirty;       /* (mu) buf differs from the store */
+	filebuf *buf;     /* (mu) whole new contents (a file created or opened
+			   * with O_TRUNC), or NULL */
+	filepatch *patch; /* (mu) else the changes over the committed contents
+			   * (an existing file written), or NULL */
+	bool fresh;       /* (mu) buf is of a file this mount created: its key
+			   * holds no object to release at the commit */
+	bool dirty;       /* (mu) buf or patch differs from the store */
+	uint64_t read_gen; /* (mu) bumped whenever a store read done before
+			    * may no longer be laid under the patch */
 	uint64_t cache_ts; /* (mu) version the kernel's page cache holds */
 } fs_node;
 
@@ -157,6 +165,9 @@ void store_fill_stat(fs_t *fs, const fs_entry *e, uint64_t ino, struct stat *st)
 /* Adds the entry's attribute record (or its removal) to batch b. */
 int store_put_attr(fs_t *fs, wb_batch *b, const uint8_t *key, size_t klen, const fs_attr *a,
 		   const void *target, size_t tlen);
+/* The same in a transaction. */
+int store_put_attr_txn(fs_t *fs, wb_txn *t, const uint8_t *key, size_t klen, const fs_attr *a,
+		       const void *target, size_t tlen);
 int store_get_attr(fs_t *fs, const uint8_t *key, size_t klen, fs_attr *a, bool *found);
 
 /* ---- ops_*.c ---- */
@@ -175,17 +186,14 @@ int file_commit(fs_t *fs, fs_node *n);
  * with the node (n->busy). */
 bool file_commit_is_slow(fs_t *fs, fuse_ino_t ino);
 /* Whether a request that takes ino's commit_mu may wait for the disk: the
- * node is busy or, with first_write, has no buffer yet (a write would
- * load the whole file first). */
+ * node is busy or, with first_write, has neither buffer nor patch yet (a
+ * write asks the store for the file's size first). */
 bool file_is_busy(fs_t *fs, fuse_ino_t ino, bool first_write);
-/* Gives n a buffer holding the committed contents of key (REQUIRES: ns_mu
- * and n->mu held, so the key cannot change; copies the whole file under
- * them: only for an unlink of an open file, see ops_dir.c). */
+/* Gives n a buffer holding the committed contents of key with its patch
+ * applied (REQUIRES: ns_mu and n->mu held, so the key cannot change;
+ * copies the whole file under them: only for an unlink of an open file,
+ * see ops_dir.c). */
 int file_load_locked(fs_t *fs, fs_node *n, const uint8_t *key, size_t klen);
-/* Gives n a buffer holding the committed contents of its key, read
- * without ns_mu and checked unchanged under it. REQUIRES: n->commit_mu
- * held, and no other lock. No-op when n has a buffer. */
-int file_load(fs_t *fs, fs_node *n);
 /* Replies to a lookup-like request with the entry of key. */
 void reply_entry(fuse_req_t req, fs_t *fs, const uint8_t *key, size_t klen, const fs_entry *e);
 

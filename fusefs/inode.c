@@ -123,6 +123,10 @@ static void node_free(fs_node *n)
 		filebuf_free(n->buf);
 		free(n->buf);
 	}
+	if (n->patch) {
+		filepatch_free(n->patch);
+		free(n->patch);
+	}
 	pthread_mutex_destroy(&n->mu);
 	pthread_mutex_destroy(&n->commit_mu);
 	free(n->key);

@@ -23,9 +23,10 @@ static void apply_buffer(fs_node *n, struct stat *st)
 	if (n == NULL)
 		return;
 	pthread_mutex_lock(&n->mu);
-	if (n->buf) {
-		st->st_size = (off_t)n->buf->size;
-		st->st_blocks = (blkcnt_t)((n->buf->size + 511) / 512);
+	if (n->buf || n->patch) {
+		uint64_t size = n->buf ? n->buf->size : n->patch->size;
+		st->st_size = (off_t)size;
+		st->st_blocks = (blkcnt_t)((size + 511) / 512);
 	}
 	pthread_mutex_unlock(&n->mu);
 }
@@ -382,7 +383,8 @@ static int delete_prefix(fs_t *fs, wb_batch *b, unsigned ks, const uint8_t *pref
  * record, xattrs. */
 static int delete_entry(fs_t *fs, wb_batch *b, const uint8_t *key, size_t klen, bool dir)
 {
-	int rc = dir ? WB_OK : wb_batch_delete(b, key, klen);
+	/* A file's value may be an object shared by links: unlink releases it. */
+	int rc = dir ? WB_OK : wb_batch_unlink(fs->db, b, key, klen);
 	if (!key_has_meta(key, klen, dir))
 		return rc == WB_OK ? 0 : errmap(rc, "delete", key, klen);
 	size_t mlen;

@@ -3,13 +3,17 @@
  * flush, fsync, release, setattr (fs.h).
  *
  * Reads of a file nobody is writing go straight to the store and fetch
- * only the bytes asked for. The first write to a file gives its node a
- * buffer with the whole new contents (filebuf.h), shared by every handle
- * of the file, so reads through the mount see writes at once, as on a
- * local disk. The buffer is committed to the store as one put -- with the
- * attribute record when the file has one -- at flush (every close), fsync
- * and release: the store never holds half a file, and a process that
- * opens the file after the writer closed it sees all of it.
+ * only the bytes asked for. A file created, or opened with O_TRUNC, gets a
+ * buffer with its whole new contents (filebuf.h); an existing file written
+ * gets a patch (filepatch.h): only the ranges written, laid over the
+ * committed contents when read. Either is shared by every handle of the
+ * file, so reads through the mount see writes at once, as on a local disk.
+ * It is committed at flush (every close), fsync and release, and when a
+ * patch holds PATCH_CAP bytes: a buffer as one put, a patch as one
+ * transaction of range writes (wb_txn_write_at: the store rewrites only
+ * the chunks the changes touch), each with the attribute record when the
+ * file has one. A commit is atomic: after a crash the file is as one
+ * commit left it, never part of one.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +24,11 @@
 #include "fs.h"
 
 #define LOAD_CHUNK (1u << 20)
+/* Dirty bytes a patch holds before a write commits it. */
+#define PATCH_CAP (32u << 20)
+/* Commits of a patch that meet a conflict (value-log reclaim rewrote a
+ * chunk meanwhile) before giving up. */
+#define PATCH_TRIES 8
 
 static bool writable(int flags)
 {
@@ -32,15 +41,6 @@ static filebuf *buf_new(fs_t *fs)
 	if (fb)
 		filebuf_init(fb, fs->dbdir, fs->spill_at);
 	return fb;
-}
-
-/* The version of key in the store: its commit timestamp, 0 when missing. */
-static int key_version(fs_t *fs, const uint8_t *key, size_t klen, uint64_t *ts)
-{
-	wb_key_info ki;
-	int rc = wb_stat_key(fs->db, key, klen, &ki);
-	*ts = rc == WB_OK ? ki.ts : 0;
-	return rc == WB_ENOTFOUND ? 0 : errmap(rc, "stat", key, klen);
 }
 
 /* Reads the committed contents of key into a new buffer (*out) and tells
@@ -84,7 +84,27 @@ static int load_buf(fs_t *fs, const uint8_t *key, size_t klen, filebuf **out, ui
 int file_load_locked(fs_t *fs, fs_node *n, const uint8_t *key, size_t klen)
 {
 	uint64_t ts;
-	return load_buf(fs, key, klen, &n->buf, &ts);
+	int rc = load_buf(fs, key, klen, &n->buf, &ts);
+	filepatch *p = n->patch;
+	if (rc != 0 || p == NULL)
+		return rc;
+	/* The patch's changes go into the buffer, which replaces it. */
+	rc = filebuf_truncate(n->buf, p->keep);
+	for (size_t i = 0; rc == 0 && i < p->n; i++)
+		rc = filebuf_write(n->buf, p->ext[i].off, p->ext[i].data, p->ext[i].len);
+	if (rc == 0)
+		rc = filebuf_truncate(n->buf, p->size);
+	if (rc != 0) {
+		filebuf_free(n->buf);
+		free(n->buf);
+		n->buf = NULL;
+		return rc;
+	}
+	filepatch_free(p);
+	free(p);
+	n->patch = NULL;
+	n->read_gen++;
+	return 0;
 }
 
 /* Whether n's key is key (ns_mu or tab_mu held). */
@@ -97,51 +117,6 @@ static bool has_key(const fs_node *n, const uint8_t *key, size_t klen)
  * rewritten meanwhile before its last try holds ns_mu throughout, so that
  * a stream of renames cannot starve it. */
 #define UNLOCKED_TRIES 3
-
-int file_load(fs_t *fs, fs_node *n)
-{
-	for (int attempt = 0;; attempt++) {
-		bool last = attempt + 1 == UNLOCKED_TRIES;
-		pthread_mutex_lock(&n->mu);
-		bool have = n->buf != NULL;
-		n->busy = !have;
-		pthread_mutex_unlock(&n->mu);
-		if (have)
-			return 0;
-		if (last)
-			pthread_mutex_lock(&fs->ns_mu);
-		size_t klen;
-		uint8_t *key = inode_key(fs, n, NULL, 0, &klen);
-		filebuf *fb = NULL;
-		uint64_t ts = 0, now = 0;
-		int rc = key ? load_buf(fs, key, klen, &fb, &ts) : -ENOMEM;
-		if (!last)
-			pthread_mutex_lock(&fs->ns_mu);
-		/* Renamed, replaced, removed or rewritten meanwhile? The store's
-		 * version of the key (only ns_mu holders change it) tells. */
-		bool stale = rc == 0 && !has_key(n, key, klen);
-		if (rc == 0 && !stale)
-			rc = key_version(fs, key, klen, &now);
-		stale = stale || (rc == 0 && now != ts);
-		/* (On the last try ns_mu was held throughout: a new version can
-		 * only be reclaim's copy of the same bytes.) */
-		pthread_mutex_lock(&n->mu);
-		if (rc == 0 && (!stale || last) && n->buf == NULL) {
-			n->buf = fb; /* (an unlink meanwhile gave it one: keep that) */
-			fb = NULL;
-		}
-		n->busy = false;
-		pthread_mutex_unlock(&n->mu);
-		pthread_mutex_unlock(&fs->ns_mu);
-		if (fb != NULL) {
-			filebuf_free(fb);
-			free(fb);
-		}
-		free(key);
-		if (rc != 0 || !stale || last)
-			return rc;
-	}
-}
 
 /* Whether committing fb to key means copying its bytes into a new
  * value-log stream: it is in a temporary file, or streams to another key
@@ -204,6 +179,10 @@ static int commit_locked(fs_t *fs, fs_node *n, wb_writer **w)
 		a.mtime_ns = a.ctime_ns = attr_now_ns();
 		rc = store_put_attr(fs, b, n->key, n->klen, &a, NULL, 0);
 	}
+	/* Whole new contents replace what the key held: an object (a file
+	 * once written in place) gives its chunks back. */
+	if (rc == 0 && !n->fresh)
+		rc = errmap(wb_batch_unlink(fs->db, b, n->key, n->klen), "write", n->key, n->klen);
 	filebuf *fb = n->buf;
 	if (rc == 0 && *w != NULL) {
 		rc = errmap(wb_writer_commit(*w, b), "write", n->key, n->klen);
@@ -229,8 +208,89 @@ static int commit_locked(fs_t *fs, fs_node *n, wb_writer **w)
 	return rc;
 }
 
+/* The patch's changes to key in transaction t: the cut, the ranges, then
+ * the length when the file was extended without writing. */
+static int apply_patch(fs_t *fs, wb_txn *t, const filepatch *p, const uint8_t *key, size_t klen)
+{
+	int rc = WB_OK;
+	uint64_t end = p->keep;
+	if (p->keep < p->base)
+		rc = wb_txn_truncate(t, key, klen, p->keep);
+	for (size_t i = 0; rc == WB_OK && i < p->n; i++) {
+		rc = wb_txn_write_at(t, key, klen, p->ext[i].off, p->ext[i].data, p->ext[i].len);
+		if (p->ext[i].off + p->ext[i].len > end)
+			end = p->ext[i].off + p->ext[i].len;
+	}
+	if (rc == WB_OK && p->size > end) {
+		rc = wb_txn_truncate(t, key, klen, p->size);
+		if (rc == WB_ENOTFOUND) /* no value yet: make one of that length */
+			rc = wb_txn_write_at(t, key, klen, p->size - 1, "", 1);
+	}
+	int err = rc == WB_OK ? 0 : errmap(rc, "write", key, klen);
+	fs_attr a;
+	bool found = false;
+	if (err == 0 && key_has_meta(key, klen, false))
+		err = store_get_attr(fs, key, klen, &a, &found);
+	if (err == 0 && found) {
+		a.mtime_ns = a.ctime_ns = attr_now_ns();
+		err = store_put_attr_txn(fs, t, key, klen, &a, NULL, 0);
+	}
+	return err;
+}
+
+/* file_commit for a node with a patch: the changes are written into a
+ * transaction unlocked (reading the chunks they touch), then committed
+ * under ns_mu if the node still has the key they were made for. */
+static int commit_patch(fs_t *fs, fs_node *n)
+{
+	for (int attempt = 0;; attempt++) {
+		size_t klen;
+		uint8_t *key = inode_key(fs, n, NULL, 0, &klen);
+		if (key == NULL)
+			return -ENOMEM;
+		if (inode_unlinked(fs, n)) { /* its contents went to a buffer */
+			free(key);
+			return 0;
+		}
+		/* Only commit_mu holders change the patch: it holds still. */
+		filepatch *p = n->patch;
+		wb_txn *t = NULL;
+		int rc = errmap(wb_txn_begin(fs->db, WB_TXN_SNAPSHOT, &t), "write", key, klen);
+		if (rc == 0)
+			rc = apply_patch(fs, t, p, key, klen);
+		pthread_mutex_lock(&fs->ns_mu);
+		pthread_mutex_lock(&n->mu);
+		bool moved = !has_key(n, key, klen);
+		bool conflict = false;
+		if (rc == 0 && !moved && !n->unlinked) {
+			int erc = wb_txn_commit(t);
+			t = NULL;
+			conflict = erc == WB_ECONFLICT && attempt + 1 < PATCH_TRIES;
+			if (!conflict)
+				rc = errmap(erc, "write", key, klen);
+			if (erc == WB_OK) {
+				filepatch_committed(p);
+				n->dirty = false;
+				n->cache_ts = 0;
+				n->read_gen++;
+			}
+		}
+		pthread_mutex_unlock(&n->mu);
+		pthread_mutex_unlock(&fs->ns_mu);
+		wb_txn_abort(t);
+		free(key);
+		if (rc != 0 || (!moved && !conflict))
+			return rc;
+	}
+}
+
 int file_commit(fs_t *fs, fs_node *n)
 {
+	pthread_mutex_lock(&n->mu);
+	bool patch = n->patch != NULL && n->buf == NULL && n->dirty;
+	pthread_mutex_unlock(&n->mu);
+	if (patch)
+		return commit_patch(fs, n);
 	for (int attempt = 0;; attempt++) {
 		bool last = attempt + 1 == UNLOCKED_TRIES;
 		if (last)
@@ -303,7 +363,8 @@ bool file_commit_is_slow(fs_t *fs, fuse_ino_t ino)
 	pthread_mutex_lock(&n->mu);
 	const filebuf *fb = n->buf;
 	bool slow = n->busy ||
-		    (n->dirty && fb != NULL && (fb->w != NULL || fb->fd >= 0 || fb->size > SLOW_COMMIT));
+		    (n->dirty && fb != NULL && (fb->w != NULL || fb->fd >= 0 || fb->size > SLOW_COMMIT)) ||
+		    (n->dirty && n->patch != NULL && n->patch->bytes > SLOW_COMMIT);
 	pthread_mutex_unlock(&n->mu);
 	return slow;
 }
@@ -314,7 +375,7 @@ bool file_is_busy(fs_t *fs, fuse_ino_t ino, bool first_write)
 	if (n == NULL)
 		return false;
 	pthread_mutex_lock(&n->mu);
-	bool busy = n->busy || (first_write && n->buf == NULL);
+	bool busy = n->busy || (first_write && n->buf == NULL && n->patch == NULL);
 	pthread_mutex_unlock(&n->mu);
 	return busy;
 }
@@ -329,8 +390,17 @@ static int open_locked(fs_t *fs, fs_node *n, struct fuse_file_info *fi, bool cre
 	if (w && fs->ro)
 		return -EROFS;
 	if (w && (fi->flags & O_TRUNC) && !created) {
-		if (n->buf == NULL && (n->buf = buf_new(fs)) == NULL)
-			return -ENOMEM;
+		if (n->patch != NULL) { /* its changes are cut away with the rest */
+			filepatch_free(n->patch);
+			free(n->patch);
+			n->patch = NULL;
+			n->read_gen++;
+		}
+		if (n->buf == NULL) {
+			if ((n->buf = buf_new(fs)) == NULL)
+				return -ENOMEM;
+			n->fresh = false;
+		}
 		int rc = filebuf_truncate(n->buf, 0);
 		if (rc != 0)
 			return rc;
@@ -447,8 +517,11 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		if (trunc)
 			pthread_mutex_lock(&n->commit_mu);
 		pthread_mutex_lock(&n->mu);
-		if (created && n->buf == NULL && (n->buf = buf_new(fs)) == NULL)
-			rc = -ENOMEM;
+		if (created && n->buf == NULL && n->patch == NULL) {
+			if ((n->buf = buf_new(fs)) == NULL)
+				rc = -ENOMEM;
+			n->fresh = true;
+		}
 		if (rc == 0)
 			rc = open_locked(fs, n, fi, created, key, klen);
 		pthread_mutex_unlock(&n->mu);
@@ -471,6 +544,53 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	free(key);
 }
 
+/* Reads [off, off + size) of a file with a patch: the committed bytes
+ * below keep from the store, unlocked, then the patch over them -- again
+ * when a commit or a cut came in between (read_gen). */
+static int read_patched(fs_t *fs, fs_node *n, uint64_t off, char *buf, size_t size, size_t *got,
+			bool *no_patch)
+{
+	for (;;) {
+		pthread_mutex_lock(&n->mu);
+		filepatch *p = n->patch;
+		if (p == NULL || n->buf != NULL) {
+			pthread_mutex_unlock(&n->mu);
+			*no_patch = true;
+			return 0;
+		}
+		uint64_t gen = n->read_gen, fsize = p->size, keep = p->keep;
+		pthread_mutex_unlock(&n->mu);
+		size_t want = off >= fsize ? 0 : fsize - off < size ? (size_t)(fsize - off) : size;
+		size_t from_store = off >= keep ? 0 : keep - off < want ? (size_t)(keep - off) : want;
+		size_t have = 0;
+		int rc = 0;
+		if (from_store > 0) {
+			uint8_t stack[512];
+			size_t klen;
+			uint8_t *key = inode_key(fs, n, stack, sizeof(stack), &klen);
+			rc = key ? errmap(wb_get_range(fs->db, key, klen, off, buf, from_store, &have),
+					  "read", key, klen)
+				 : -ENOMEM;
+			if (rc == -ENOENT)
+				rc = 0, have = 0;
+			if (key != stack)
+				free(key);
+		}
+		if (rc != 0)
+			return rc;
+		memset(buf + have, 0, want - have);
+		pthread_mutex_lock(&n->mu);
+		bool same = n->read_gen == gen && n->patch == p;
+		if (same)
+			filepatch_overlay(p, off, (uint8_t *)buf, want);
+		pthread_mutex_unlock(&n->mu);
+		if (same) {
+			*got = want;
+			return 0;
+		}
+	}
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -483,14 +603,21 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	int rc = 0;
 	size_t got = 0;
+	bool plain = false;
 	pthread_mutex_lock(&n->mu);
 	if (n->buf) {
 		ssize_t r = filebuf_read(n->buf, (uint64_t)off, buf, size);
 		rc = r < 0 ? (int)r : 0;
 		got = r < 0 ? 0 : (size_t)r;
 		pthread_mutex_unlock(&n->mu);
+	} else if (n->patch) {
+		pthread_mutex_unlock(&n->mu);
+		rc = read_patched(fs, n, (uint64_t)off, buf, size, &got, &plain);
 	} else {
 		pthread_mutex_unlock(&n->mu);
+		plain = true;
+	}
+	if (plain) {
 		uint8_t stack[512];
 		size_t klen;
 		uint8_t *key = inode_key(fs, n, stack, sizeof(stack), &klen);
@@ -528,6 +655,57 @@ static void start_stream(fs_t *fs, fs_node *n)
 	free(key);
 }
 
+/* Gives n a patch over its committed contents unless it has a buffer
+ * or a patch. REQUIRES: n->commit_mu held (nothing commits meanwhile),
+ * no other lock. */
+static int patch_ensure(fs_t *fs, fs_node *n)
+{
+	pthread_mutex_lock(&n->mu);
+	bool have = n->buf != NULL || n->patch != NULL;
+	pthread_mutex_unlock(&n->mu);
+	if (have)
+		return 0;
+	size_t klen;
+	uint8_t *key = inode_key(fs, n, NULL, 0, &klen);
+	if (key == NULL)
+		return -ENOMEM;
+	wb_key_info ki = { 0 };
+	int rc = wb_stat_key(fs->db, key, klen, &ki);
+	int err = rc == WB_OK || rc == WB_ENOTFOUND ? 0 : errmap(rc, "stat", key, klen);
+	free(key);
+	filepatch *p = err == 0 ? malloc(sizeof(*p)) : NULL;
+	if (err == 0 && p == NULL)
+		err = -ENOMEM;
+	if (err != 0)
+		return err;
+	filepatch_init(p, rc == WB_OK ? ki.value_len : 0);
+	pthread_mutex_lock(&n->mu);
+	n->patch = p;
+	n->read_gen++;
+	pthread_mutex_unlock(&n->mu);
+	return 0;
+}
+
+/* A write into n's patch; at PATCH_CAP dirty bytes it is committed. */
+static int write_patch(fs_t *fs, fs_node *n, const char *data, size_t size, uint64_t off)
+{
+	int rc = patch_ensure(fs, n);
+	if (rc != 0)
+		return rc;
+	pthread_mutex_lock(&n->mu);
+	bool whole = n->buf != NULL;
+	if (!whole) {
+		rc = filepatch_write(n->patch, off, data, size);
+		if (rc == 0)
+			n->dirty = true;
+	}
+	bool full = !whole && n->patch->bytes >= PATCH_CAP;
+	pthread_mutex_unlock(&n->mu);
+	if (whole)
+		return 1; /* the caller writes the buffer */
+	return rc == 0 && full ? file_commit(fs, n) : rc;
+}
+
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
@@ -538,8 +716,17 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
 		return;
 	}
 	pthread_mutex_lock(&n->commit_mu);
-	/* The first write since open starts from the committed contents. */
-	int rc = file_load(fs, n);
+	/* A file with no buffer keeps what it changes in a patch. */
+	int rc = write_patch(fs, n, data, size, (uint64_t)off);
+	if (rc != 1) {
+		pthread_mutex_unlock(&n->commit_mu);
+		if (rc != 0)
+			fuse_reply_err(req, -rc);
+		else
+			fuse_reply_write(req, size);
+		return;
+	}
+	rc = 0;
 	pthread_mutex_lock(&n->mu);
 	bool stream = rc == 0 && fs->stream_ok && filebuf_wants_stream(n->buf, (uint64_t)off, size);
 	pthread_mutex_unlock(&n->mu);
@@ -574,6 +761,18 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	fuse_reply_err(req, -rc);
 }
 
+/* Drops n's patch once nobody writes and nothing is left to commit.
+ * REQUIRES: n->mu. */
+static void patch_drop_if_clean(fs_node *n)
+{
+	if (n->patch && n->writers == 0 && !n->dirty) {
+		filepatch_free(n->patch);
+		free(n->patch);
+		n->patch = NULL;
+		n->read_gen++;
+	}
+}
+
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	fs_t *fs = req_fs(req);
@@ -598,6 +797,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		n->buf = NULL;
 		n->dirty = false;
 	}
+	patch_drop_if_clean(n);
 	pthread_mutex_unlock(&n->mu);
 	pthread_mutex_unlock(&fs->ns_mu);
 	pthread_mutex_unlock(&n->commit_mu);
@@ -635,21 +835,20 @@ static void apply_attr(fs_attr *a, const struct stat *st, int to_set)
 	(FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID | FUSE_SET_ATTR_ATIME | \
 	 FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)
 
-/* Truncates (or extends) n to size: in its buffer when open for writing,
- * else committed at once. REQUIRES: n->commit_mu held, and no other lock. */
+/* Truncates (or extends) n to size: in its buffer or patch when open for
+ * writing, else committed at once (a patch made for it and dropped).
+ * REQUIRES: n->commit_mu held, and no other lock. */
 static int truncate_node(fs_t *fs, fs_node *n, uint64_t size)
 {
+	int rc = patch_ensure(fs, n);
+	if (rc != 0)
+		return rc;
 	pthread_mutex_lock(&n->mu);
-	int rc = 0;
-	bool had_buf = n->buf != NULL;
-	if (!had_buf && size == 0)
-		rc = (n->buf = buf_new(fs)) ? 0 : -ENOMEM;
-	pthread_mutex_unlock(&n->mu);
-	if (!had_buf && size > 0)
-		rc = file_load(fs, n);
-	pthread_mutex_lock(&n->mu);
-	if (rc == 0)
+	if (n->buf)
 		rc = filebuf_truncate(n->buf, size);
+	else
+		rc = filepatch_truncate(n->patch, size);
+	n->read_gen++;
 	if (rc == 0)
 		n->dirty = true;
 	bool commit = rc == 0 && n->writers == 0;
@@ -657,12 +856,7 @@ static int truncate_node(fs_t *fs, fs_node *n, uint64_t size)
 	if (commit)
 		rc = file_commit(fs, n);
 	pthread_mutex_lock(&n->mu);
-	if (!had_buf && n->writers == 0 && n->buf) {
-		filebuf_free(n->buf);
-		free(n->buf);
-		n->buf = NULL;
-		n->dirty = false;
-	}
+	patch_drop_if_clean(n);
 	pthread_mutex_unlock(&n->mu);
 	return rc;
 }
@@ -764,6 +958,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_s
 		pthread_mutex_lock(&n->mu);
 		if (n->buf)
 			out.st_size = (off_t)n->buf->size;
+		else if (n->patch)
+			out.st_size = (off_t)n->patch->size;
 		pthread_mutex_unlock(&n->mu);
 	}
 	pthread_mutex_unlock(&fs->ns_mu);

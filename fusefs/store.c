@@ -327,8 +327,9 @@ void store_fill_stat(fs_t *fs, const fs_entry *e, uint64_t ino, struct stat *st)
 	st->st_ctim.tv_nsec = e->attr.ctime_ns % 1000000000;
 }
 
-int store_put_attr(fs_t *fs, wb_batch *b, const uint8_t *key, size_t klen, const fs_attr *a,
-		   const void *target, size_t tlen)
+/* The attribute record of key into a batch (t NULL) or a transaction. */
+static int put_attr(fs_t *fs, wb_batch *b, wb_txn *t, const uint8_t *key, size_t klen,
+		    const fs_attr *a, const void *target, size_t tlen)
 {
 	size_t mlen;
 	uint8_t *mk = attr_key(META_ATTR, key, klen, NULL, &mlen);
@@ -336,10 +337,23 @@ int store_put_attr(fs_t *fs, wb_batch *b, const uint8_t *key, size_t klen, const
 	int rc = -ENOMEM;
 	if (mk && rec) {
 		size_t rlen = attr_encode(a, target, tlen, rec);
-		rc = wb_batch_put_ks(b, WB_KS_META, mk, mlen, rec, rlen);
+		rc = t ? wb_txn_put_ks(t, WB_KS_META, mk, mlen, rec, rlen)
+		       : wb_batch_put_ks(b, WB_KS_META, mk, mlen, rec, rlen);
 		rc = rc == WB_OK ? 0 : errmap(rc, "batch", key, klen);
 	}
 	free(mk);
 	free(rec);
 	return rc;
+}
+
+int store_put_attr(fs_t *fs, wb_batch *b, const uint8_t *key, size_t klen, const fs_attr *a,
+		   const void *target, size_t tlen)
+{
+	return put_attr(fs, b, NULL, key, klen, a, target, tlen);
+}
+
+int store_put_attr_txn(fs_t *fs, wb_txn *t, const uint8_t *key, size_t klen, const fs_attr *a,
+		       const void *target, size_t tlen)
+{
+	return put_attr(fs, NULL, t, key, klen, a, target, tlen);
 }

@@ -410,6 +410,16 @@ int wb_batch_move(wb_db *db, wb_batch *b, const void *from, size_t flen, const v
 int wb_batch_move_ks(wb_db *db, wb_batch *b, unsigned ks, const void *from, size_t flen,
 		     const void *to, size_t tlen);
 
+/* Adds to b the removal of key as wb_txn_unlink makes it: when key's
+ * value is an object (see "Values changed in place"), the object loses a
+ * link and with its last one its chunks are deleted too. Reads key now,
+ * as wb_batch_move does: the batch applies what was read then, so the
+ * caller must keep other writers of key and its links away until
+ * wb_write (the filesystem does, under its namespace lock), and two
+ * unlinks of links of one value in one batch count once. Errors:
+ * WB_EINVAL, WB_ENOMEM, WB_ECORRUPT, WB_EIO. */
+int wb_batch_unlink(wb_db *db, wb_batch *b, const void *key, size_t klen);
+
 /* ------------------------------------------------------------------ */
 /* Streaming writer: a value of any size (up to WB_MAX_STREAM_LEN) written
  * in pieces with bounded memory, straight into a value-log segment of its

@@ -432,6 +432,38 @@ static void test_unlink_reclaims(void **state)
 	free(data);
 }
 
+/* wb_batch_unlink: the batch form the mount's namespace changes use. */
+static void test_batch_unlink(void **state)
+{
+	wb_options o = options(4096);
+	wb_db *db = tu_open(dir, &o);
+	uint8_t data[50000];
+	fill(data, sizeof(data), 7);
+	write_at(db, "x", 0, data, sizeof(data));
+	wb_txn *t = begin(db);
+	assert_int_equal(wb_txn_link(t, "x", 1, "y", 1), WB_OK);
+	assert_int_equal(wb_txn_commit(t), WB_OK);
+	tu_put(db, "plain", "p");
+	wb_batch *b;
+	assert_int_equal(wb_batch_new(&b), WB_OK);
+	assert_int_equal(wb_batch_unlink(db, b, "x", 1), WB_OK);
+	assert_int_equal(wb_batch_unlink(db, b, "plain", 5), WB_OK);
+	assert_int_equal(wb_batch_unlink(db, b, "none", 4), WB_OK);
+	assert_int_equal(wb_write(db, b), WB_OK);
+	tu_expect_missing(db, "x", 1);
+	tu_expect_missing(db, "plain", 5);
+	expect_bytes(db, "y", data, sizeof(data));
+	wb_key_info ki;
+	assert_int_equal(wb_stat_key(db, "y", 1, &ki), WB_OK);
+	assert_int_equal(ki.links, 1);
+	wb_batch_clear(b);
+	assert_int_equal(wb_batch_unlink(db, b, "y", 1), WB_OK);
+	assert_int_equal(wb_write(db, b), WB_OK);
+	tu_expect_missing(db, "y", 1);
+	wb_batch_free(b);
+	assert_int_equal(wb_close(db), WB_OK);
+}
+
 static void test_conflict(void **state)
 {
 	wb_options o = options(4096);
@@ -502,6 +534,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_old_versions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_links, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unlink_reclaims, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_unlink, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conflict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_whole_commits, setup, teardown),
 	};

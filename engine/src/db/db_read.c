@@ -369,6 +369,33 @@ int wb_batch_move_ks(wb_db *db, wb_batch *b, unsigned ks, const void *from, size
 	return rc;
 }
 
+/* The sink of wb_batch_unlink: entries go into the batch. */
+static int batch_sink_put(void *arg, slice_t tk, uint8_t meta, slice_t value)
+{
+	return batch_add(arg, meta, tk.data[0], slice_make(tk.data + 1, tk.len - 1), value);
+}
+
+int wb_batch_unlink(wb_db *db, wb_batch *b, const void *key, size_t klen)
+{
+	err_clear();
+	if (batch_check_key(klen) != WB_OK)
+		return err_set(WB_EINVAL, "key length %zu is outside 1..%u", klen, WB_MAX_KEY_LEN);
+	uint8_t stack[256], *tk = stack;
+	if (klen + 1 > sizeof(stack) && (tk = malloc(klen + 1)) == NULL)
+		return WB_ENOMEM;
+	tk[0] = KS_USER;
+	memcpy(tk + 1, key, klen);
+	db_snapshot_t s;
+	db_snapshot_take(db, &s);
+	db_view_t v = { .snap = &s };
+	obj_sink_t sink = { .put = batch_sink_put, .arg = b, .view = &v, .db = db };
+	int rc = obj_unlink(&sink, slice_make(tk, klen + 1));
+	db_snapshot_release(&s);
+	if (tk != stack)
+		free(tk);
+	return rc;
+}
+
 void wb_free(void *p)
 {
 	free(p);

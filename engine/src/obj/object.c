@@ -503,7 +503,7 @@ int obj_unlink(const obj_sink_t *s, slice_t tk)
 	int rc = current_read(s, tk, &c);
 	if (rc == WB_OK && c.exists)
 		rc = release(s, &c);
-	if (rc == WB_OK && c.exists)
+	if (rc == WB_OK) /* a missing key too, as a delete would */
 		rc = put_tombstone(s, tk);
 	current_free(&c);
 	return rc;

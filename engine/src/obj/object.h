@@ -103,9 +103,9 @@ int obj_truncate(const obj_sink_t *s, slice_t tk, uint64_t size);
  * held is released as obj_unlink would) and the object counts one more
  * link. WB_ENOTFOUND when from has no value. */
 int obj_link(const obj_sink_t *s, slice_t from, slice_t to);
-/* Deletes tk; when it refers to an object, the object loses a link, and
- * with its last link its header, base and chunks are deleted. Not an
- * error when tk is missing. */
+/* Deletes tk (a tombstone also when it is missing); when it refers to an
+ * object, the object loses a link, and with its last link its header,
+ * base and chunks are deleted. */
 int obj_unlink(const obj_sink_t *s, slice_t tk);
 /* Renames `from` to `to`: its entry moves as it is (a reference, a
  * value-log pointer or an inline value; nothing is copied), whatever `to`
