@@ -204,6 +204,15 @@ static int commit_locked(fs_t *fs, fs_node *n, wb_writer **w)
 	if (rc == 0) {
 		n->dirty = false;
 		n->cache_ts = 0;
+		/* The store has it all now: later writes go into a patch, so a
+		 * file kept open (a database) is not rewritten whole at each
+		 * fsync. */
+		if (n->buf != NULL) {
+			filebuf_free(n->buf);
+			free(n->buf);
+			n->buf = NULL;
+			n->read_gen++;
+		}
 	}
 	return rc;
 }
