@@ -20,7 +20,8 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 # Include paths by what a part may see: programs on the public API see
 # only engine/include; the engine sees its own folders (engine/src/<layer>/,
 # whose order tests/code/layers.sh checks); the filesystem sees
-# engine/src for util/error.h; tests, benchmarks and fuzzers see all.
+# engine/src for util/error.h and util/grow.h; tests, benchmarks and
+# fuzzers see all.
 PUBLIC_CPPFLAGS := -Iengine/include -D_GNU_SOURCE
 ENGINE_CPPFLAGS := -Iengine/include -Iengine/src -D_GNU_SOURCE
 CPPFLAGS += -Iengine/include -Iengine/src -Itests/support -Ifusefs -D_GNU_SOURCE

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/grow.h"
+
 /* One keyspace's side of the listing. */
 typedef struct side {
 	wb_iter *it;
@@ -107,14 +109,7 @@ static int cmp_child(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
 
 static int reserve(dirlist *d, size_t n)
 {
-	if (n <= d->scap)
-		return 0;
-	uint8_t *p = realloc(d->scratch, n);
-	if (p == NULL)
-		return -ENOMEM;
-	d->scratch = p;
-	d->scap = n;
-	return 0;
+	return grow_array((void **)&d->scratch, &d->scap, n, 1) ? 0 : -ENOMEM;
 }
 
 /* Seeks the side to the first key after the subtree child (ends with '/'). */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "fs.h"
+#include "util/grow.h"
 
 static uint64_t hash_key(const uint8_t *k, size_t n)
 {
@@ -278,13 +279,8 @@ static int collect(fs_t *fs, const uint8_t *from, size_t flen, bool dir, fs_node
 				continue;
 			if (!dir && !same(n, from, flen, false))
 				continue;
-			if (*count == *cap) {
-				*cap = *cap ? *cap * 2 : 64;
-				fs_node **m = realloc(*list, *cap * sizeof(*m));
-				if (m == NULL)
-					return -ENOMEM;
-				*list = m;
-			}
+			if (!GROW_ONE(*list, *count, *cap))
+				return -ENOMEM;
 			(*list)[(*count)++] = n;
 		}
 	return 0;

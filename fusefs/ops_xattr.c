@@ -11,6 +11,7 @@
 #include <sys/xattr.h>
 
 #include "fs.h"
+#include "util/grow.h"
 
 #define XATTR_SIZE_MAX_ 65536 /* bytes in one value, as Linux allows */
 
@@ -138,14 +139,9 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 			size_t kl;
 			const uint8_t *k = wb_iter_key(it, &kl);
 			size_t nl = kl - plen;
-			if (used + nl + 1 > cap) {
-				cap = (used + nl + 1) * 2;
-				char *m = realloc(list, cap);
-				if (m == NULL) {
-					rc = WB_ENOMEM;
-					break;
-				}
-				list = m;
+			if (!grow_array((void **)&list, &cap, used + nl + 1, 1)) {
+				rc = WB_ENOMEM;
+				break;
 			}
 			memcpy(list + used, k + plen, nl);
 			used += nl;

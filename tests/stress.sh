@@ -40,7 +40,7 @@ PHASES=${PHASES:-churn load bank fs valgrind tsan}
 STRESS_DIR=${STRESS_DIR:-$BUILD/stress}
 # Under valgrind (~50x slower) these three took 20 of the phase's 40
 # minutes; the churn and the others run many times in the other phases.
-VALGRIND_SKIP=${VALGRIND_SKIP-test_compaction:test_churn test_recovery:test_many_keys test_vlog:test_stream_100m}
+VALGRIND_SKIP=${VALGRIND_SKIP-test_compaction:test_churn test_recovery:test_many_keys test_vlog_stream:test_stream_100m}
 T=$BUILD/tests
 
 rm -rf "$STRESS_DIR"
@@ -96,7 +96,7 @@ phase_end() {
 }
 
 # The unit tests of the load phase, as BINARY:FILTER.
-LOAD_TESTS="test_vlog:test_reclaim_under_load test_vlog:test_gc_races_writes_and_moves
+LOAD_TESTS="test_vlog_gc:test_reclaim_under_load test_vlog_gc:test_gc_races_writes_and_moves
 test_db:test_threads test_db:test_iter_* test_txn:test_bank_* test_txn:test_long_txn
 test_crash:test_kill_points test_compaction:test_deleted_keys_stay_deleted"
 

@@ -22,8 +22,10 @@
  *
  * No test measures time: each runs under a watchdog (alarm) that kills the
  * binary with a message if a call hangs, and waits for a retry by polling.
- * The flush test runs on a test clock (tests/support/test_clock.h): no
- * retry happens until the test moves the clock past the pause.
+ * The flush and reclaim tests run on a test clock
+ * (tests/support/test_clock.h): no retry happens until the test moves the
+ * clock past the pause, and no reclaim pass until it moves it past an
+ * interval.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -275,10 +277,15 @@ static void test_compaction_eio(void **state)
 	fault_env_free(fe);
 }
 
-/* A value-log reclaim pass that cannot read the live values it moves. */
+/* A value-log reclaim pass that cannot read the live values it moves. On
+ * a test clock, which only the reclaim thread waits on (sync none, no
+ * compaction, no flush failing): each write is followed by one interval of
+ * the thread's, and the test waits until the thread has looked. */
 static void test_reclaim_eio(void **state)
 {
-	fault_env_t *fe = fault_env_new(NULL);
+	test_clock_t *tc = test_clock_new();
+	wb_env base = test_clock_env(tc, NULL);
+	fault_env_t *fe = fault_env_new(&base);
 	wb_options o = tu_options(4 << 20); /* nothing is flushed: no table to read */
 	o.env = fault_env_get(fe);
 	o.value_threshold = 256;
@@ -302,7 +309,8 @@ static void test_reclaim_eio(void **state)
 		if (j == 100000)
 			fail_msg("100 000 writes accepted after reclaim failed");
 		rc = tu_try_put(db, &m, "v/", j % 100, 2000, 1 + j / 100);
-		usleep(200);
+		test_clock_advance(tc, o.vlog_gc_interval_ms * 1000);
+		assert_true(test_clock_wait_idle(tc, 1, 30000));
 	}
 	if (rc != WB_EIO)
 		fail_msg("refused with %s: %s", wb_strerror(rc), wb_errmsg(db));
@@ -318,9 +326,12 @@ static void test_reclaim_eio(void **state)
 	tu_expect_has("wb_vlog_gc's message", wb_errmsg(db), ".vlog");
 	assert_int_equal(reclaimed, 0);
 
+	/* The cause gone, the retry ends the state at its time and not
+	 * before. */
 	fault_env_clear_faults(fe);
 	tu_expect_db_equals(db, &m);
-	wait_until_accepted(db, &m, NULL);
+	assert_int_equal(put_one(db, &m, "early/", 0), WB_EIO);
+	wait_until_accepted(db, &m, tc);
 	expect_no_state(db);
 	assert_int_equal(wb_close(db), WB_OK);
 	db = tu_open(dir, &o);
@@ -328,6 +339,7 @@ static void test_reclaim_eio(void **state)
 	assert_int_equal(wb_close(db), WB_OK);
 	tu_model_free(&m);
 	fault_env_free(fe);
+	test_clock_free(tc);
 }
 
 /* A failed fsync of the WAL: sticky, until a reopen. */

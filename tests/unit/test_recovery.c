@@ -7,7 +7,8 @@
  * flushed. And what it refuses: a damaged table gives WB_ECORRUPT (never
  * wrong data) and wb_verify names it; a damaged WAL middle, CURRENT or
  * MANIFEST makes wb_open fail with a message naming the file and leaves
- * every byte of the directory as it was; a torn WAL tail after a crash is
+ * every byte of the directory as it was, as does a lost CURRENT beside a
+ * log holding records; a torn WAL tail after a crash is
  * dropped (and logged), but the same cut after a clean close, or in a log
  * that a later log with records follows, is damage, and wb_repair then
  * keeps what checks out; no stray files remain after recovery.
@@ -453,6 +454,30 @@ static void test_torn_wal_before_later_wal(void **state)
 	free(bytes);
 	tu_truncate(path, (uint64_t)tu_file_size(path) - 3);
 	open_fails(WB_ECORRUPT, "later logs hold writes");
+	/* A later log whose first record is damaged took writes too. */
+	tu_flip_byte(later, 23 + 7 + 5); /* after the header record, in the first record */
+	open_fails(WB_ECORRUPT, "later logs hold writes");
+}
+
+/* Without CURRENT, a log holding a record means a database that lost its
+ * CURRENT, not a new one; a log whose first record is damaged is refused
+ * with that damage; logs with no record (what a crash during the very
+ * first open leaves) start afresh. */
+static void test_missing_current_with_wal(void **state)
+{
+	fill_wal_ended(50, false);
+	char name[256], path[PATH_MAX], cur[PATH_MAX];
+	assert_true(tu_find_suffix(dir, ".wal", name));
+	tu_path(path, dir, name);
+	assert_int_equal(unlink(tu_path(cur, dir, "CURRENT")), 0);
+	open_fails(WB_ECORRUPT, "holds data: not starting afresh");
+	tu_flip_byte(path, 23 + 7 + 5); /* the first record */
+	open_fails(WB_ECORRUPT, "offset 23: record checksum mismatch");
+	tu_truncate(path, 23); /* the header record alone */
+	wb_options o = tu_options(1 << 20);
+	wb_db *db = tu_open(dir, &o);
+	tu_expect_missing(db, "w/00000000", 10);
+	assert_int_equal(wb_close(db), WB_OK);
 }
 
 static void test_damaged_current_manifest(void **state)
@@ -749,6 +774,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_torn_wal_tail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_wal_after_clean_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_wal_before_later_wal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_current_with_wal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_current_manifest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_manifest_last_edit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_manifest_cut_in_flush_edit, setup, teardown),

@@ -18,7 +18,8 @@
  *   - an edit logged but not applicable (it deletes a table the tree does
  *     not hold): WB_ECORRUPT with a message, current unchanged, the
  *     MANIFEST marked broken and replaced by a snapshot at the next edit,
- *     so recovery never meets the bad edit.
+ *     so recovery never meets the bad edit;
+ *   - compact pointers: the set keeps its own copy of each level's.
  */
 #include <errno.h>
 #include <limits.h>
@@ -397,6 +398,38 @@ static void test_logged_not_applied(void **state)
 	vset_destroy(&vs);
 }
 
+/* A compact pointer is the set's own copy of the key it is given; a
+ * longer or a shorter key replaces it, each level has its own, and
+ * vset_destroy frees them. */
+static void test_compact_pointer(void **state)
+{
+	version_set_t vs;
+	vset_init(&vs, fault_env_get(fe), dir, &mu, NULL);
+	assert_null(vs.compact_pointer[1]);
+	char key[300], want[300];
+	memset(key, 'a', sizeof(key));
+	pthread_mutex_lock(&mu);
+	vset_set_compact_pointer(&vs, 1, slice_make(key, 20));
+	key[0] = 'z';
+	assert_int_equal(vs.compact_pointer_len[1], 20);
+	memset(want, 'a', sizeof(want));
+	assert_memory_equal(vs.compact_pointer[1], want, 20);
+	const size_t lens[] = { sizeof(key), 9 };
+	for (int i = 0; i < 2; i++) {
+		memset(key, 'b' + i, sizeof(key));
+		vset_set_compact_pointer(&vs, 1, slice_make(key, lens[i]));
+		assert_int_equal(vs.compact_pointer_len[1], lens[i]);
+		assert_memory_equal(vs.compact_pointer[1], key, lens[i]);
+	}
+	vset_set_compact_pointer(&vs, 2, slice_make("other", 5));
+	assert_int_equal(vs.compact_pointer_len[2], 5);
+	assert_memory_equal(vs.compact_pointer[2], "other", 5);
+	assert_int_equal(vs.compact_pointer_len[1], 9);
+	assert_null(vs.compact_pointer[0]);
+	pthread_mutex_unlock(&mu);
+	vset_destroy(&vs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -405,6 +438,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_append_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_logged_not_applied, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compact_pointer, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

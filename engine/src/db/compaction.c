@@ -245,12 +245,7 @@ static compaction_t *pick_level(wb_db *db, int level)
 		c->nin[0] = 1;
 		compaction_t *got = finish_pick(db, c, NULL);
 		if (got != NULL) {
-			uint8_t *p = realloc(db->vs.compact_pointer[level], f->largest_len);
-			if (p != NULL) {
-				memcpy(p, f->largest, f->largest_len);
-				db->vs.compact_pointer[level] = p;
-				db->vs.compact_pointer_len[level] = f->largest_len;
-			}
+			vset_set_compact_pointer(&db->vs, level, file_largest(f));
 			return got;
 		}
 		/* finish_pick freed c: start over for the next candidate. */

@@ -20,6 +20,7 @@
 
 #include "db/db_impl.h"
 #include "util/error.h"
+#include "util/grow.h"
 #include "table/ikey.h"
 #include "table/merge_iter.h"
 #include "obj/object.h"
@@ -35,14 +36,8 @@ typedef struct buf {
 
 static int buf_set(buf_t *b, const void *a, size_t alen, const void *c, size_t clen)
 {
-	if (alen + clen + 1 > b->cap) {
-		size_t cap = (alen + clen) * 2 + 16;
-		uint8_t *n = realloc(b->p, cap);
-		if (n == NULL)
-			return WB_ENOMEM;
-		b->p = n;
-		b->cap = cap;
-	}
+	if (!grow_array((void **)&b->p, &b->cap, alen + clen + 1, 1))
+		return WB_ENOMEM;
 	if (alen)
 		memcpy(b->p, a, alen);
 	if (clen && c != NULL) /* c == NULL only reserves room */

@@ -450,7 +450,10 @@ static int replay_wal(wb_db *db, uint64_t number, uint64_t *max_ts, wal_end_t *e
 	return rc;
 }
 
-/* Does WAL `number` hold at least one record? */
+/* Does WAL `number` hold at least one record? *yes is false only when it
+ * is missing or ends before its first record (WB_OK then). A first record
+ * that is damaged is WB_ECORRUPT, with *yes true: something was written
+ * there; the caller decides what that means. Env errors as they come. */
 static int wal_has_records(wb_db *db, uint64_t number, bool *yes)
 {
 	char path[PATH_MAX];
@@ -462,7 +465,7 @@ static int wal_has_records(wb_db *db, uint64_t number, bool *yes)
 		rc = log_reader_next(r, &rec);
 	log_reader_close(r);
 	*yes = rc != WB_ENOTFOUND;
-	return rc == WB_ENOTFOUND ? WB_OK : rc == WB_ECORRUPT ? WB_OK : rc;
+	return rc == WB_ENOTFOUND ? WB_OK : rc;
 }
 
 /* Replays every WAL from the log number on, and decides what the end of
@@ -540,8 +543,11 @@ static int replay_wals(wb_db *db, const clean_close_t *cc, uint64_t *max_ts, uin
 		/* A later WAL with records means this one was synced whole
 		 * (with the value log) before it took them. */
 		bool later = clean && wals[i] < cc->wal;
-		for (int j = i + 1; rc == WB_OK && !later && j < nwals; j++)
+		for (int j = i + 1; rc == WB_OK && !later && j < nwals; j++) {
 			rc = wal_has_records(db, wals[j], &later);
+			if (rc == WB_ECORRUPT)
+				rc = WB_OK; /* a damaged later log took writes too */
+		}
 		if (rc != WB_OK)
 			break;
 		if (later && db->salvage == NULL) {
@@ -630,18 +636,12 @@ static int check_no_data(void *arg, const char *name)
 	if (!db_parse_filename(name, &type, &number) || (type != FILE_SST && type != FILE_WAL))
 		return WB_OK;
 	if (type == FILE_WAL) {
-		char path[PATH_MAX];
-		db_filename(path, sizeof(path), db->dir, FILE_WAL, number);
-		log_reader_t *r;
-		slice_t rec;
-		int rc = log_reader_open(db->env, path, LOG_KIND_WAL, &r);
-		if (rc == WB_OK)
-			rc = log_reader_next(r, &rec);
-		log_reader_close(r);
-		if (rc == WB_ENOTFOUND)
-			return WB_OK;
-		if (rc != WB_OK)
+		bool records;
+		int rc = wal_has_records(db, number, &records);
+		if (rc != WB_OK) /* a damaged first record too: its own message */
 			return rc;
+		if (!records)
+			return WB_OK;
 	}
 	return err_set(WB_ECORRUPT, "%s/CURRENT is missing, but %s holds data: not starting afresh",
 		       db->dir, name);

@@ -150,13 +150,8 @@ int log_writer_add(log_writer_t *w, slice_t record)
 		return WB_EIO;
 	}
 	size_t need = fragmented_size(w->size, record.len);
-	if (need > w->buf_cap) {
-		uint8_t *nb = realloc(w->buf, need);
-		if (nb == NULL)
-			return WB_ENOMEM;
-		w->buf = nb;
-		w->buf_cap = need;
-	}
+	if (!grow_array((void **)&w->buf, &w->buf_cap, need, 1))
+		return WB_ENOMEM;
 	size_t n = encode_fragments(w->buf, w->size, record);
 	int rc = w->m.on ? store_fragments(w, n) : w->env->append(w->file, w->buf, n);
 	if (rc != WB_OK) {

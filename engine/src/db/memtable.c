@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "table/ikey.h"
+#include "util/grow.h"
 
 static slice_t entry_key(const uint8_t *e)
 {
@@ -193,15 +194,9 @@ static void mi_seek_last(iter_t *i)
 
 static const uint8_t *mi_target(mem_iter_t *mi, slice_t ikey)
 {
-	size_t need = VARINT32_MAX + ikey.len + 1;
-	if (need > mi->target_cap) {
-		uint8_t *n = realloc(mi->target, need);
-		if (n == NULL) {
-			mi->status = WB_ENOMEM;
-			return NULL;
-		}
-		mi->target = n;
-		mi->target_cap = need;
+	if (!grow_array((void **)&mi->target, &mi->target_cap, VARINT32_MAX + ikey.len + 1, 1)) {
+		mi->status = WB_ENOMEM;
+		return NULL;
 	}
 	uint8_t *unused;
 	return make_target(mi->target, mi->target_cap, ikey, &unused);

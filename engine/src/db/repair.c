@@ -75,19 +75,17 @@ static int find_damaged_values(wb_db *db, doomed_t *d)
 	iter_t *m;
 	int rc = db_snapshot_iter(&snap, NULL, &m);
 	uint8_t *prev = NULL;
-	size_t prev_len = 0;
+	size_t prev_len = 0, prev_cap = 0;
 	if (rc == WB_OK)
 		iter_seek_first(m);
 	while (rc == WB_OK && iter_valid(m)) {
 		slice_t k = iter_key(m), tk = ikey_tree_key(k);
 		bool older = prev != NULL && slice_compare(tk, slice_make(prev, prev_len)) == 0;
 		if (!older && ikey_ts(k) <= snap.read_ts) {
-			uint8_t *np = realloc(prev, tk.len);
-			if (np == NULL) {
+			if (!grow_array((void **)&prev, &prev_cap, tk.len, 1)) {
 				rc = WB_ENOMEM;
 				break;
 			}
-			prev = np;
 			memcpy(prev, tk.data, tk.len);
 			prev_len = tk.len;
 			slice_t v = iter_value(m);

@@ -12,6 +12,7 @@
 #include "db/compaction.h"
 #include "db/db_impl.h"
 #include "util/error.h"
+#include "util/grow.h"
 
 /* A growing string; out of memory makes it NULL and later appends no-ops. */
 typedef struct sbuf {
@@ -36,18 +37,12 @@ static void sb_printf(sbuf_t *b, const char *fmt, ...)
 			b->len += (size_t)n;
 			return;
 		}
-		size_t cap = b->cap ? b->cap * 2 : 4096;
-		while (cap < b->len + (size_t)n + 1)
-			cap *= 2;
-		char *s = realloc(b->s, cap);
-		if (s == NULL) {
+		if (!grow_array((void **)&b->s, &b->cap, b->len + (size_t)n + 1, 1)) {
 			free(b->s);
 			b->s = NULL;
 			b->cap = 1;
 			return;
 		}
-		b->s = s;
-		b->cap = cap;
 	}
 }
 

@@ -21,6 +21,7 @@
 #include "db/db_impl.h"
 #include "db/version_set.h"
 #include "util/error.h"
+#include "util/grow.h"
 
 void vset_init(version_set_t *vs, const wb_env *env, const char *dir, pthread_mutex_t *mu,
 	       const vset_hooks_t *hooks)
@@ -43,8 +44,17 @@ void vset_destroy(version_set_t *vs)
 	for (int l = 0; l < NUM_LEVELS; l++) {
 		free(vs->compact_pointer[l]);
 		vs->compact_pointer[l] = NULL;
+		vs->compact_pointer_cap[l] = 0;
 	}
 	pthread_mutex_destroy(&vs->edit_mu);
+}
+
+void vset_set_compact_pointer(version_set_t *vs, int level, slice_t key)
+{
+	if (!grow_array((void **)&vs->compact_pointer[level], &vs->compact_pointer_cap[level], key.len, 1))
+		return;
+	memcpy(vs->compact_pointer[level], key.data, key.len);
+	vs->compact_pointer_len[level] = key.len;
 }
 
 void vset_lock(version_set_t *vs)

@@ -67,6 +67,7 @@ typedef struct version_set {
 	uint64_t log_number;         /* (mu) WALs below this are flushed */
 	uint8_t *compact_pointer[NUM_LEVELS]; /* (mu) largest key last compacted per level */
 	size_t compact_pointer_len[NUM_LEVELS]; /* (mu) */
+	size_t compact_pointer_cap[NUM_LEVELS]; /* (mu) bytes allocated for each */
 
 	pthread_mutex_t edit_mu;
 	log_writer_t *manifest;      /* (edit_mu) NULL until the first snapshot */
@@ -88,6 +89,12 @@ static inline uint64_t vset_new_file_number(version_set_t *vs)
 {
 	return vs->next_file++;
 }
+
+/* Makes a copy of key (an internal key) the compact pointer of level: the
+ * largest key its last compaction took, after which the next pick there
+ * starts. Out of memory keeps the old pointer, which only steers which
+ * file goes next. This function can't fail. REQUIRES: mu. */
+void vset_set_compact_pointer(version_set_t *vs, int level, slice_t key);
 
 /* A fresh tree: the empty version, file numbers from 1. WB_OK or
  * WB_ENOMEM. REQUIRES: as vset_recover. */
