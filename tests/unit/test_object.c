@@ -196,6 +196,8 @@ typedef struct model {
 
 static void model_write(model_t *m, uint64_t off, const uint8_t *d, size_t n)
 {
+	if (n == 0)
+		return; /* memcpy from or to NULL is undefined even for 0 bytes */
 	if (off + n > m->cap) {
 		m->cap = (size_t)(off + n) * 2;
 		m->p = realloc(m->p, m->cap);
