@@ -46,6 +46,9 @@ size_t attr_encode(const fs_attr *a, const void *target, size_t target_len, uint
 	put64(buf + 21, (uint64_t)a->atime_ns);
 	put64(buf + 29, (uint64_t)a->mtime_ns);
 	put64(buf + 37, (uint64_t)a->ctime_ns);
+	put64(buf + 45, a->ino);
+	put32(buf + 53, a->subdirs);
+	put32(buf + 57, a->links);
 	if (target_len)
 		memcpy(buf + ATTR_FIXED, target, target_len);
 	return ATTR_FIXED + target_len;
@@ -72,11 +75,12 @@ static bool known_type(uint32_t mode)
 bool attr_decode(const uint8_t *rec, size_t len, fs_attr *a, const uint8_t **target,
 		 size_t *target_len)
 {
-	if (len < ATTR_FIXED || rec[0] != ATTR_VERSION)
+	size_t fixed = len > 0 && rec[0] == 1 ? ATTR_V1_FIXED : ATTR_FIXED;
+	if (len < fixed || (rec[0] != 1 && rec[0] != ATTR_VERSION))
 		return false;
 	uint32_t mode = get32(rec + 1);
 	/* Only a symlink's record goes on past the fixed part. */
-	if (!known_type(mode) || ((mode & S_IFMT) != S_IFLNK && len != ATTR_FIXED))
+	if (!known_type(mode) || ((mode & S_IFMT) != S_IFLNK && len != fixed))
 		return false;
 	a->mode = mode;
 	a->uid = get32(rec + 5);
@@ -85,11 +89,30 @@ bool attr_decode(const uint8_t *rec, size_t len, fs_attr *a, const uint8_t **tar
 	a->atime_ns = (int64_t)get64(rec + 21);
 	a->mtime_ns = (int64_t)get64(rec + 29);
 	a->ctime_ns = (int64_t)get64(rec + 37);
+	a->ino = fixed == ATTR_FIXED ? get64(rec + 45) : 0;
+	a->subdirs = fixed == ATTR_FIXED ? get32(rec + 53) : ATTR_SUBDIRS_UNKNOWN;
+	a->links = fixed == ATTR_FIXED ? get32(rec + 57) : 0;
 	if (target) {
-		*target = rec + ATTR_FIXED;
-		*target_len = len - ATTR_FIXED;
+		*target = rec + fixed;
+		*target_len = len - fixed;
 	}
 	return true;
+}
+
+size_t attr_target_len(const uint8_t *rec, size_t len)
+{
+	size_t fixed = len > 0 && rec[0] == 1 ? ATTR_V1_FIXED : ATTR_FIXED;
+	return len > fixed ? len - fixed : 0;
+}
+
+uint64_t attr_derived_ino(const uint8_t *key, size_t klen)
+{
+	if (klen == 0)
+		return 1; /* the root (FUSE_ROOT_ID) */
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+	for (size_t i = 0; i < klen; i++)
+		h = (h ^ key[i]) * 0x100000001b3ull;
+	return (h & (ATTR_DERIVED_INO - 1)) | ATTR_DERIVED_INO;
 }
 
 int64_t attr_ts_ns(uint64_t ts)
@@ -120,4 +143,26 @@ uint8_t *attr_key(char tag, const uint8_t *key, size_t klen, const char *name, s
 	}
 	*outlen = 1 + klen + nlen;
 	return k;
+}
+
+size_t attr_encode_link(uint64_t ino, uint8_t *buf)
+{
+	buf[0] = ATTR_LINK_VERSION;
+	put64(buf + 1, ino);
+	return ATTR_LINK_LEN;
+}
+
+bool attr_decode_link(const uint8_t *rec, size_t len, uint64_t *ino)
+{
+	if (len != ATTR_LINK_LEN || rec[0] != ATTR_LINK_VERSION)
+		return false;
+	*ino = get64(rec + 1);
+	return *ino != 0;
+}
+
+void attr_inode_key(uint64_t ino, uint8_t *out)
+{
+	out[0] = META_INODE;
+	for (int i = 0; i < 8; i++)
+		out[1 + i] = (uint8_t)(ino >> (56 - 8 * i)); /* big-endian: sorts by number */
 }

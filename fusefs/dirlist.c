@@ -192,6 +192,7 @@ int dirlist_next(dirlist *d, dirlist_entry *out)
 			e->attr.mode = (e->attr.mode & 07777) | S_IFDIR;
 			e->size = 4096;
 			names_encode(child, clen - 1, false, out->name);
+			store_entry_ids(out->key, out->klen, e);
 			if (from_user && (rc = side_skip_subtree(&d->user, child, clen)) != 0)
 				return rc;
 			if (from_meta && (rc = side_skip_subtree(&d->meta, child, clen)) != 0)
@@ -203,9 +204,20 @@ int dirlist_next(dirlist *d, dirlist_entry *out)
 		if (from_meta) {
 			size_t rlen;
 			const void *rec = wb_iter_value(d->meta.it, &rlen);
+			void *shared = NULL; /* a hard link's: the inode record */
+			uint64_t ino;
+			if (attr_decode_link(rec, rlen, &ino)) {
+				if ((rc = store_inode_record(d->fs, ino, &shared, &rlen)) != 0)
+					return rc;
+				rec = shared;
+			}
 			e->has_record = attr_decode(rec, rlen, &e->attr, NULL, NULL);
+			e->attr.shared = shared != NULL;
+			if (e->attr.shared && e->attr.links)
+				e->nlink = e->attr.links;
 			if (e->has_record && (e->attr.mode & S_IFMT) == S_IFLNK)
-				e->size = rlen - ATTR_FIXED;
+				e->size = attr_target_len(rec, rlen);
+			wb_free(shared);
 			wb_iter_next(d->meta.it);
 		}
 		if (from_user) {
@@ -216,6 +228,10 @@ int dirlist_next(dirlist *d, dirlist_entry *out)
 							     attr_ts_ns(wb_iter_ts(d->user.it)));
 			wb_iter_next(d->user.it);
 		}
+		wb_key_info ki;
+		if (e->attr.shared && e->has_value &&
+		    wb_stat_key(d->fs->db, out->key, out->klen, &ki) == WB_OK)
+			e->nlink = ki.links; /* the names a hard-linked file has */
 		e->type = e->attr.mode & S_IFMT;
 		if (e->type == S_IFREG && !e->has_value)
 			continue; /* a record whose file was deleted through the API */
@@ -238,6 +254,7 @@ int dirlist_next(dirlist *d, dirlist_entry *out)
 			shadowed = ne > 0 || found;
 		}
 		names_encode(child, clen, shadowed, out->name);
+		store_entry_ids(out->key, out->klen, e);
 		return 1;
 	}
 }

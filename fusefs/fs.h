@@ -77,10 +77,15 @@ typedef struct fs_node {
 	uint64_t read_gen; /* (mu) bumped whenever a store read done before
 			    * may no longer be laid under the patch */
 	uint64_t cache_ts; /* (mu) version the kernel's page cache holds */
+	int64_t write_ns;  /* (mu) when buf or patch last changed (0: clean); a
+			    * commit stamps it as mtime and ctime */
+	uint64_t st_ino;   /* (atomic) the inode number last reported for it,
+			    * shown while it is open after an unlink */
 } fs_node;
 
 typedef struct fs {
 	wb_db *db;
+	struct fuse_session *se; /* for telling the kernel what changed */
 	char *dbdir;
 	bool ro;
 	uid_t uid;
@@ -97,6 +102,9 @@ typedef struct fs {
 	size_t nbuckets, nnodes;
 	uint64_t next_ino;
 	fs_node *root;
+	/* Inode numbers for new entries (attr.h, 'N'): [ino_next, ino_limit)
+	 * is reserved in the store. */
+	uint64_t ino_next, ino_limit; /* (ns_mu) */
 } fs_t;
 
 /* An entry as the store describes it. */
@@ -106,6 +114,8 @@ typedef struct fs_entry {
 	bool has_value;      /* a user key holds the contents */
 	fs_attr attr;
 	uint64_t size;
+	uint32_t nlink;      /* names of a file; 2 + subdirectories of a directory
+			      * (1 when not counted) */
 	uint8_t *target;     /* symlink target (malloc), NULL otherwise */
 	size_t target_len;
 } fs_entry;
@@ -160,15 +170,38 @@ int store_child_key(fs_node *parent, const char *name, bool is_dir, uint8_t **ke
  * time t (a file's version, the mount's start for a directory). Can't
  * fail. */
 fs_attr store_default_attr(const fs_t *fs, mode_t type, int64_t t);
-/* struct stat of an entry; ino from the node. */
-void store_fill_stat(fs_t *fs, const fs_entry *e, uint64_t ino, struct stat *st);
+/* Completes e's inode number (derived from key when it keeps none) and
+ * link count from what the store said. */
+void store_entry_ids(const uint8_t *key, size_t klen, fs_entry *e);
+/* How long the kernel may keep an entry's attributes: not at all for a
+ * hard-linked file, whose other names' nodes change them too. */
+static inline double store_attr_timeout(const fs_t *fs, const fs_entry *e)
+{
+	return e->nlink > 1 && e->type != S_IFDIR ? 0.0 : fs->timeout;
+}
+/* struct stat of an entry. */
+void store_fill_stat(fs_t *fs, const fs_entry *e, struct stat *st);
+/* Reads the inode number counter (at mount). */
+int store_ino_init(fs_t *fs);
+/* A new inode number for an entry created by batch b, which also gets a
+ * new reservation when the last one is used up (REQUIRES: ns_mu). */
+int store_new_ino(fs_t *fs, wb_batch *b, uint64_t *ino);
+/* Adds to b the directory dkey's record with mtime and ctime now and its
+ * subdirectory count changed by dsub, for an entry added, removed or
+ * renamed in it; a directory without a record (or without a count) gets
+ * one, counted once from the store as it is before b. */
+int store_touch_dir(fs_t *fs, wb_batch *b, const uint8_t *dkey, size_t dlen, int dsub);
 /* Adds the entry's attribute record (or its removal) to batch b. */
 int store_put_attr(fs_t *fs, wb_batch *b, const uint8_t *key, size_t klen, const fs_attr *a,
 		   const void *target, size_t tlen);
 /* The same in a transaction. */
 int store_put_attr_txn(fs_t *fs, wb_txn *t, const uint8_t *key, size_t klen, const fs_attr *a,
 		       const void *target, size_t tlen);
+/* The attributes of key (a link record followed: a->shared), *found
+ * false when it has no record. */
 int store_get_attr(fs_t *fs, const uint8_t *key, size_t klen, fs_attr *a, bool *found);
+/* The inode record of hard-linked file ino (wb_free it). */
+int store_inode_record(fs_t *fs, uint64_t ino, void **rec, size_t *rlen);
 
 /* ---- ops_*.c ---- */
 void ops_dir_init(struct fuse_lowlevel_ops *ops);

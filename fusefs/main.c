@@ -220,6 +220,13 @@ static int open_db(fs_t *fs, const struct cli *c, uint64_t cache, uint64_t thres
 					"read and copy out its files)\n");
 		return -1;
 	}
+	if (store_ino_init(fs) != 0) {
+		fprintf(stderr, "wombatfs: cannot open database %s: %s\n", fs->dbdir,
+			wb_errmsg(fs->db));
+		wb_close(fs->db);
+		fs->db = NULL;
+		return -1;
+	}
 	return 0;
 }
 
@@ -301,6 +308,7 @@ static int start(struct fuse_args *args, struct cli *c, char *dbdir,
 	ops_xattr_init(&ops);
 	int ret = 1;
 	struct fuse_session *se = fuse_session_new(args, &ops, sizeof(ops), &fs);
+	fs.se = se;
 	if (se == NULL) {
 		ret = 2; /* libfuse said which option it did not know */
 	} else if (fo->foreground) {

@@ -17,7 +17,8 @@
 #include "dirlist.h"
 #include "fs.h"
 
-/* Size of a file some handle is writing: its buffer's. */
+/* Size of a file some handle is writing: its buffer's; and the time of
+ * its last write, not yet committed. */
 static void apply_buffer(fs_node *n, struct stat *st)
 {
 	if (n == NULL)
@@ -27,6 +28,10 @@ static void apply_buffer(fs_node *n, struct stat *st)
 		uint64_t size = n->buf ? n->buf->size : n->patch->size;
 		st->st_size = (off_t)size;
 		st->st_blocks = (blkcnt_t)((size + 511) / 512);
+	}
+	if (n->dirty && n->write_ns) {
+		st->st_mtim.tv_sec = st->st_ctim.tv_sec = n->write_ns / 1000000000;
+		st->st_mtim.tv_nsec = st->st_ctim.tv_nsec = n->write_ns % 1000000000;
 	}
 	pthread_mutex_unlock(&n->mu);
 }
@@ -38,9 +43,10 @@ void reply_entry(fuse_req_t req, fs_t *fs, const uint8_t *key, size_t klen, cons
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	struct fuse_entry_param ep = { .ino = n->ino, .attr_timeout = fs->timeout,
+	struct fuse_entry_param ep = { .ino = n->ino, .attr_timeout = store_attr_timeout(fs, e),
 				       .entry_timeout = fs->timeout };
-	store_fill_stat(fs, e, n->ino, &ep.attr);
+	store_fill_stat(fs, e, &ep.attr);
+	__atomic_store_n(&n->st_ino, e->attr.ino, __ATOMIC_RELAXED);
 	apply_buffer(n, &ep.attr);
 	if (fuse_reply_entry(req, &ep) != 0)
 		inode_forget(fs, n->ino, 1); /* the kernel did not take it */
@@ -119,6 +125,8 @@ static int node_entry(fs_t *fs, fs_node *n, fs_entry *e)
 			return -ENOENT;
 		e->type = S_IFREG;
 		e->attr = store_default_attr(fs, S_IFREG, attr_now_ns());
+		e->attr.ino = __atomic_load_n(&n->st_ino, __ATOMIC_RELAXED);
+		e->nlink = 1;
 	}
 	return rc;
 }
@@ -138,12 +146,12 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	struct stat st;
-	store_fill_stat(fs, &e, ino, &st);
+	store_fill_stat(fs, &e, &st);
 	if (n->unlinked)
 		st.st_nlink = 0;
 	apply_buffer(n, &st);
+	fuse_reply_attr(req, &st, store_attr_timeout(fs, &e));
 	store_entry_free(&e);
-	fuse_reply_attr(req, &st, fs->timeout);
 }
 
 /* ---- directories: listing ---- */
@@ -231,6 +239,23 @@ static void dir_keep_pending(dir_handle *h, const dirlist_entry *e)
 	}
 }
 
+/* The inode number of "." (the listed directory) or ".." (its parent). */
+static uint64_t dot_ino(fs_t *fs, dir_handle *h, bool parent)
+{
+	size_t klen = h->klen;
+	if (parent && klen > 0) {
+		klen--; /* the directory's '/' */
+		while (klen > 0 && h->key[klen - 1] != '/')
+			klen--;
+	}
+	fs_entry e;
+	uint64_t ino = attr_derived_ino(h->key, klen);
+	if (store_entry(fs, h->key, klen, true, &e) == 0 && e.type == S_IFDIR)
+		ino = e.attr.ino;
+	store_entry_free(&e);
+	return ino;
+}
+
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi, bool plus)
 {
@@ -255,7 +280,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		bool real = false;
 		if (h->pos < 2) {
 			name = h->pos == 0 ? "." : "..";
-			st.st_ino = h->pos == 0 ? ino : FUSE_ROOT_ID;
+			st.st_ino = dot_ino(fs, h, h->pos == 1);
 			st.st_mode = S_IFDIR;
 		} else {
 			rc = dir_next(fs, h, &de);
@@ -277,9 +302,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				rc = -ENOMEM;
 				break;
 			}
-			struct fuse_entry_param ep = { .ino = n->ino, .attr_timeout = fs->timeout,
+			struct fuse_entry_param ep = { .ino = n->ino,
+						       .attr_timeout = store_attr_timeout(fs, &de.e),
 						       .entry_timeout = fs->timeout };
-			store_fill_stat(fs, &de.e, n->ino, &ep.attr);
+			store_fill_stat(fs, &de.e, &ep.attr);
+			__atomic_store_n(&n->st_ino, de.e.attr.ino, __ATOMIC_RELAXED);
 			apply_buffer(n, &ep.attr);
 			need = fuse_add_direntry_plus(req, buf + used, size - used, name, &ep,
 						      h->pos + 1);
@@ -290,11 +317,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			need = fuse_add_direntry_plus(req, buf + used, size - used, name, &ep,
 						      h->pos + 1);
 		} else {
-			if (real) {
-				fs_node *n = inode_find(fs, de.key, de.klen,
-								de.e.type == S_IFDIR);
-				st.st_ino = n ? n->ino : 0xffffffffull; /* unknown until looked up */
-			}
+			if (real)
+				st.st_ino = de.e.attr.ino;
 			need = fuse_add_direntry(req, buf + used, size - used, name, &st, h->pos + 1);
 		}
 		if (need > size - used) {
@@ -345,21 +369,6 @@ static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
 
 /* ---- namespace changes ---- */
 
-/* Keeps a directory that exists only because keys lie below it (no
- * marker) from vanishing when its last entry goes: gives it a marker. */
-static int keep_parent(fs_t *fs, wb_batch *b, const uint8_t *pkey, size_t plen)
-{
-	if (plen == 0)
-		return 0; /* the root always exists */
-	fs_attr a;
-	bool found;
-	int rc = store_get_attr(fs, pkey, plen, &a, &found);
-	if (rc != 0 || found)
-		return rc;
-	a = store_default_attr(fs, S_IFDIR, fs->mount_ns);
-	return store_put_attr(fs, b, pkey, plen, &a, NULL, 0);
-}
-
 /* Adds to b the deletion of every key of keyspace ks starting with prefix. */
 static int delete_prefix(fs_t *fs, wb_batch *b, unsigned ks, const uint8_t *prefix, size_t plen)
 {
@@ -379,12 +388,35 @@ static int delete_prefix(fs_t *fs, wb_batch *b, unsigned ks, const uint8_t *pref
 	return rc == WB_OK ? 0 : errmap(rc, "delete", prefix, plen);
 }
 
+/* The record a hard-linked file's names share, for one name going: its
+ * ctime moves, and it goes with the last name. */
+static int unlink_shared(fs_t *fs, wb_batch *b, const uint8_t *key, size_t klen)
+{
+	fs_entry e;
+	int rc = store_entry(fs, key, klen, false, &e);
+	if (rc == 0 && e.type != 0 && e.attr.shared && e.nlink > 1) {
+		e.attr.ctime_ns = attr_now_ns();
+		if (e.type != S_IFREG) /* (a regular file's object counts its own) */
+			e.attr.links = e.nlink - 1;
+		rc = store_put_attr(fs, b, key, klen, &e.attr, e.target, e.target_len);
+	} else if (rc == 0 && e.type != 0 && e.attr.shared) {
+		uint8_t ik[ATTR_INODE_KEY_LEN];
+		attr_inode_key(e.attr.ino, ik);
+		rc = errmap(wb_batch_delete_ks(b, WB_KS_META, ik, sizeof(ik)), "delete", key, klen);
+	}
+	store_entry_free(&e);
+	return rc;
+}
+
 /* Adds to b the removal of an entry (an empty directory's marker): value,
  * record, xattrs. */
 static int delete_entry(fs_t *fs, wb_batch *b, const uint8_t *key, size_t klen, bool dir)
 {
+	int rc = dir || !key_has_meta(key, klen, dir) ? 0 : unlink_shared(fs, b, key, klen);
+	if (rc != 0)
+		return rc;
 	/* A file's value may be an object shared by links: unlink releases it. */
-	int rc = dir ? WB_OK : wb_batch_unlink(fs->db, b, key, klen);
+	rc = dir ? WB_OK : wb_batch_unlink(fs->db, b, key, klen);
 	if (!key_has_meta(key, klen, dir))
 		return rc == WB_OK ? 0 : errmap(rc, "delete", key, klen);
 	size_t mlen;
@@ -460,7 +492,10 @@ static int change_new_key(change *c, const char *name, bool is_dir)
 		return -EEXIST;
 	free(c->key);
 	c->key = NULL;
-	return store_child_key(c->parent, name, is_dir, &c->key, &c->klen);
+	int rc = store_child_key(c->parent, name, is_dir, &c->key, &c->klen);
+	if (rc == 0)
+		rc = store_touch_dir(c->fs, c->b, c->parent->key, c->parent->klen, is_dir);
+	return rc;
 }
 
 /* Ends a change that made a new entry (c->e): writes the batch and
@@ -476,12 +511,17 @@ static void change_finish_new(fuse_req_t req, change *c, int rc)
 	change_end(c);
 }
 
-static fs_attr new_attr(fuse_req_t req, mode_t mode)
+/* The attributes of an entry change c makes, with a new inode number. */
+static int new_attr(fuse_req_t req, change *c, mode_t mode, fs_entry *e)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	int64_t now = attr_now_ns();
-	return (fs_attr){ .mode = mode, .uid = ctx->uid, .gid = ctx->gid,
-			  .atime_ns = now, .mtime_ns = now, .ctime_ns = now };
+	e->attr = (fs_attr){ .mode = mode, .uid = ctx->uid, .gid = ctx->gid, .atime_ns = now,
+			     .mtime_ns = now, .ctime_ns = now };
+	e->type = mode & S_IFMT;
+	e->has_record = true;
+	e->nlink = S_ISDIR(mode) ? 2 : 1;
+	return store_new_ino(c->fs, c->b, &e->attr.ino);
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
@@ -491,10 +531,11 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	if (rc == 0)
 		rc = change_new_key(&c, name, true);
 	if (rc == 0) {
-		c.e = (fs_entry){ .type = S_IFDIR, .has_record = true, .size = 4096,
-				  .attr = new_attr(req, S_IFDIR | (mode & 07777)) };
-		rc = store_put_attr(c.fs, c.b, c.key, c.klen, &c.e.attr, NULL, 0);
+		c.e = (fs_entry){ .size = 4096 };
+		rc = new_attr(req, &c, S_IFDIR | (mode & 07777), &c.e);
 	}
+	if (rc == 0)
+		rc = store_put_attr(c.fs, c.b, c.key, c.klen, &c.e.attr, NULL, 0);
 	change_finish_new(req, &c, rc);
 }
 
@@ -522,8 +563,11 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = -EISDIR;
 	if (rc == 0)
 		rc = delete_entry(c.fs, c.b, c.key, c.klen, false);
+	/* The directory's times change, and one that existed only because
+	 * keys lay below it gets a marker, so it stays when its last entry
+	 * goes. */
 	if (rc == 0)
-		rc = keep_parent(c.fs, c.b, c.parent->key, c.parent->klen);
+		rc = store_touch_dir(c.fs, c.b, c.parent->key, c.parent->klen, 0);
 	if (rc == 0)
 		rc = keep_open_contents(c.fs, c.key, c.klen);
 	if (rc == 0)
@@ -549,7 +593,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc == 0)
 		rc = delete_entry(c.fs, c.b, c.key, c.klen, true);
 	if (rc == 0)
-		rc = keep_parent(c.fs, c.b, c.parent->key, c.parent->klen);
+		rc = store_touch_dir(c.fs, c.b, c.parent->key, c.parent->klen, -1);
 	if (rc == 0)
 		rc = commit(c.fs, c.b, c.key, c.klen);
 	if (rc == 0)
@@ -568,10 +612,11 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 	if (rc == 0 && tlen >= 4096)
 		rc = -ENAMETOOLONG;
 	if (rc == 0) {
-		c.e = (fs_entry){ .type = S_IFLNK, .has_record = true, .size = tlen,
-				  .attr = new_attr(req, S_IFLNK | 0777) };
-		rc = store_put_attr(c.fs, c.b, c.key, c.klen, &c.e.attr, link, tlen);
+		c.e = (fs_entry){ .size = tlen };
+		rc = new_attr(req, &c, S_IFLNK | 0777, &c.e);
 	}
+	if (rc == 0)
+		rc = store_put_attr(c.fs, c.b, c.key, c.klen, &c.e.attr, link, tlen);
 	change_finish_new(req, &c, rc);
 }
 
@@ -598,9 +643,11 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	if (rc == 0)
 		rc = change_new_key(&c, name, false);
 	if (rc == 0) {
-		c.e = (fs_entry){ .type = mode & S_IFMT, .has_record = true,
-				  .attr = new_attr(req, mode) };
+		c.e = (fs_entry){ 0 };
+		rc = new_attr(req, &c, mode, &c.e);
 		c.e.attr.rdev = rdev;
+	}
+	if (rc == 0) {
 		if (S_ISREG(mode)) {
 			c.e.has_value = true;
 			rc = wb_batch_put(c.b, c.key, c.klen, "", 0) == WB_OK ? 0 : -ENOMEM;
@@ -611,11 +658,89 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	change_finish_new(req, &c, rc);
 }
 
+/* Adds to b what makes the file at skey (entry se) a hard link's name:
+ * its attributes move to the inode record its names share, and its own
+ * record, and the new name's at nkey, point there. */
+static int share_attr(fs_t *fs, wb_batch *b, fs_entry *se, const uint8_t *skey, size_t sklen,
+		      const uint8_t *nkey, size_t nklen)
+{
+	uint8_t link[ATTR_LINK_LEN];
+	size_t llen = attr_encode_link(se->attr.ino, link);
+	se->attr.shared = true;
+	se->attr.ctime_ns = attr_now_ns();
+	se->nlink++;
+	if (se->type != S_IFREG) /* no object to count its names */
+		se->attr.links = se->nlink;
+	int rc = store_put_attr(fs, b, skey, sklen, &se->attr, se->target, se->target_len);
+	for (int i = 0; rc == 0 && i < 2; i++) {
+		const uint8_t *k = i == 0 ? skey : nkey;
+		size_t kl = i == 0 ? sklen : nklen, ml;
+		uint8_t *mk = attr_key(META_ATTR, k, kl, NULL, &ml);
+		rc = mk ? errmap(wb_batch_put_ks(b, WB_KS_META, mk, ml, link, llen), "link", k, kl)
+			: -ENOMEM;
+		free(mk);
+	}
+	return rc;
+}
+
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
-	/* A key has one name; a second name for the same value would need a
-	 * link count and shared contents the store does not have. */
-	fuse_reply_err(req, EPERM);
+	fs_t *fs = req_fs(req);
+	fs_node *n = inode_get(fs, ino);
+	if (n == NULL || n->dir) {
+		fuse_reply_err(req, n ? EPERM : ESTALE);
+		return;
+	}
+	/* What was written to it goes to the store first: the new name links
+	 * the stored contents, and later writes, through either name, change
+	 * them in place (a patch), so both read them. */
+	pthread_mutex_lock(&n->commit_mu);
+	int crc = fs->ro ? 0 : file_commit(fs, n);
+	change c;
+	fs_entry se = { 0 };
+	int rc = change_begin(req, &c, newparent, newname);
+	if (rc == 0)
+		rc = crc;
+	if (rc == 0 && c.e.type != 0)
+		rc = -EEXIST;
+	if (rc == 0 && n->unlinked)
+		rc = -ENOENT;
+	if (rc == 0) /* under ns_mu: n's key holds still */
+		rc = store_entry(fs, n->key, n->klen, false, &se);
+	if (rc == 0 && se.type == 0)
+		rc = -ENOENT;
+	/* The file with the empty name has no record to point with. */
+	if (rc == 0 && !key_has_meta(n->key, n->klen, false))
+		rc = -EPERM;
+	if (rc == 0 && se.nlink >= UINT32_MAX - 1)
+		rc = -EMLINK;
+	if (rc == 0)
+		rc = change_new_key(&c, newname, false);
+	/* A regular file's contents are shared by the engine; a symlink,
+	 * fifo or device is all in the record the names share. */
+	if (rc == 0 && se.type == S_IFREG)
+		rc = errmap(wb_batch_link(fs->db, c.b, n->key, n->klen, c.key, c.klen), "link",
+			    c.key, c.klen);
+	if (rc == 0)
+		rc = share_attr(fs, c.b, &se, n->key, n->klen, c.key, c.klen);
+	if (rc == 0)
+		rc = commit(fs, c.b, c.key, c.klen);
+	if (rc == 0) {
+		/* The kernel keeps the old name's attributes (nlink 1) for
+		 * their timeout: they changed. Attributes only, no page lock
+		 * taken, so it may be told before the reply. */
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+		store_entry_free(&c.e);
+		c.e = se;
+		se = (fs_entry){ 0 };
+	}
+	store_entry_free(&se);
+	if (rc == 0)
+		reply_entry(req, fs, c.key, c.klen, &c.e);
+	else
+		fuse_reply_err(req, -rc);
+	change_end(&c);
+	pthread_mutex_unlock(&n->commit_mu);
 }
 
 /* ---- rename ---- */
@@ -740,12 +865,36 @@ static int rename_check(change *c, const fs_entry *te, const uint8_t *tkey, size
 	return 0;
 }
 
+/* Adds to b the record of entry e at the key `to` it is renamed to: its
+ * inode number and the rest kept, ctime now. (One that had no record gets
+ * one, keeping the number derived from its old key.) After the move. */
+static int renamed_attr(fs_t *fs, wb_batch *b, const fs_entry *e, const uint8_t *to, size_t tlen)
+{
+	if (!key_has_meta(to, tlen, e->type == S_IFDIR))
+		return 0;
+	fs_attr a = e->attr;
+	a.ctime_ns = attr_now_ns();
+	return store_put_attr(fs, b, to, tlen, &a, e->target, e->target_len);
+}
+
+/* The times and subdirectory counts of both directories of a rename. */
+static int rename_touch(change *c, fs_node *np, const fs_entry *te, unsigned flags)
+{
+	int sdir = c->e.type == S_IFDIR, tdir = te->type == S_IFDIR;
+	int d_old = -sdir + ((flags & RENAME_EXCHANGE) ? tdir : 0);
+	int d_new = sdir - tdir; /* a directory replaced or swapped out leaves it */
+	if (np == c->parent)
+		return store_touch_dir(c->fs, c->b, np->key, np->klen, d_old + d_new);
+	int rc = store_touch_dir(c->fs, c->b, c->parent->key, c->parent->klen, d_old);
+	return rc ? rc : store_touch_dir(c->fs, c->b, np->key, np->klen, d_new);
+}
+
 /* Fills c->b with the rename of c's entry onto te at tkey (checked). */
 static int rename_batch(change *c, fs_node *np, const char *name, const char *newname,
 			const fs_entry *te, const uint8_t *tkey, size_t tklen, unsigned flags)
 {
 	bool sdir = c->e.type == S_IFDIR, tdir = te->type == S_IFDIR;
-	int rc = keep_parent(c->fs, c->b, c->parent->key, c->parent->klen);
+	int rc = rename_touch(c, np, te, flags);
 	if (rc == 0 && (flags & RENAME_EXCHANGE)) {
 		uint8_t *a_to = NULL, *b_to = NULL;
 		size_t a_tolen, b_tolen;
@@ -755,6 +904,10 @@ static int rename_batch(change *c, fs_node *np, const char *name, const char *ne
 		if (rc == 0)
 			rc = exchange(c->fs, c->b, c->key, c->klen, sdir, a_to, a_tolen, tkey, tklen,
 				      tdir, b_to, b_tolen);
+		if (rc == 0)
+			rc = renamed_attr(c->fs, c->b, &c->e, a_to, a_tolen);
+		if (rc == 0)
+			rc = renamed_attr(c->fs, c->b, te, b_to, b_tolen);
 		free(a_to);
 		free(b_to);
 	} else if (rc == 0) {
@@ -762,6 +915,8 @@ static int rename_batch(change *c, fs_node *np, const char *name, const char *ne
 			rc = delete_entry(c->fs, c->b, tkey, tklen, tdir);
 		if (rc == 0)
 			rc = move_entry(c->fs, c->b, c->key, c->klen, sdir, tkey, tklen, MOVE_POINTER);
+		if (rc == 0)
+			rc = renamed_attr(c->fs, c->b, &c->e, tkey, tklen);
 	}
 	return rc;
 }
@@ -798,6 +953,11 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	if (rc == 0 && tklen == c.klen && memcmp(tkey, c.key, c.klen) == 0 &&
 	    (te.type == 0 || tdir == sdir)) {
 		fuse_reply_err(req, 0); /* the same entry: nothing to do */
+		goto out;
+	}
+	if (rc == 0 && !(flags & RENAME_EXCHANGE) && c.e.attr.shared && te.attr.shared &&
+	    c.e.attr.ino == te.attr.ino) {
+		fuse_reply_err(req, 0); /* two names of one file: POSIX leaves both */
 		goto out;
 	}
 	/* A value-log reclaim that moved a value between reading its pointer

@@ -30,6 +30,20 @@
  * chunk meanwhile) before giving up. */
 #define PATCH_TRIES 8
 
+/* n's buffer or patch changed now (n->mu held): ext4 moves mtime and
+ * ctime at the write, so a stat before the commit shows the time too. */
+static void mark_dirty(fs_node *n)
+{
+	n->dirty = true;
+	n->write_ns = attr_now_ns();
+}
+
+/* The time a commit stamps on n's record: its last write's (n->mu held). */
+static int64_t commit_time(const fs_node *n)
+{
+	return n->write_ns ? n->write_ns : attr_now_ns();
+}
+
 static bool writable(int flags)
 {
 	return (flags & O_ACCMODE) != O_RDONLY;
@@ -176,7 +190,7 @@ static int commit_locked(fs_t *fs, fs_node *n, wb_writer **w)
 	if (key_has_meta(n->key, n->klen, n->dir))
 		rc = store_get_attr(fs, n->key, n->klen, &a, &found);
 	if (rc == 0 && found) {
-		a.mtime_ns = a.ctime_ns = attr_now_ns();
+		a.mtime_ns = a.ctime_ns = commit_time(n);
 		rc = store_put_attr(fs, b, n->key, n->klen, &a, NULL, 0);
 	}
 	/* Whole new contents replace what the key held: an object (a file
@@ -203,6 +217,7 @@ static int commit_locked(fs_t *fs, fs_node *n, wb_writer **w)
 	wb_batch_free(b);
 	if (rc == 0) {
 		n->dirty = false;
+		n->write_ns = 0;
 		n->cache_ts = 0;
 		/* The store has it all now: later writes go into a patch, so a
 		 * file kept open (a database) is not rewritten whole at each
@@ -219,7 +234,8 @@ static int commit_locked(fs_t *fs, fs_node *n, wb_writer **w)
 
 /* The patch's changes to key in transaction t: the cut, the ranges, then
  * the length when the file was extended without writing. */
-static int apply_patch(fs_t *fs, wb_txn *t, const filepatch *p, const uint8_t *key, size_t klen)
+static int apply_patch(fs_t *fs, wb_txn *t, const filepatch *p, const uint8_t *key, size_t klen,
+		       int64_t mtime_ns)
 {
 	int rc = WB_OK;
 	uint64_t end = p->keep;
@@ -241,7 +257,7 @@ static int apply_patch(fs_t *fs, wb_txn *t, const filepatch *p, const uint8_t *k
 	if (err == 0 && key_has_meta(key, klen, false))
 		err = store_get_attr(fs, key, klen, &a, &found);
 	if (err == 0 && found) {
-		a.mtime_ns = a.ctime_ns = attr_now_ns();
+		a.mtime_ns = a.ctime_ns = mtime_ns;
 		err = store_put_attr_txn(fs, t, key, klen, &a, NULL, 0);
 	}
 	return err;
@@ -265,8 +281,11 @@ static int commit_patch(fs_t *fs, fs_node *n)
 		filepatch *p = n->patch;
 		wb_txn *t = NULL;
 		int rc = errmap(wb_txn_begin(fs->db, WB_TXN_SNAPSHOT, &t), "write", key, klen);
+		pthread_mutex_lock(&n->mu);
+		int64_t mtime = commit_time(n);
+		pthread_mutex_unlock(&n->mu);
 		if (rc == 0)
-			rc = apply_patch(fs, t, p, key, klen);
+			rc = apply_patch(fs, t, p, key, klen, mtime);
 		pthread_mutex_lock(&fs->ns_mu);
 		pthread_mutex_lock(&n->mu);
 		bool moved = !has_key(n, key, klen);
@@ -280,6 +299,7 @@ static int commit_patch(fs_t *fs, fs_node *n)
 			if (erc == WB_OK) {
 				filepatch_committed(p);
 				n->dirty = false;
+				n->write_ns = 0;
 				n->cache_ts = 0;
 				n->read_gen++;
 			}
@@ -398,7 +418,22 @@ static int open_locked(fs_t *fs, fs_node *n, struct fuse_file_info *fi, bool cre
 	bool w = writable(fi->flags);
 	if (w && fs->ro)
 		return -EROFS;
-	if (w && (fi->flags & O_TRUNC) && !created) {
+	wb_key_info lk;
+	if (w && (fi->flags & O_TRUNC) && !created && n->buf == NULL &&
+	    wb_stat_key(fs->db, key, klen, &lk) == WB_OK && lk.links > 1) {
+		/* A hard-linked file is cut in place, in the object its names
+		 * share: new contents in a buffer would replace only this name's. */
+		if (n->patch == NULL) {
+			if ((n->patch = malloc(sizeof(*n->patch))) == NULL)
+				return -ENOMEM;
+			filepatch_init(n->patch, lk.value_len);
+		}
+		int rc = filepatch_truncate(n->patch, 0);
+		if (rc != 0)
+			return rc;
+		n->read_gen++;
+		mark_dirty(n);
+	} else if (w && (fi->flags & O_TRUNC) && !created) {
 		if (n->patch != NULL) { /* its changes are cut away with the rest */
 			filepatch_free(n->patch);
 			free(n->patch);
@@ -413,7 +448,7 @@ static int open_locked(fs_t *fs, fs_node *n, struct fuse_file_info *fi, bool cre
 		int rc = filebuf_truncate(n->buf, 0);
 		if (rc != 0)
 			return rc;
-		n->dirty = true;
+		mark_dirty(n);
 	}
 	n->handles++;
 	if (w)
@@ -505,12 +540,17 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 			rc = -ENOMEM;
 		if (rc == 0)
 			rc = errmap(wb_batch_put(b, key, klen, "", 0), "create", key, klen);
-		/* Default attributes need no record. */
-		bool plain = (mode & 07777) == 0644 && ctx->uid == fs->uid && ctx->gid == fs->gid;
-		if (rc == 0 && !plain) {
+		/* A record of its own for its inode number, and the directory's
+		 * new times, in the same batch. */
+		if (rc == 0)
+			rc = store_new_ino(fs, b, &e.attr.ino);
+		if (rc == 0) {
 			e.has_record = true;
+			e.nlink = 1;
 			rc = store_put_attr(fs, b, key, klen, &e.attr, NULL, 0);
 		}
+		if (rc == 0)
+			rc = store_touch_dir(fs, b, p->key, p->klen, 0);
 		if (rc == 0)
 			rc = errmap(wb_write(fs->db, b), "create", key, klen);
 		created = rc == 0;
@@ -542,7 +582,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	if (rc == 0) {
 		struct fuse_entry_param ep = { .ino = n->ino, .attr_timeout = fs->timeout,
 					       .entry_timeout = fs->timeout };
-		store_fill_stat(fs, &e, n->ino, &ep.attr);
+		store_fill_stat(fs, &e, &ep.attr);
+		__atomic_store_n(&n->st_ino, e.attr.ino, __ATOMIC_RELAXED);
 		if (fuse_reply_create(req, &ep, fi) != 0)
 			inode_forget(fs, n->ino, 1);
 	} else {
@@ -706,7 +747,7 @@ static int write_patch(fs_t *fs, fs_node *n, const char *data, size_t size, uint
 	if (!whole) {
 		rc = filepatch_write(n->patch, off, data, size);
 		if (rc == 0)
-			n->dirty = true;
+			mark_dirty(n);
 	}
 	bool full = !whole && n->patch->bytes >= PATCH_CAP;
 	pthread_mutex_unlock(&n->mu);
@@ -745,7 +786,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
 	if (rc == 0)
 		rc = filebuf_write(n->buf, (uint64_t)off, data, size);
 	if (rc == 0)
-		n->dirty = true;
+		mark_dirty(n);
 	pthread_mutex_unlock(&n->mu);
 	pthread_mutex_unlock(&n->commit_mu);
 	if (rc != 0)
@@ -859,7 +900,7 @@ static int truncate_node(fs_t *fs, fs_node *n, uint64_t size)
 		rc = filepatch_truncate(n->patch, size);
 	n->read_gen++;
 	if (rc == 0)
-		n->dirty = true;
+		mark_dirty(n);
 	bool commit = rc == 0 && n->writers == 0;
 	pthread_mutex_unlock(&n->mu);
 	if (commit)
@@ -886,8 +927,9 @@ static int setattr_unlinked(fs_t *fs, fs_node *n, fuse_ino_t ino, const struct s
 	if (rc != 0)
 		return rc;
 	fs_entry e = { .type = S_IFREG, .attr = store_default_attr(fs, S_IFREG, attr_now_ns()) };
+	e.attr.ino = __atomic_load_n(&n->st_ino, __ATOMIC_RELAXED);
 	apply_attr(&e.attr, st, to_set);
-	store_fill_stat(fs, &e, ino, out);
+	store_fill_stat(fs, &e, out);
 	out->st_nlink = 0;
 	out->st_size = (off_t)size;
 	out->st_blocks = (blkcnt_t)((size + 511) / 512);
@@ -950,8 +992,14 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_s
 		rc = -ENOENT;
 	if (rc == 0 && (to_set & ATTR_BITS) && !key_has_meta(n->key, n->klen, n->dir))
 		rc = -EPERM; /* the file with the empty name keeps default attributes */
-	if (rc == 0 && (to_set & ATTR_BITS)) {
-		apply_attr(&e.attr, st, to_set);
+	/* A truncate moves mtime and ctime now, as a write does. */
+	int changes = to_set & ATTR_BITS;
+	if ((to_set & FUSE_SET_ATTR_SIZE) && !(to_set & FUSE_SET_ATTR_MTIME))
+		changes |= FUSE_SET_ATTR_MTIME_NOW;
+	if (!key_has_meta(n->key, n->klen, n->dir))
+		changes = 0;
+	if (rc == 0 && changes) {
+		apply_attr(&e.attr, st, changes);
 		wb_batch *b;
 		rc = wb_batch_new(&b) == WB_OK ? 0 : -ENOMEM;
 		if (rc == 0)
@@ -963,7 +1011,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_s
 	}
 	struct stat out;
 	if (rc == 0) {
-		store_fill_stat(fs, &e, ino, &out);
+		store_fill_stat(fs, &e, &out);
 		pthread_mutex_lock(&n->mu);
 		if (n->buf)
 			out.st_size = (off_t)n->buf->size;
@@ -973,9 +1021,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_s
 	}
 	pthread_mutex_unlock(&fs->ns_mu);
 	pthread_mutex_unlock(&n->commit_mu);
+	double timeout = rc == 0 ? store_attr_timeout(fs, &e) : 0;
 	store_entry_free(&e);
 	if (rc == 0)
-		fuse_reply_attr(req, &out, fs->timeout);
+		fuse_reply_attr(req, &out, timeout);
 	else
 		fuse_reply_err(req, -rc);
 }

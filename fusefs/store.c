@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dirlist.h"
 #include "fs.h"
 
 void store_entry_free(fs_entry *e)
@@ -21,24 +22,56 @@ void store_entry_free(fs_entry *e)
 	e->target = NULL;
 }
 
-int store_get_attr(fs_t *fs, const uint8_t *key, size_t klen, fs_attr *a, bool *found)
+int store_inode_record(fs_t *fs, uint64_t ino, void **rec, size_t *rlen)
 {
+	uint8_t ik[ATTR_INODE_KEY_LEN];
+	attr_inode_key(ino, ik);
+	int rc = wb_get_ks(fs->db, WB_KS_META, ik, sizeof(ik), rec, rlen);
+	if (rc == WB_ENOTFOUND)
+		rc = WB_ECORRUPT; /* a link record with no inode record */
+	return rc == WB_OK ? 0 : errmap(rc, "inode record", ik, sizeof(ik));
+}
+
+/* The attribute record of node key `key` (wb_free it), or *rec NULL when
+ * it has none. A link record is followed to the inode record its names
+ * share (*shared). */
+static int get_record(fs_t *fs, const uint8_t *key, size_t klen, void **rec, size_t *rlen,
+		      bool *shared)
+{
+	*rec = NULL;
+	*shared = false;
 	size_t mlen;
 	uint8_t *mk = attr_key(META_ATTR, key, klen, NULL, &mlen);
 	if (mk == NULL)
 		return -ENOMEM;
+	int rc = wb_get_ks(fs->db, WB_KS_META, mk, mlen, rec, rlen);
+	free(mk);
+	if (rc != WB_OK) {
+		*rec = NULL;
+		return rc == WB_ENOTFOUND ? 0 : errmap(rc, "read attributes", key, klen);
+	}
+	uint64_t ino;
+	if (!attr_decode_link(*rec, *rlen, &ino))
+		return 0;
+	wb_free(*rec);
+	*rec = NULL;
+	*shared = true;
+	return store_inode_record(fs, ino, rec, rlen);
+}
+
+int store_get_attr(fs_t *fs, const uint8_t *key, size_t klen, fs_attr *a, bool *found)
+{
 	void *rec;
 	size_t rlen;
-	int rc = wb_get_ks(fs->db, WB_KS_META, mk, mlen, &rec, &rlen);
+	bool shared;
 	*found = false;
-	if (rc == WB_OK) {
+	int rc = get_record(fs, key, klen, &rec, &rlen, &shared);
+	if (rc == 0 && rec != NULL) {
 		*found = attr_decode(rec, rlen, a, NULL, NULL);
+		a->shared = shared;
 		rc = *found ? 0 : errmap(WB_ECORRUPT, "attribute record", key, klen);
-		wb_free(rec);
-	} else {
-		rc = rc == WB_ENOTFOUND ? 0 : errmap(rc, "read attributes", key, klen);
 	}
-	free(mk);
+	wb_free(rec);
 	return rc;
 }
 
@@ -87,6 +120,8 @@ static int dir_entry(fs_t *fs, const uint8_t *key, size_t klen, fs_entry *e)
 {
 	bool found;
 	int rc = store_get_attr(fs, key, klen, &e->attr, &found);
+	if (rc == -EIO && klen == 0)
+		rc = 0; /* (logged) the root stays reachable, with default attributes */
 	if (rc != 0)
 		return rc;
 	if (!found) {
@@ -99,6 +134,7 @@ static int dir_entry(fs_t *fs, const uint8_t *key, size_t klen, fs_entry *e)
 	e->type = S_IFDIR;
 	e->attr.mode = (e->attr.mode & 07777) | S_IFDIR;
 	e->size = 4096;
+	store_entry_ids(key, klen, e);
 	return 0;
 }
 
@@ -109,25 +145,24 @@ int store_entry(fs_t *fs, const uint8_t *key, size_t klen, bool dir, fs_entry *e
 		return dir_entry(fs, key, klen, e);
 	if (klen == 0)
 		return 0; /* no key is empty */
-	int rc = WB_ENOTFOUND;
+	int rc = 0;
 	void *rec = NULL;
 	size_t rlen;
-	if (key_has_meta(key, klen, false)) {
-		size_t mlen;
-		uint8_t *mk = attr_key(META_ATTR, key, klen, NULL, &mlen);
-		if (mk == NULL)
-			return -ENOMEM;
-		rc = wb_get_ks(fs->db, WB_KS_META, mk, mlen, &rec, &rlen);
-		free(mk);
-	}
-	if (rc == WB_OK) {
+	bool shared = false;
+	if (key_has_meta(key, klen, false) &&
+	    (rc = get_record(fs, key, klen, &rec, &rlen, &shared)) != 0)
+		return rc;
+	if (rec != NULL) {
 		const uint8_t *t;
 		size_t tlen;
 		if (!attr_decode(rec, rlen, &e->attr, &t, &tlen)) {
 			wb_free(rec);
 			return errmap(WB_ECORRUPT, "attribute record", key, klen);
 		}
+		e->attr.shared = shared;
 		e->has_record = true;
+		if (shared && e->attr.links)
+			e->nlink = e->attr.links; /* a symlink's, fifo's or device's names */
 		e->type = e->attr.mode & S_IFMT;
 		if (e->type == S_IFLNK) {
 			e->target = malloc(tlen + 1);
@@ -141,10 +176,10 @@ int store_entry(fs_t *fs, const uint8_t *key, size_t klen, bool dir, fs_entry *e
 			e->size = tlen;
 		}
 		wb_free(rec);
-		if (e->type != S_IFREG)
+		if (e->type != S_IFREG) {
+			store_entry_ids(key, klen, e);
 			return 0;
-	} else if (rc != WB_ENOTFOUND) {
-		return errmap(rc, "read attributes", key, klen);
+		}
 	}
 	wb_key_info ki;
 	rc = wb_stat_key(fs->db, key, klen, &ki);
@@ -157,10 +192,12 @@ int store_entry(fs_t *fs, const uint8_t *key, size_t klen, bool dir, fs_entry *e
 		return errmap(rc, "stat", key, klen);
 	e->has_value = true;
 	e->size = ki.value_len;
+	e->nlink = ki.links;
 	if (!e->has_record) {
 		e->type = S_IFREG;
 		e->attr = store_default_attr(fs, S_IFREG, attr_ts_ns(ki.ts));
 	}
+	store_entry_ids(key, klen, e);
 	return 0;
 }
 
@@ -304,15 +341,26 @@ int store_resolve(fs_t *fs, fs_node *parent, const char *name, uint8_t **key, si
 fs_attr store_default_attr(const fs_t *fs, mode_t type, int64_t t)
 {
 	return (fs_attr){ .mode = type | (type == S_IFDIR ? 0755 : 0644), .uid = fs->uid,
-			  .gid = fs->gid, .atime_ns = t, .mtime_ns = t, .ctime_ns = t };
+			  .gid = fs->gid, .atime_ns = t, .mtime_ns = t, .ctime_ns = t,
+			  .subdirs = ATTR_SUBDIRS_UNKNOWN };
 }
 
-void store_fill_stat(fs_t *fs, const fs_entry *e, uint64_t ino, struct stat *st)
+void store_entry_ids(const uint8_t *key, size_t klen, fs_entry *e)
+{
+	if (e->attr.ino == 0)
+		e->attr.ino = attr_derived_ino(key, klen);
+	if (e->type == S_IFDIR)
+		e->nlink = e->attr.subdirs == ATTR_SUBDIRS_UNKNOWN ? 1 : 2 + e->attr.subdirs;
+	else if (e->nlink == 0)
+		e->nlink = 1;
+}
+
+void store_fill_stat(fs_t *fs, const fs_entry *e, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
-	st->st_ino = ino;
+	st->st_ino = e->attr.ino;
 	st->st_mode = e->attr.mode;
-	st->st_nlink = 1;
+	st->st_nlink = e->nlink ? e->nlink : 1;
 	st->st_uid = e->attr.uid;
 	st->st_gid = e->attr.gid;
 	st->st_rdev = (dev_t)e->attr.rdev;
@@ -332,11 +380,21 @@ static int put_attr(fs_t *fs, wb_batch *b, wb_txn *t, const uint8_t *key, size_t
 		    const fs_attr *a, const void *target, size_t tlen)
 {
 	size_t mlen;
-	uint8_t *mk = attr_key(META_ATTR, key, klen, NULL, &mlen);
+	uint8_t *mk = a->shared ? malloc(ATTR_INODE_KEY_LEN) : attr_key(META_ATTR, key, klen, NULL, &mlen);
 	uint8_t *rec = malloc(ATTR_FIXED + tlen);
 	int rc = -ENOMEM;
+	if (mk && a->shared) {
+		attr_inode_key(a->ino, mk);
+		mlen = ATTR_INODE_KEY_LEN;
+	}
 	if (mk && rec) {
-		size_t rlen = attr_encode(a, target, tlen, rec);
+		/* The first record of an entry keeps the number it showed. */
+		fs_attr full = *a;
+		if (full.ino == 0)
+			full.ino = attr_derived_ino(key, klen);
+		if ((full.mode & S_IFMT) != S_IFDIR)
+			full.subdirs = 0;
+		size_t rlen = attr_encode(&full, target, tlen, rec);
 		rc = t ? wb_txn_put_ks(t, WB_KS_META, mk, mlen, rec, rlen)
 		       : wb_batch_put_ks(b, WB_KS_META, mk, mlen, rec, rlen);
 		rc = rc == WB_OK ? 0 : errmap(rc, "batch", key, klen);
@@ -356,4 +414,89 @@ int store_put_attr_txn(fs_t *fs, wb_txn *t, const uint8_t *key, size_t klen, con
 		       const void *target, size_t tlen)
 {
 	return put_attr(fs, NULL, t, key, klen, a, target, tlen);
+}
+
+/* ---- inode numbers and directory records ---- */
+
+#define INO_RESERVE 4096 /* numbers reserved by one write of 'N' */
+
+int store_ino_init(fs_t *fs)
+{
+	const uint8_t k = META_NEXT_INO;
+	void *v;
+	size_t vl;
+	int rc = wb_get_ks(fs->db, WB_KS_META, &k, 1, &v, &vl);
+	uint64_t next = FUSE_ROOT_ID + 1;
+	if (rc == WB_OK) {
+		if (vl != 8) {
+			wb_free(v);
+			return errmap(WB_ECORRUPT, "inode number counter", &k, 1);
+		}
+		next = 0;
+		for (int i = 7; i >= 0; i--)
+			next = next << 8 | ((const uint8_t *)v)[i];
+		wb_free(v);
+	} else if (rc != WB_ENOTFOUND) {
+		return errmap(rc, "read the inode number counter", &k, 1);
+	}
+	fs->ino_next = fs->ino_limit = next;
+	return 0;
+}
+
+int store_new_ino(fs_t *fs, wb_batch *b, uint64_t *ino)
+{
+	if (fs->ino_next == fs->ino_limit) {
+		if (fs->ino_limit + INO_RESERVE >= ATTR_DERIVED_INO)
+			return -ENOSPC; /* 2^62 numbers handed out */
+		/* Reserved in the batch that uses the first of them: whatever
+		 * survives a crash with a number also kept its reservation. */
+		uint8_t k = META_NEXT_INO, v[8];
+		uint64_t limit = fs->ino_limit + INO_RESERVE;
+		for (int i = 0; i < 8; i++)
+			v[i] = (uint8_t)(limit >> (8 * i));
+		int rc = wb_batch_put_ks(b, WB_KS_META, &k, 1, v, sizeof(v));
+		if (rc != WB_OK)
+			return errmap(rc, "batch", &k, 1);
+		fs->ino_limit = limit;
+	}
+	*ino = fs->ino_next++;
+	return 0;
+}
+
+/* Subdirectories of dkey, counted from a listing. */
+static int count_subdirs(fs_t *fs, const uint8_t *dkey, size_t dlen, uint32_t *out)
+{
+	dirlist *d;
+	int rc = dirlist_open(fs, dkey, dlen, &d);
+	if (rc != 0)
+		return rc;
+	dirlist_entry de;
+	uint32_t n = 0;
+	while ((rc = dirlist_next(d, &de)) > 0)
+		n += de.e.type == S_IFDIR;
+	dirlist_close(d);
+	*out = n;
+	return rc;
+}
+
+int store_touch_dir(fs_t *fs, wb_batch *b, const uint8_t *dkey, size_t dlen, int dsub)
+{
+	fs_attr a;
+	bool found;
+	int rc = store_get_attr(fs, dkey, dlen, &a, &found);
+	if (rc != 0)
+		return rc;
+	if (!found)
+		a = store_default_attr(fs, S_IFDIR, fs->mount_ns);
+	if (a.subdirs == ATTR_SUBDIRS_UNKNOWN) {
+		if ((rc = count_subdirs(fs, dkey, dlen, &a.subdirs)) != 0)
+			return rc;
+	}
+	if (dsub < 0 && a.subdirs < (uint32_t)-dsub)
+		a.subdirs = 0; /* counted before keys were added below it by the API */
+	else if (a.subdirs + (int64_t)dsub < ATTR_SUBDIRS_UNKNOWN)
+		a.subdirs = (uint32_t)((int64_t)a.subdirs + dsub);
+	a.mode = (a.mode & 07777) | S_IFDIR;
+	a.mtime_ns = a.ctime_ns = attr_now_ns();
+	return store_put_attr(fs, b, dkey, dlen, &a, NULL, 0);
 }

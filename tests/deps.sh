@@ -2,9 +2,10 @@
 # deps.sh -- installs the Debian packages Wombat needs when any is missing.
 # Called by `make deps`, `make test` and `make mount`. BENCH=1 adds the peers,
 # STRESS=1 valgrind (for `make stress`). python3 runs several tests/fs scripts (its sqlite3 module drives
-# tests/fs/sqlite.sh); sqlite3 is the CLI that test cross-checks with.
+# tests/fs/sqlite.sh); sqlite3 is the CLI that test cross-checks with; rsync -H
+# is one of the ways tests/fs/links.sh makes hard links.
 set -e
-pkgs="libfuse3-dev fuse3 zlib1g-dev libssl-dev libcmocka-dev pkg-config attr python3 sqlite3"
+pkgs="libfuse3-dev fuse3 zlib1g-dev libssl-dev libcmocka-dev pkg-config attr python3 sqlite3 rsync"
 [ "${BENCH:-0}" = 1 ] && pkgs="$pkgs librocksdb-dev libleveldb-dev liblmdb-dev bindfs"
 [ "${STRESS:-0}" = 1 ] && pkgs="$pkgs valgrind"
 missing=""

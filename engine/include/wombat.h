@@ -419,6 +419,13 @@ int wb_batch_move_ks(wb_db *db, wb_batch *b, unsigned ks, const void *from, size
  * unlinks of links of one value in one batch count once. Errors:
  * WB_EINVAL, WB_ENOMEM, WB_ECORRUPT, WB_EIO. */
 int wb_batch_unlink(wb_db *db, wb_batch *b, const void *key, size_t klen);
+/* Adds to b the making of `to` a second key for the value of `from`, as
+ * wb_txn_link does (a plain value becomes an object; whatever `to` held is
+ * released). Reads now, as wb_batch_unlink, with the same duty on the
+ * caller. Errors: WB_ENOTFOUND (from has no value), WB_EINVAL (a bad
+ * length, or from == to), WB_ENOMEM, WB_ECORRUPT, WB_EIO. */
+int wb_batch_link(wb_db *db, wb_batch *b, const void *from, size_t flen, const void *to,
+		  size_t tlen);
 
 /* ------------------------------------------------------------------ */
 /* Streaming writer: a value of any size (up to WB_MAX_STREAM_LEN) written

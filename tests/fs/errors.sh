@@ -1,7 +1,7 @@
 #!/bin/sh
 # errors.sh -- the errors a person meets, as the tools print them: ENOENT,
 # EEXIST, ENOTEMPTY, ENOTDIR, EISDIR, ENAMETOOLONG (a 256-byte name; 255
-# works), EPERM for hard links, and EROFS on a -o ro mount where reads
+# works), EEXIST and EPERM (a directory) for hard links, and EROFS on a -o ro mount where reads
 # still work. A failed call changes nothing.
 . "$(dirname "$0")/lib/common.sh"
 
@@ -72,8 +72,15 @@ err_has 'File name too long'
 file_is "$M/file" 'data
 '
 
-# EPERM: a key has one name, so no hard links.
-expect_fail ln "$M/file" "$M/hardlink"
+# A hard link onto a name that exists: EEXIST; of a directory: EPERM.
+# Neither changes a thing.
+echo other >"$M/taken"
+expect_fail ln "$M/file" "$M/taken"
+err_has 'File exists'
+file_is "$M/taken" 'other
+'
+mkdir "$M/linkme"
+expect_fail python3 -c 'import os, sys; os.link(sys.argv[1], sys.argv[2])' "$M/linkme" "$M/hardlink"
 err_has 'Operation not permitted'
 absent "$M/hardlink"
 

@@ -466,6 +466,51 @@ static void test_batch_unlink(void **state)
 	assert_int_equal(wb_close(db), WB_OK);
 }
 
+/* wb_batch_link: a plain value (inline, then one in the value log) gets a
+ * second key in a batch, with other entries beside it; writes through one
+ * key read through the other; the value goes with its last key. */
+static void test_batch_link(void **state)
+{
+	wb_options o = options(4096);
+	wb_db *db = tu_open(dir, &o);
+	uint8_t data[300000];
+	fill(data, sizeof(data), 9);
+	for (int big = 0; big < 2; big++) {
+		size_t len = big ? sizeof(data) : 100;
+		tu_putn(db, "src", 3, data, len);
+		wb_batch *b;
+		assert_int_equal(wb_batch_new(&b), WB_OK);
+		assert_int_equal(wb_batch_link(db, b, "src", 3, "dst", 3), WB_OK);
+		assert_int_equal(wb_batch_put(b, "beside", 6, "v", 1), WB_OK);
+		assert_int_equal(wb_write(db, b), WB_OK);
+		expect_bytes(db, "dst", data, len);
+		wb_key_info ki;
+		assert_int_equal(wb_stat_key(db, "src", 3, &ki), WB_OK);
+		assert_int_equal(ki.links, 2);
+		write_at(db, "dst", 10, "LINK", 4);
+		uint8_t *want = malloc(len);
+		memcpy(want, data, len);
+		memcpy(want + 10, "LINK", 4);
+		expect_bytes(db, "src", want, len);
+		free(want);
+		/* Errors: no such key, a key onto itself. */
+		wb_batch_clear(b);
+		assert_int_equal(wb_batch_link(db, b, "none", 4, "x", 1), WB_ENOTFOUND);
+		assert_int_equal(wb_batch_link(db, b, "src", 3, "src", 3), WB_EINVAL);
+		assert_int_equal(wb_batch_unlink(db, b, "src", 3), WB_OK);
+		assert_int_equal(wb_write(db, b), WB_OK);
+		assert_int_equal(wb_stat_key(db, "dst", 3, &ki), WB_OK);
+		assert_int_equal(ki.links, 1);
+		wb_batch_clear(b);
+		assert_int_equal(wb_batch_unlink(db, b, "dst", 3), WB_OK);
+		assert_int_equal(wb_write(db, b), WB_OK);
+		wb_batch_free(b);
+		tu_expect_missing(db, "src", 3);
+		tu_expect_missing(db, "dst", 3);
+	}
+	assert_int_equal(wb_close(db), WB_OK);
+}
+
 static void test_conflict(void **state)
 {
 	wb_options o = options(4096);
@@ -537,6 +582,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_links, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unlink_reclaims, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_unlink, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_link, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conflict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_whole_commits, setup, teardown),
 	};

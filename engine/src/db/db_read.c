@@ -375,25 +375,56 @@ static int batch_sink_put(void *arg, slice_t tk, uint8_t meta, slice_t value)
 	return batch_add(arg, meta, tk.data[0], slice_make(tk.data + 1, tk.len - 1), value);
 }
 
-int wb_batch_unlink(wb_db *db, wb_batch *b, const void *key, size_t klen)
+/* A user key as a tree key (KS_USER ‖ key) in stack, or malloc'ed when
+ * it does not fit; NULL when out of memory. */
+static uint8_t *user_tree_key(const void *key, size_t klen, uint8_t *stack, size_t cap)
+{
+	uint8_t *tk = klen + 1 > cap ? malloc(klen + 1) : stack;
+	if (tk != NULL) {
+		tk[0] = KS_USER;
+		memcpy(tk + 1, key, klen);
+	}
+	return tk;
+}
+
+/* wb_batch_unlink (to NULL) or wb_batch_link: the object layer's entries
+ * for the store as it is now go into b. */
+static int batch_object_op(wb_db *db, wb_batch *b, const void *key, size_t klen, const void *to,
+			   size_t tlen)
 {
 	err_clear();
-	if (batch_check_key(klen) != WB_OK)
-		return err_set(WB_EINVAL, "key length %zu is outside 1..%u", klen, WB_MAX_KEY_LEN);
-	uint8_t stack[256], *tk = stack;
-	if (klen + 1 > sizeof(stack) && (tk = malloc(klen + 1)) == NULL)
-		return WB_ENOMEM;
-	tk[0] = KS_USER;
-	memcpy(tk + 1, key, klen);
-	db_snapshot_t s;
-	db_snapshot_take(db, &s);
-	db_view_t v = { .snap = &s };
-	obj_sink_t sink = { .put = batch_sink_put, .arg = b, .view = &v, .db = db };
-	int rc = obj_unlink(&sink, slice_make(tk, klen + 1));
-	db_snapshot_release(&s);
+	if (batch_check_key(klen) != WB_OK || (to && batch_check_key(tlen) != WB_OK))
+		return err_set(WB_EINVAL, "key length %zu is outside 1..%u", to ? tlen : klen,
+			       WB_MAX_KEY_LEN);
+	uint8_t stack[256], tstack[256];
+	uint8_t *tk = user_tree_key(key, klen, stack, sizeof(stack));
+	uint8_t *tt = to ? user_tree_key(to, tlen, tstack, sizeof(tstack)) : NULL;
+	int rc = WB_ENOMEM;
+	if (tk != NULL && (to == NULL || tt != NULL)) {
+		db_snapshot_t s;
+		db_snapshot_take(db, &s);
+		db_view_t v = { .snap = &s };
+		obj_sink_t sink = { .put = batch_sink_put, .arg = b, .view = &v, .db = db };
+		rc = to ? obj_link(&sink, slice_make(tk, klen + 1), slice_make(tt, tlen + 1))
+			: obj_unlink(&sink, slice_make(tk, klen + 1));
+		db_snapshot_release(&s);
+	}
 	if (tk != stack)
 		free(tk);
+	if (tt != tstack)
+		free(tt);
 	return rc;
+}
+
+int wb_batch_unlink(wb_db *db, wb_batch *b, const void *key, size_t klen)
+{
+	return batch_object_op(db, b, key, klen, NULL, 0);
+}
+
+int wb_batch_link(wb_db *db, wb_batch *b, const void *from, size_t flen, const void *to,
+		  size_t tlen)
+{
+	return batch_object_op(db, b, from, flen, to, tlen);
 }
 
 void wb_free(void *p)
