@@ -388,31 +388,33 @@ static int delete_prefix(fs_t *fs, wb_batch *b, unsigned ks, const uint8_t *pref
 	return rc == WB_OK ? 0 : errmap(rc, "delete", prefix, plen);
 }
 
-/* The record a hard-linked file's names share, for one name going: its
- * ctime moves, and it goes with the last name. */
-static int unlink_shared(fs_t *fs, wb_batch *b, const uint8_t *key, size_t klen)
+/* The record a hard-linked file's names share, for one name (entry e, as
+ * the caller read it) going: its ctime moves, and it goes with the last
+ * name. */
+static int unlink_shared(fs_t *fs, wb_batch *b, const uint8_t *key, size_t klen,
+			 const fs_entry *e)
 {
-	fs_entry e;
-	int rc = store_entry(fs, key, klen, false, &e);
-	if (rc == 0 && e.type != 0 && e.attr.shared && e.nlink > 1) {
-		e.attr.ctime_ns = attr_now_ns();
-		if (e.type != S_IFREG) /* (a regular file's object counts its own) */
-			e.attr.links = e.nlink - 1;
-		rc = store_put_attr(fs, b, key, klen, &e.attr, e.target, e.target_len);
-	} else if (rc == 0 && e.type != 0 && e.attr.shared) {
-		uint8_t ik[ATTR_INODE_KEY_LEN];
-		attr_inode_key(e.attr.ino, ik);
-		rc = errmap(wb_batch_delete_ks(b, WB_KS_META, ik, sizeof(ik)), "delete", key, klen);
+	if (!e->attr.shared)
+		return 0;
+	if (e->nlink > 1) {
+		fs_attr a = e->attr;
+		a.ctime_ns = attr_now_ns();
+		if (e->type != S_IFREG) /* (a regular file's object counts its own) */
+			a.links = e->nlink - 1;
+		return store_put_attr(fs, b, key, klen, &a, e->target, e->target_len);
 	}
-	store_entry_free(&e);
-	return rc;
+	uint8_t ik[ATTR_INODE_KEY_LEN];
+	attr_inode_key(e->attr.ino, ik);
+	return errmap(wb_batch_delete_ks(b, WB_KS_META, ik, sizeof(ik)), "delete", key, klen);
 }
 
-/* Adds to b the removal of an entry (an empty directory's marker): value,
+/* Adds to b the removal of entry e (an empty directory's marker): value,
  * record, xattrs. */
-static int delete_entry(fs_t *fs, wb_batch *b, const uint8_t *key, size_t klen, bool dir)
+static int delete_entry(fs_t *fs, wb_batch *b, const uint8_t *key, size_t klen,
+			const fs_entry *e)
 {
-	int rc = dir || !key_has_meta(key, klen, dir) ? 0 : unlink_shared(fs, b, key, klen);
+	bool dir = e->type == S_IFDIR;
+	int rc = dir || !key_has_meta(key, klen, dir) ? 0 : unlink_shared(fs, b, key, klen, e);
 	if (rc != 0)
 		return rc;
 	/* A file's value may be an object shared by links: unlink releases it. */
@@ -562,7 +564,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc == 0 && c.e.type == S_IFDIR)
 		rc = -EISDIR;
 	if (rc == 0)
-		rc = delete_entry(c.fs, c.b, c.key, c.klen, false);
+		rc = delete_entry(c.fs, c.b, c.key, c.klen, &c.e);
 	/* The directory's times change, and one that existed only because
 	 * keys lay below it gets a marker, so it stays when its last entry
 	 * goes. */
@@ -591,7 +593,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = ne < 0 ? ne : ne > 0 ? -ENOTEMPTY : 0;
 	}
 	if (rc == 0)
-		rc = delete_entry(c.fs, c.b, c.key, c.klen, true);
+		rc = delete_entry(c.fs, c.b, c.key, c.klen, &c.e);
 	if (rc == 0)
 		rc = store_touch_dir(c.fs, c.b, c.parent->key, c.parent->klen, -1);
 	if (rc == 0)
@@ -912,7 +914,7 @@ static int rename_batch(change *c, fs_node *np, const char *name, const char *ne
 		free(b_to);
 	} else if (rc == 0) {
 		if (te->type != 0)
-			rc = delete_entry(c->fs, c->b, tkey, tklen, tdir);
+			rc = delete_entry(c->fs, c->b, tkey, tklen, te);
 		if (rc == 0)
 			rc = move_entry(c->fs, c->b, c->key, c->klen, sdir, tkey, tklen, MOVE_POINTER);
 		if (rc == 0)
