@@ -39,7 +39,7 @@ bench-kv:
 	@MAKE="$(MAKE)" BUILD="$(BUILD)" QUICK="$(QUICK)" sh bench/run_kv.sh $(KVBENCH_ARGS)
 
 FSBENCH     := $(BUILD)/bin/fsbench
-FSBENCH_SRC := bench/fsbench.c bench/fs_report.c
+FSBENCH_SRC := bench/fsbench.c bench/fs_report.c bench/fs_work.c
 FSBENCH_OBJ := $(FSBENCH_SRC:%.c=$(BUILD)/obj/%.o)
 
 $(FSBENCH): $(FSBENCH_OBJ)

@@ -173,7 +173,7 @@ void fs_chomp(char *s)
 }
 
 /* The last non-empty line of a file, for error messages. */
-static void last_line(const char *path, char *out, size_t n)
+void fs_last_line(const char *path, char *out, size_t n)
 {
 	FILE *f = fopen(path, "r");
 	char line[512];
@@ -188,9 +188,7 @@ static void last_line(const char *path, char *out, size_t n)
 	fclose(f);
 }
 
-/* Runs argv with stdout to out_fd (or /dev/null) and stderr to errfile.
- * Returns the exit status, 128+signal, or -1 when it could not start. */
-static int run_cmd(char *const argv[], int out_fd, const char *errfile)
+int fs_run(char *const argv[], const char *dir, const char *in, int out_fd, const char *errfile)
 {
 	fflush(NULL);
 	pid_t p = fork();
@@ -201,7 +199,10 @@ static int run_cmd(char *const argv[], int out_fd, const char *errfile)
 		dup2(out_fd >= 0 ? out_fd : dn, 1);
 		int ef = errfile ? open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0644) : -1;
 		dup2(ef >= 0 ? ef : dn, 2);
-		dup2(dn, 0);
+		int inf = in ? open(in, O_RDONLY) : -1;
+		dup2(inf >= 0 ? inf : dn, 0);
+		if (dir && chdir(dir) != 0)
+			_exit(126);
 		execvp(argv[0], argv);
 		_exit(127);
 	}
@@ -273,7 +274,7 @@ static int target_mount(struct target_state *ts, char *err, size_t errn)
 		if (waitpid(p, &st, WNOHANG) == p) {
 			ts->daemon = 0;
 			char why[300];
-			last_line(ts->log, why, sizeof(why));
+			fs_last_line(ts->log, why, sizeof(why));
 			fs_strfmt(err, errn, "%s exited with %d at mount: %s", argv[0],
 			          WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), why);
 			return -1;
@@ -311,7 +312,7 @@ static int target_unmount(struct target_state *ts, char *err, size_t errn)
 done:
 	if (rc == 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
 		char why[300];
-		last_line(ts->log, why, sizeof(why));
+		fs_last_line(ts->log, why, sizeof(why));
 		if (WIFSIGNALED(st))
 			fs_strfmt(err, errn, "daemon died: %s", strsignal(WTERMSIG(st)));
 		else
@@ -357,16 +358,7 @@ static int target_cold(struct target_state *ts, char *err, size_t errn)
 
 /* ---- Workloads ---- */
 
-struct ctx {
-	const struct opts *o;
-	struct target_state *ts;
-	struct result *r;
-	uint64_t big_bytes;  /* the large file's size this run */
-	unsigned char *data; /* BLOCK + SMALL_SIZE incompressible bytes */
-	char errfile[PATH_MAX];
-};
-
-static int fail(struct ctx *c, const char *fmt, ...)
+int fs_fail(struct ctx *c, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -376,7 +368,7 @@ static int fail(struct ctx *c, const char *fmt, ...)
 	return -1;
 }
 
-static void path_of(char *p, size_t n, struct ctx *c, const char *rel)
+void fs_path(char *p, size_t n, struct ctx *c, const char *rel)
 {
 	fs_strfmt(p, n, "%s/%s", c->ts->mnt, rel);
 }
@@ -413,9 +405,9 @@ static int write_file(const char *path, const void *p, size_t n)
 static int make_dir(struct ctx *c, const char *rel)
 {
 	char p[PATH_MAX];
-	path_of(p, sizeof(p), c, rel);
+	fs_path(p, sizeof(p), c, rel);
 	if (mkdir(p, 0755) != 0 && errno != EEXIST)
-		return fail(c, "mkdir %s: %s", rel, strerror(errno));
+		return fs_fail(c, "mkdir %s: %s", rel, strerror(errno));
 	return 0;
 }
 
@@ -431,7 +423,7 @@ static int create_files(struct ctx *c, const char *dir, uint64_t n, size_t size,
 		}
 		small_name(p, sizeof(p), c, d, i);
 		if (write_file(p, size ? small_contents(c, i, buf) : buf, size) != 0)
-			return fail(c, "create file #%" PRIu64 ": %s", i, strerror(errno));
+			return fs_fail(c, "create file #%" PRIu64 ": %s", i, strerror(errno));
 	}
 	c->r->ops = n;
 	c->r->bytes = n * size;
@@ -471,9 +463,9 @@ static int w_stat(struct ctx *c)
 	for (uint64_t i = 0; i < c->o->files; i++) {
 		small_name(p, sizeof(p), c, "small", i);
 		if (stat(p, &st) != 0)
-			return fail(c, "stat file #%" PRIu64 ": %s", i, strerror(errno));
+			return fs_fail(c, "stat file #%" PRIu64 ": %s", i, strerror(errno));
 		if (st.st_size != SMALL_SIZE)
-			return fail(c, "file #%" PRIu64 " has %lld bytes", i,
+			return fs_fail(c, "file #%" PRIu64 " has %lld bytes", i,
 			            (long long)st.st_size);
 	}
 	c->r->ops = c->o->files;
@@ -488,14 +480,14 @@ static int w_read(struct ctx *c)
 		small_name(p, sizeof(p), c, "small", i);
 		int fd = open(p, O_RDONLY);
 		if (fd < 0)
-			return fail(c, "open file #%" PRIu64 ": %s", i, strerror(errno));
+			return fs_fail(c, "open file #%" PRIu64 ": %s", i, strerror(errno));
 		ssize_t got = read(fd, buf, sizeof(buf));
 		int e = errno;
 		close(fd);
 		uint64_t head;
 		memcpy(&head, buf, sizeof(head));
 		if (got != SMALL_SIZE || head != i)
-			return fail(c, "read file #%" PRIu64 ": %s", i,
+			return fs_fail(c, "read file #%" PRIu64 ": %s", i,
 			            got < 0 ? strerror(e) : "wrong size or contents");
 	}
 	c->r->ops = c->o->files;
@@ -509,7 +501,7 @@ static int w_delete(struct ctx *c)
 	for (uint64_t i = 0; i < c->o->files; i++) {
 		small_name(p, sizeof(p), c, "small", i);
 		if (unlink(p) != 0)
-			return fail(c, "unlink file #%" PRIu64 ": %s", i, strerror(errno));
+			return fs_fail(c, "unlink file #%" PRIu64 ": %s", i, strerror(errno));
 	}
 	c->r->ops = c->o->files;
 	return 0;
@@ -522,10 +514,10 @@ static int big_io_failed; /* write_big failed in a write or at close */
 static int write_big(struct ctx *c, uint64_t size)
 {
 	char p[PATH_MAX];
-	path_of(p, sizeof(p), c, "big");
+	fs_path(p, sizeof(p), c, "big");
 	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
-		return fail(c, "open: %s", strerror(errno));
+		return fs_fail(c, "open: %s", strerror(errno));
 	uint64_t blocks = size / BLOCK;
 	for (uint64_t b = 0; b < blocks; b++) {
 		unsigned char *blk = c->data + (b * 4099u) % SMALL_SIZE;
@@ -535,13 +527,13 @@ static int write_big(struct ctx *c, uint64_t size)
 			int e = errno;
 			close(fd);
 			big_io_failed = 1;
-			return fail(c, "write at %" PRIu64 " MiB: %s", b,
+			return fs_fail(c, "write at %" PRIu64 " MiB: %s", b,
 			            w < 0 ? strerror(e) : "short write");
 		}
 	}
 	if (close(fd) != 0) {
 		big_io_failed = 1;
-		return fail(c, "close (commit) of %" PRIu64 " MiB: %s", size / MiB,
+		return fs_fail(c, "close (commit) of %" PRIu64 " MiB: %s", size / MiB,
 		            strerror(errno));
 	}
 	c->r->ops = blocks;
@@ -560,10 +552,10 @@ static int w_seqwrite(struct ctx *c)
 static int w_seqread(struct ctx *c)
 {
 	char p[PATH_MAX];
-	path_of(p, sizeof(p), c, "big");
+	fs_path(p, sizeof(p), c, "big");
 	int fd = open(p, O_RDONLY);
 	if (fd < 0)
-		return fail(c, "open: %s", strerror(errno));
+		return fs_fail(c, "open: %s", strerror(errno));
 	unsigned char *buf = malloc(BLOCK);
 	uint64_t total = 0;
 	for (;;) {
@@ -572,7 +564,7 @@ static int w_seqread(struct ctx *c)
 			int e = errno;
 			free(buf);
 			close(fd);
-			return fail(c, "read at %" PRIu64 " bytes: %s", total, strerror(e));
+			return fs_fail(c, "read at %" PRIu64 " bytes: %s", total, strerror(e));
 		}
 		if (got == 0)
 			break;
@@ -588,7 +580,7 @@ static int w_seqread(struct ctx *c)
 	free(buf);
 	close(fd);
 	if (total != c->big_bytes)
-		return fail(c, "read %" PRIu64 " bytes of %" PRIu64, total, c->big_bytes);
+		return fs_fail(c, "read %" PRIu64 " bytes of %" PRIu64, total, c->big_bytes);
 	c->r->ops = total / BLOCK;
 	c->r->bytes = total;
 	return 0;
@@ -605,10 +597,10 @@ static int prep_ls(struct ctx *c)
 static int w_ls(struct ctx *c)
 {
 	char p[PATH_MAX];
-	path_of(p, sizeof(p), c, "many");
+	fs_path(p, sizeof(p), c, "many");
 	int fds[2];
 	if (pipe(fds) != 0)
-		return fail(c, "pipe: %s", strerror(errno));
+		return fs_fail(c, "pipe: %s", strerror(errno));
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -632,11 +624,11 @@ static int w_ls(struct ctx *c)
 	waitpid(pid, &st, 0);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		char why[300];
-		last_line(c->errfile, why, sizeof(why));
-		return fail(c, "ls -l: status %d: %s", st, why);
+		fs_last_line(c->errfile, why, sizeof(why));
+		return fs_fail(c, "ls -l: status %d: %s", st, why);
 	}
 	if (lines != c->o->ls_entries + 1) /* and the "total" line */
-		return fail(c, "ls -l listed %" PRIu64 " entries of %" PRIu64,
+		return fs_fail(c, "ls -l listed %" PRIu64 " entries of %" PRIu64,
 		            lines ? lines - 1 : 0, c->o->ls_entries);
 	c->r->ops = c->o->ls_entries;
 	return 0;
@@ -672,7 +664,7 @@ static int warm_one(const char *path, const struct stat *st, int flag, struct FT
 }
 
 /* Reads the source of cp and tar into the page cache (untimed). */
-static int prep_tree(struct ctx *c)
+int prep_tree(struct ctx *c)
 {
 	nftw(c->o->tree, warm_one, 64, FTW_PHYS);
 	struct stat st;
@@ -683,11 +675,11 @@ static int prep_tree(struct ctx *c)
 
 static int tree_cmd(struct ctx *c, char *const argv[], const char *what)
 {
-	int rc = run_cmd(argv, -1, c->errfile);
+	int rc = fs_run(argv, NULL, NULL, -1, c->errfile);
 	if (rc != 0) {
 		char why[300];
-		last_line(c->errfile, why, sizeof(why));
-		return fail(c, "%s: status %d: %s", what, rc, why);
+		fs_last_line(c->errfile, why, sizeof(why));
+		return fs_fail(c, "%s: status %d: %s", what, rc, why);
 	}
 	c->r->ops = c->o->tree_files;
 	c->r->bytes = c->o->tree_bytes;
@@ -697,7 +689,7 @@ static int tree_cmd(struct ctx *c, char *const argv[], const char *what)
 static int w_cp(struct ctx *c)
 {
 	char dst[PATH_MAX];
-	path_of(dst, sizeof(dst), c, "tree");
+	fs_path(dst, sizeof(dst), c, "tree");
 	char *argv[] = {"cp", "-r", (char *)c->o->tree, dst, NULL};
 	return tree_cmd(c, argv, "cp -r");
 }
@@ -718,10 +710,10 @@ static int prep_rename(struct ctx *c)
 static int w_rename(struct ctx *c)
 {
 	char from[PATH_MAX], to[PATH_MAX];
-	path_of(from, sizeof(from), c, "before");
-	path_of(to, sizeof(to), c, "after");
+	fs_path(from, sizeof(from), c, "before");
+	fs_path(to, sizeof(to), c, "after");
 	if (rename(from, to) != 0)
-		return fail(c, "rename: %s", strerror(errno));
+		return fs_fail(c, "rename: %s", strerror(errno));
 	c->r->ops = c->o->rename_files;
 	return 0;
 }
@@ -734,31 +726,41 @@ static int check_rename(struct ctx *c)
 	uint64_t last = c->o->rename_files - 1;
 	small_name(p, sizeof(p), c, "after", last);
 	if (stat(p, &st) != 0 || st.st_size != SMALL_SIZE)
-		return fail(c, "after the rename, after/f%06" PRIu64 " is missing or wrong", last);
-	path_of(p, sizeof(p), c, "before");
+		return fs_fail(c, "after the rename, after/f%06" PRIu64 " is missing or wrong", last);
+	fs_path(p, sizeof(p), c, "before");
 	if (lstat(p, &st) == 0)
-		return fail(c, "after the rename, before/ still exists");
+		return fs_fail(c, "after the rename, before/ still exists");
 	return 0;
 }
 
 const struct step fs_steps[FS_NSTEPS] = {
-    {"create-1dir", "files/s", 1, 0, prep_one_dir, w_create,
+    {"create-1dir", "files/s", 1, 0, prep_one_dir, w_create, NULL,
      "N files of 4 KiB in one directory (open, write, close; no fsync)"},
-    {"stat", "files/s", 0, 1, NULL, w_stat, "stat(2) of each of those N files, cold"},
-    {"read", "files/s", 0, 1, NULL, w_read, "open, read 4 KiB, close each file, cold"},
-    {"delete", "files/s", 0, 0, NULL, w_delete, "unlink(2) each file"},
-    {"create-100dirs", "files/s", 1, 0, prep_spread, w_create_spread,
+    {"stat", "files/s", 0, 1, NULL, w_stat, NULL, "stat(2) of each of those N files, cold"},
+    {"read", "files/s", 0, 1, NULL, w_read, NULL, "open, read 4 KiB, close each file, cold"},
+    {"delete", "files/s", 0, 0, NULL, w_delete, NULL, "unlink(2) each file"},
+    {"create-100dirs", "files/s", 1, 0, prep_spread, w_create_spread, NULL,
      "N files of 4 KiB spread over 100 directories (made untimed)"},
-    {"seqwrite", "MB/s", 1, 0, NULL, w_seqwrite,
+    {"seqwrite", "MB/s", 1, 0, NULL, w_seqwrite, NULL,
      "one large file in 1 MiB writes, close included, no fsync"},
-    {"seqread", "MB/s", 0, 1, NULL, w_seqread, "that file in 1 MiB reads, cold"},
-    {"ls-l", "entries/s", 1, 1, prep_ls, w_ls,
+    {"seqread", "MB/s", 0, 1, NULL, w_seqread, NULL, "that file in 1 MiB reads, cold"},
+    {"ls-l", "entries/s", 1, 1, prep_ls, w_ls, NULL,
      "`ls -l` of one directory of L empty files (made untimed), cold"},
-    {"cp-r", "MB/s", 1, 0, prep_tree, w_cp, "`cp -r TREE` into the target (source cached)"},
-    {"tar-x", "MB/s", 1, 0, prep_tree, w_tar,
+    {"cp-r", "MB/s", 1, 0, prep_tree, w_cp, NULL, "`cp -r TREE` into the target (source cached)"},
+    {"tar-x", "MB/s", 1, 0, prep_tree, w_tar, NULL,
      "`tar -xf` of TREE's tarball into the target (tarball cached)"},
-    {"rename-dir", "files/s", 1, 0, prep_rename, w_rename,
+    {"rename-dir", "files/s", 1, 0, prep_rename, w_rename, check_rename,
      "rename(2) of a directory of R files of 4 KiB (made untimed)"},
+    {"append-log", "ops/s", 1, 0, fs_work_prep_big, fs_work_append, fs_work_check_append,
+     "W times: open(O_APPEND), write one line, close, on a file of B MiB (made untimed)"},
+    {"pwrite-fsync", "ops/s", 0, 0, NULL, fs_work_pwrite_fsync, fs_work_check_pwrite,
+     "W times: a 4 KiB pwrite at a random page of that file, then fsync"},
+    {"sqlite-txn", "txns/s", 1, 0, fs_work_prep_sqlite, fs_work_sqlite, fs_work_check_sqlite,
+     "sqlite3: S one-row transactions on a 50 MB database (made untimed), rollback journal"},
+    {"git-commit", "MB/s", 1, 0, fs_work_prep_git, fs_work_git, NULL,
+     "`git init; git add -A; git commit` of a copy of TREE (copied untimed)"},
+    {"rsync-a", "MB/s", 1, 0, prep_tree, fs_work_rsync, NULL,
+     "`rsync -a TREE/` into the target (source cached)"},
 };
 
 struct result fs_results[FS_NSTEPS][NTARGETS];
@@ -773,7 +775,7 @@ static void run_step(struct ctx *c, int s)
 	if (st->prep && st->prep(c) != 0)
 		return;
 	if (st->cold && target_cold(c->ts, err, sizeof(err)) != 0) {
-		fail(c, "remount: %s", err);
+		fs_fail(c, "remount: %s", err);
 		return;
 	}
 	/* Untimed: the previous target's writeback and the freeing of its
@@ -787,11 +789,11 @@ static void run_step(struct ctx *c, int s)
 	r->secs = (double)(now_ns() - t0) / 1e9;
 	alarm(0);
 	if (timed_out) {
-		fail(c, "no result within %d s: the daemon was killed", c->o->timeout);
+		fs_fail(c, "no result within %d s: the daemon was killed", c->o->timeout);
 		return;
 	}
-	if (rc == 0 && st->run == w_rename)
-		rc = check_rename(c);
+	if (rc == 0 && st->check)
+		rc = st->check(c);
 	if (rc == 0)
 		r->status = ST_OK;
 }
@@ -838,17 +840,39 @@ static void run_group(struct ctx *c, int g0, int g1)
 
 /* ---- Options and main ---- */
 
+/* --steps: a group runs whole when any of its steps was asked for (the
+ * steps before it in the group make what it works on). */
+static int group_chosen(int g0, int g1)
+{
+	if (o.steps == NULL)
+		return 1;
+	for (int s = g0; s < g1; s++) {
+		const char *p = o.steps, *name = fs_steps[s].name;
+		size_t n = strlen(name);
+		while ((p = strstr(p, name)) != NULL) {
+			if ((p == o.steps || p[-1] == ',') && (p[n] == ',' || p[n] == 0))
+				return 1;
+			p += n;
+		}
+	}
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: fsbench [options]\n"
 	           "  --quick            smoke sizes: N 2000, 256 MiB, ls 10000, rename 2000,\n"
-	           "                     tree /usr/include/linux\n"
+	           "                     tree /usr/include/linux, B 128, S 200\n"
 	           "  --targets LIST     wombat,native,bindfs (default: all)\n"
+	           "  --steps LIST       only the groups holding these steps (default: all)\n"
 	           "  --files N          small files (default 20000)\n"
 	           "  --big-mib M        large file MiB (default 2048)\n"
 	           "  --ls-entries L     entries for ls -l (default 100000)\n"
 	           "  --rename-files R   files in the renamed directory (default 10000)\n"
-	           "  --tree DIR         source of cp -r and tar -x (default /usr/include)\n"
+	           "  --tree DIR         source of cp -r, tar -x, git and rsync (default /usr/include)\n"
+	           "  --work-mib B       the appended and pwritten file (default 512)\n"
+	           "  --work-ops W       appends, and pwrite + fsync pairs (default 100)\n"
+	           "  --sqlite-txns S    sqlite3 transactions (default 1000)\n"
 	           "  --dir DIR          work directory (default build/bench/fs)\n"
 	           "  --json FILE        every number (default build/bench/fs.json)\n"
 	           "  --plot-data FILE   rates relative to native (default build/bench/fs.dat)\n"
@@ -861,7 +885,7 @@ static void usage(FILE *f)
 
 static int parse_args(int argc, char **argv)
 {
-	uint64_t files = 0, big = 0, ls = 0, ren = 0;
+	uint64_t files = 0, big = 0, ls = 0, ren = 0, wmib = 0, wops = 0, txns = 0;
 	o.dir = "build/bench/fs";
 	o.json = "build/bench/fs.json";
 	o.plot = "build/bench/fs.dat";
@@ -887,6 +911,8 @@ static int parse_args(int argc, char **argv)
 			goto bad;
 		else if (strcmp(a, "--targets") == 0)
 			targets = v;
+		else if (strcmp(a, "--steps") == 0)
+			o.steps = v;
 		else if (strcmp(a, "--files") == 0)
 			files = strtoull(v, NULL, 10);
 		else if (strcmp(a, "--big-mib") == 0)
@@ -895,6 +921,12 @@ static int parse_args(int argc, char **argv)
 			ls = strtoull(v, NULL, 10);
 		else if (strcmp(a, "--rename-files") == 0)
 			ren = strtoull(v, NULL, 10);
+		else if (strcmp(a, "--work-mib") == 0)
+			wmib = strtoull(v, NULL, 10);
+		else if (strcmp(a, "--work-ops") == 0)
+			wops = strtoull(v, NULL, 10);
+		else if (strcmp(a, "--sqlite-txns") == 0)
+			txns = strtoull(v, NULL, 10);
 		else if (strcmp(a, "--tree") == 0)
 			o.tree = v;
 		else if (strcmp(a, "--dir") == 0)
@@ -923,6 +955,9 @@ static int parse_args(int argc, char **argv)
 	o.big_mib = big ? big : o.quick ? 256 : 2048;
 	o.ls_entries = ls ? ls : o.quick ? 10000 : 100000;
 	o.rename_files = ren ? ren : o.quick ? 2000 : 10000;
+	o.work_mib = wmib ? wmib : o.quick ? 128 : 512;
+	o.work_ops = wops ? wops : 100;
+	o.sqlite_txns = txns ? txns : o.quick ? 200 : 1000;
 	if (o.tree == NULL)
 		o.tree = o.quick ? "/usr/include/linux" : "/usr/include";
 	for (int t = 0; t < NTARGETS; t++)
@@ -976,7 +1011,7 @@ int main(int argc, char **argv)
 		                    NULL};
 		if (base && base != parent)
 			*base = 0;
-		if (run_cmd(argv_tar, -1, NULL) != 0)
+		if (fs_run(argv_tar, NULL, NULL, -1, NULL) != 0)
 			fprintf(stderr, "fsbench: could not make %s from %s\n", tarball, o.tree);
 	}
 	report_settings(&o);
@@ -1013,6 +1048,10 @@ int main(int argc, char **argv)
 		int g1 = g0 + 1;
 		while (g1 < FS_NSTEPS && !fs_steps[g1].first)
 			g1++;
+		if (!group_chosen(g0, g1)) {
+			g0 = g1;
+			continue;
+		}
 		for (int t = 0; t < NTARGETS; t++) {
 			if (!o.on[t])
 				continue;

@@ -7,6 +7,7 @@
 #ifndef FSBENCH_H
 #define FSBENCH_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,7 +16,7 @@
 #define SMALL_SIZE 4096u
 #define BLOCK      (1u << 20) /* large-file I/O size */
 #define NDIRS      100        /* create-100dirs */
-#define FS_NSTEPS  11
+#define FS_NSTEPS  16
 
 enum target { T_WOMBAT, T_NATIVE, T_BINDFS, NTARGETS };
 extern const char *const fs_targets[NTARGETS]; /* "wombat", "native", "bindfs" */
@@ -25,7 +26,9 @@ enum status { ST_NOTRUN = 0, ST_OK, ST_FAILED, ST_SKIPPED };
 struct opts {
 	int quick;
 	const char *dir, *json, *plot, *wombatfs, *wombat_opts, *tree;
+	const char *steps; /* --steps, NULL for all */
 	uint64_t files, big_mib, ls_entries, rename_files;
+	uint64_t work_mib, work_ops, sqlite_txns; /* the real-work steps: B, W, S */
 	int timeout;
 	int dd;
 	int keep;
@@ -48,7 +51,17 @@ struct result {
 	char error[300];
 };
 
-struct ctx; /* a step's state, private to fsbench.c */
+struct target_state; /* a target's mount, private to fsbench.c */
+
+/* A step's state. */
+struct ctx {
+	const struct opts *o;
+	struct target_state *ts;
+	struct result *r;
+	uint64_t big_bytes;  /* the large file's size this run */
+	unsigned char *data; /* BLOCK + SMALL_SIZE incompressible bytes */
+	char errfile[PATH_MAX];
+};
 
 struct step {
 	const char *name;
@@ -57,6 +70,7 @@ struct step {
 	int cold;                   /* after prep: remount FUSE targets, drop caches */
 	int (*prep)(struct ctx *c); /* untimed, NULL when none */
 	int (*run)(struct ctx *c);  /* timed; 0, or -1 with the result marked failed */
+	int (*check)(struct ctx *c); /* untimed, after run; NULL when none */
 	const char *what;           /* one line for the report */
 };
 
@@ -71,6 +85,31 @@ __attribute__((format(printf, 3, 4))) void fs_strfmt(char *b, size_t n, const ch
 void fs_chomp(char *s);
 /* sync, then echo 3 > /proc/sys/vm/drop_caches. 0, or -1 when not allowed. */
 int fs_drop_caches(void);
+/* Marks the step failed with the message; returns -1. */
+__attribute__((format(printf, 2, 3))) int fs_fail(struct ctx *c, const char *fmt, ...);
+/* rel under the target's mount (or native directory). */
+void fs_path(char *p, size_t n, struct ctx *c, const char *rel);
+/* The last non-empty line of a file, for error messages. */
+void fs_last_line(const char *path, char *out, size_t n);
+/* Runs argv in dir (NULL: here) with stdin from in (NULL: /dev/null),
+ * stdout to out_fd (-1: /dev/null) and stderr to errfile (NULL: /dev/null).
+ * Returns the exit status, 128+signal, or -1 when it could not start. */
+int fs_run(char *const argv[], const char *dir, const char *in, int out_fd, const char *errfile);
+/* Reads TREE (and its tarball) into the page cache, untimed. */
+int prep_tree(struct ctx *c);
+
+/* ---- fs_work.c: the real-work steps ---- */
+int fs_work_prep_big(struct ctx *c);
+int fs_work_append(struct ctx *c);
+int fs_work_check_append(struct ctx *c);
+int fs_work_pwrite_fsync(struct ctx *c);
+int fs_work_check_pwrite(struct ctx *c);
+int fs_work_prep_sqlite(struct ctx *c);
+int fs_work_sqlite(struct ctx *c);
+int fs_work_check_sqlite(struct ctx *c);
+int fs_work_prep_git(struct ctx *c);
+int fs_work_git(struct ctx *c);
+int fs_work_rsync(struct ctx *c);
 
 /* ---- fs_report.c ---- */
 struct machine {

@@ -6,7 +6,7 @@
 # is one of the ways tests/fs/links.sh makes hard links.
 set -e
 pkgs="libfuse3-dev fuse3 zlib1g-dev libssl-dev libcmocka-dev pkg-config attr python3 sqlite3 rsync"
-[ "${BENCH:-0}" = 1 ] && pkgs="$pkgs librocksdb-dev libleveldb-dev liblmdb-dev bindfs"
+[ "${BENCH:-0}" = 1 ] && pkgs="$pkgs librocksdb-dev libleveldb-dev liblmdb-dev bindfs git"
 [ "${STRESS:-0}" = 1 ] && pkgs="$pkgs valgrind"
 missing=""
 for p in $pkgs; do
