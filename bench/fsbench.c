@@ -6,8 +6,8 @@
  * Wombat's ratio to native and to bindfs, seconds, the issue's targets met
  * or not) and the machine it ran on; writes every number to a JSON file and
  * the rates relative to native to a data file for gnuplot (fs_plot.gp).
- * This file holds the mounts, the steps and the options; fs_report.c the
- * output. bench/run_fs.sh builds and runs it; bench/bench.mk says how.
+ * This file holds the mounts, the steps and the options; fs_work.c the
+ * real-work steps (a log, a database, git, rsync); fs_report.c the output. bench/run_fs.sh builds and runs it; bench/bench.mk says how.
  *
  * Targets, each under DIR/<target>/:
  *   wombat  `wombatfs DIR/wombat/db DIR/wombat/mnt -f -o create[,OPTS]`
@@ -25,8 +25,9 @@
  *   - steps marked cold start with the FUSE targets unmounted and mounted
  *     again (empties the kernel's FUSE caches and wombatfs's block cache),
  *     then, for every target alike, sync and `echo 3 > drop_caches`;
- *   - nothing is fsync'd; a write's time includes its close(2), where
- *     wombatfs commits the file to the store;
+ *   - nothing is fsync'd (except in the real-work steps of fs_work.c,
+ *     where their programs do it); a write's time includes its close(2),
+ *     where wombatfs commits the file to the store;
  *   - file contents are incompressible bytes; reads check sizes and a
  *     header in each file or block;
  *   - cp -r and tar x read a source that is in the page cache for every

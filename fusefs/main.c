@@ -41,6 +41,9 @@ struct cli {
 	char *sync;
 	char *cache_size;
 	char *value_threshold;
+	char *chunk_size;
+	/* The sizes above, parsed by run(); 0 where not given. */
+	uint64_t cache_bytes, threshold_bytes, chunk_bytes;
 	int ro;
 	int create;
 	int help;
@@ -53,6 +56,7 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("sync=%s", sync),
 	OPT("cache_size=%s", cache_size),
 	OPT("value_threshold=%s", value_threshold),
+	OPT("chunk_size=%s", chunk_size),
 	OPT("create", create),
 	OPT("-h", help),
 	OPT("--help", help),
@@ -107,6 +111,9 @@ static void usage(FILE *f)
 		"  -o value_threshold=BYTES  files of at least this size go to the value\n"
 		"                         log (written once, moved without copying;\n"
 		"                         default 4K; 0: every file in the tree)\n"
+		"  -o chunk_size=BYTES    a file written in place is stored in chunks of\n"
+		"                         this size, a power of two from 4K to 1M\n"
+		"                         (default 64K); files keep the size they got\n"
 		"  -o allow_other         let other users use the mount\n"
 		"  -o default_permissions the kernel checks permissions (always on)\n"
 		"  -o fsname=, subtype=   as mount(8) shows it (default DBDIR, wombat)\n");
@@ -188,17 +195,19 @@ static void op_destroy(void *userdata)
 }
 
 /* Opens the database; prints why not. */
-static int open_db(fs_t *fs, const struct cli *c, uint64_t cache, uint64_t threshold)
+static int open_db(fs_t *fs, const struct cli *c)
 {
 	wb_options o;
 	wb_options_init(&o);
 	if (c->value_threshold)
-		o.value_threshold = (size_t)threshold;
+		o.value_threshold = (size_t)c->threshold_bytes;
+	if (c->chunk_size)
+		o.object_chunk_size = (uint32_t)c->chunk_bytes;
 	fs->stream_ok = o.value_threshold != 0 && !c->ro;
 	o.create_if_missing = c->create;
 	o.read_only = c->ro;
-	if (cache)
-		o.block_cache_size = cache;
+	if (c->cache_bytes)
+		o.block_cache_size = c->cache_bytes;
 	if (c->sync) {
 		if (strcmp(c->sync, "always") == 0)
 			o.sync = WB_SYNC_ALWAYS, fs->sync_always = true;
@@ -240,11 +249,10 @@ static void notify(int fd, char status)
 	}
 }
 
-static int serve(fs_t *fs, const struct cli *c, uint64_t cache, uint64_t threshold,
-		 struct fuse_session *se,
+static int serve(fs_t *fs, const struct cli *c, struct fuse_session *se,
 		 const struct fuse_cmdline_opts *fo, int notify_fd)
 {
-	if (open_db(fs, c, cache, threshold) != 0) {
+	if (open_db(fs, c) != 0) {
 		notify(notify_fd, 1);
 		return 1;
 	}
@@ -291,7 +299,7 @@ static int serve(fs_t *fs, const struct cli *c, uint64_t cache, uint64_t thresho
 
 /* Mounts and serves, in a child unless -f; frees what it set up. */
 static int start(struct fuse_args *args, struct cli *c, char *dbdir,
-		 struct fuse_cmdline_opts *fo, uint64_t cache, uint64_t threshold)
+		 struct fuse_cmdline_opts *fo)
 {
 	if (check_mountpoint(fo->mountpoint) != 0)
 		return 1;
@@ -312,7 +320,7 @@ static int start(struct fuse_args *args, struct cli *c, char *dbdir,
 	if (se == NULL) {
 		ret = 2; /* libfuse said which option it did not know */
 	} else if (fo->foreground) {
-		ret = serve(&fs, c, cache, threshold, se, fo, -1);
+		ret = serve(&fs, c, se, fo, -1);
 	} else {
 		int pfd[2];
 		pid_t pid = -1;
@@ -333,7 +341,7 @@ static int start(struct fuse_args *args, struct cli *c, char *dbdir,
 		} else if (pid == 0) {
 			close(pfd[0]);
 			setsid();
-			ret = serve(&fs, c, cache, threshold, se, fo, pfd[1]);
+			ret = serve(&fs, c, se, fo, pfd[1]);
 		}
 	}
 	if (se != NULL)
@@ -359,15 +367,22 @@ static int run(struct fuse_args *args, struct cli *c)
 		usage(stderr);
 		return 2;
 	}
-	uint64_t cache = 0, threshold = 0;
-	if (c->cache_size && parse_size(c->cache_size, &cache) != 0) {
+	if (c->cache_size && parse_size(c->cache_size, &c->cache_bytes) != 0) {
 		fprintf(stderr, "wombatfs: bad cache_size '%s'\n", c->cache_size);
 		return 2;
 	}
-	if (c->value_threshold && parse_size(c->value_threshold, &threshold) != 0) {
+	if (c->value_threshold && parse_size(c->value_threshold, &c->threshold_bytes) != 0) {
 		fprintf(stderr, "wombatfs: bad value_threshold '%s'\n", c->value_threshold);
 		return 2;
 	}
+	uint64_t ck = 0;
+	if (c->chunk_size && (parse_size(c->chunk_size, &ck) != 0 || ck < 4096 ||
+			      ck > (1u << 20) || (ck & (ck - 1)) != 0)) {
+		fprintf(stderr, "wombatfs: bad chunk_size '%s' (a power of two from 4K to 1M)\n",
+			c->chunk_size);
+		return 2;
+	}
+	c->chunk_bytes = ck;
 	if (c->sync && strcmp(c->sync, "always") && strcmp(c->sync, "interval") &&
 	    strcmp(c->sync, "none")) {
 		fprintf(stderr, "wombatfs: bad sync mode '%s' (always, interval or none)\n", c->sync);
@@ -389,7 +404,7 @@ static int run(struct fuse_args *args, struct cli *c)
 	struct fuse_cmdline_opts fo;
 	if (fuse_parse_cmdline(args, &fo) != 0)
 		return 2;
-	int ret = start(args, c, dbdir, &fo, cache, threshold);
+	int ret = start(args, c, dbdir, &fo);
 	free(fo.mountpoint);
 	return ret;
 }
@@ -405,5 +420,6 @@ int main(int argc, char **argv)
 	free(c.sync);
 	free(c.cache_size);
 	free(c.value_threshold);
+	free(c.chunk_size);
 	return ret;
 }
