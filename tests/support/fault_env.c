@@ -199,8 +199,8 @@ static int fe_open(void *ctx, const char *path, int flags, wb_env_file **out)
 	rc = inject(fe, writes ? FAULT_OPEN_WRITE : FAULT_OPEN_READ, writes, path);
 	if (rc != WB_OK)
 		goto fail;
-	if (writes)
-		st = find(fe, path);
+	/* A sync through a read-only handle flushes the file too. */
+	st = find(fe, path);
 	rc = open_base(fe, path, flags, writes && st == NULL, &bf, &created);
 	if (rc != WB_OK)
 		goto fail;

@@ -9,7 +9,8 @@
  * remembers the file's durable length: its length at the last successful
  * sync. A file that already existed when first opened here is durable at its
  * length at that open; a file this env created is not durable at all until
- * its first sync. Renames, removes, truncations to a shorter length and
+ * its first sync (through any handle: a sync through one opened only for
+ * reading flushes the file too, as fsync does). Renames, removes, truncations to a shorter length and
  * mkdir are durable as soon as they return (sync_dir and writeback are passed
  * through but change nothing in the model: writeback promises nothing).
  * fault_env_power_loss() applies the model to the disk. Paths are compared

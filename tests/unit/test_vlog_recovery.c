@@ -8,7 +8,8 @@
  *     the same loss (or a changed byte) after a clean close is damage: the
  *     open fails, and wb_repair drops that batch alone, keeping the rest;
  *     a damaged value only a table points at is deleted by wb_repair;
- *   - a power loss after a new segment was made but not synced;
+ *   - a power loss after a new segment was made but not synced, and after
+ *     an open adopted a segment whose sync had failed in the last run;
  *   - kill points with sync=always: every acknowledged batch survives;
  *   - map mode (entries stored through a mapped window): a process killed
  *     without closing keeps every acknowledged value; the zeros it leaves
@@ -234,6 +235,53 @@ static void test_power_loss_after_new_segment(void **state)
 			fail_msg("attempt %d: reopen after a power loss: %s: %s", attempt,
 				 wb_strerror(rc), wb_errmsg(NULL));
 		tu_expect_str(db, "small", "value");
+		vt_verify_and_close(db, WB_OK);
+		fault_env_free(fe);
+	}
+}
+
+/* A segment whose sync failed in the last run, and which that run's WAL
+ * points into, is only in the page cache when the next open adopts it. The
+ * flush of the replayed memtable then names it in the MANIFEST, so the open
+ * must make it durable first, or a power cut leaves the MANIFEST naming a
+ * missing file. Found by faultcrash (seed 2070876838): "EIO on remove 1
+ * (sticky), then power loss ... value-log segment 000019.vlog listed in the
+ * MANIFEST is missing", after a cycle whose syncs all failed. */
+static void test_power_loss_after_adopting_unsynced_segment(void **state)
+{
+	for (int failing = 0; failing <= 1; failing++) {
+		tu_rmtree(dir);
+		fault_env_t *fe = fault_env_new(NULL);
+		wb_options o = vt_options();
+		o.env = fault_env_get(fe);
+		o.sync = WB_SYNC_NONE;
+		wb_db *db = tu_open(dir, &o);
+		tu_put(db, "small", "value");
+		/* The value reaches the segment and the record the WAL, in the
+		 * page cache only: nothing syncs them, or every sync fails. */
+		if (failing)
+			fault_env_fail_nth(fe, FAULT_SYNC, 1, WB_EIO, FAULT_STICKY);
+		uint8_t big[9000];
+		memset(big, 'v', sizeof(big));
+		assert_int_equal(wb_put(db, "big", 3, big, sizeof(big)), WB_OK);
+		tu_kill(db, fe); /* the page cache survives: the next open sees it all */
+
+		db = tu_open(dir, &o);
+		for (int wait = 0; wait < 500 && tu_tables(db) == 0; wait++)
+			usleep(10000);
+		assert_true(tu_tables(db) > 0);
+		tu_crash(db, fe);
+		int rc = wb_open(dir, &o, &db);
+		if (rc != WB_OK)
+			fail_msg("%s: reopen after a power loss: %s: %s",
+				 failing ? "syncs failed" : "no sync", wb_strerror(rc), wb_errmsg(NULL));
+		tu_expect_str(db, "small", "value");
+		void *val;
+		size_t len;
+		assert_int_equal(wb_get(db, "big", 3, &val, &len), WB_OK);
+		assert_int_equal(len, sizeof(big));
+		assert_memory_equal(val, big, sizeof(big));
+		wb_free(val);
 		vt_verify_and_close(db, WB_OK);
 		fault_env_free(fe);
 	}
@@ -468,6 +516,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_map_mode_torn_entry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_mode_torn_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_power_loss_after_new_segment, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_power_loss_after_adopting_unsynced_segment, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -730,6 +730,17 @@ int vlog_check_ptr(vlog_t *v, const vptr_t *p)
 			return WB_ENOTFOUND; /* created, never made durable */
 		if (rc != WB_OK)
 			return rc;
+		/* The last run may have died before syncing it (or its sync
+		 * failed): what is read here may still be only in the page
+		 * cache. Once a flush names the segment in the MANIFEST a power
+		 * cut must not take it, so make it durable before adopting it. */
+		rc = v->cfg.env->sync(s->file);
+		if (rc != WB_OK) {
+			rc = err_set(rc, "%06llu.vlog, which the log points into, cannot be synced: %s",
+				     (unsigned long long)p->segment, wb_strerror(rc));
+			vlog_seg_unref(s);
+			return rc;
+		}
 		pthread_mutex_lock(&v->mu);
 		rc = insert(v, s);
 		if (rc == WB_OK)
